@@ -1,0 +1,390 @@
+//! The IOTP Message (§3.2) and the entry points for reading and writing it.
+
+use crate::xml::reader::{Item, SyntaxError, line_of, prepare};
+use crate::xml::writer::{DECLARATION, XmlWriter};
+use crate::xml::{Limits, XmlElement};
+
+use super::codes::ErrorCode;
+use super::element::{Codec, Ctx, ElementKind, Here, WireElement};
+use super::error::ValidationError;
+use super::model::*;
+
+/// The IOTP namespace (§3.2).
+pub const IOTP_NAMESPACE: &str = "iotp:ietf.org/iotp-v1.0";
+
+macro_rules! trading_blocks {
+    ($($variant:ident($ty:ident)),+ $(,)?) => {
+        /// One trading block (§3.2, §8).
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub enum TradingBlock {
+            $(
+                #[doc = concat!("`", stringify!($ty), "`")]
+                $variant($ty),
+            )+
+        }
+
+        impl TradingBlock {
+            /// The block's wire tag.
+            pub fn tag(&self) -> &'static str {
+                match self {
+                    $(TradingBlock::$variant(_) => <$ty as WireElement>::TAG,)+
+                }
+            }
+
+            /// The block's ID.
+            pub fn id(&self) -> &str {
+                match self {
+                    $(TradingBlock::$variant(b) => &b.id,)+
+                }
+            }
+
+            fn decode<'a>(ctx: &mut Ctx<'a>, tag: crate::xml::reader::Tag<'a>) -> Result<Self, crate::xml::reader::Tag<'a>> {
+                $(
+                    if tag.name == <$ty as WireElement>::TAG {
+                        return Ok(TradingBlock::$variant(<$ty as Codec>::decode(ctx, tag)));
+                    }
+                )+
+                Err(tag)
+            }
+
+            fn encode(&self, w: &mut XmlWriter) {
+                match self {
+                    $(TradingBlock::$variant(b) => b.encode(w),)+
+                }
+            }
+        }
+
+        $(
+            impl From<$ty> for TradingBlock {
+                fn from(block: $ty) -> Self {
+                    TradingBlock::$variant(block)
+                }
+            }
+        )+
+    };
+}
+
+trading_blocks! {
+    AuthenticationRequest(AuthenticationRequestBlock),
+    AuthenticationResponse(AuthenticationResponseBlock),
+    AuthenticationStatus(AuthenticationStatusBlock),
+    Cancel(CancelBlock),
+    DeliveryRequest(DeliveryRequestBlock),
+    DeliveryResponse(DeliveryResponseBlock),
+    InquiryRequest(InquiryRequestBlock),
+    InquiryResponse(InquiryResponseBlock),
+    OfferResponse(OfferResponseBlock),
+    PaymentExchange(PaymentExchangeBlock),
+    PaymentRequest(PaymentRequestBlock),
+    PaymentResponse(PaymentResponseBlock),
+    PingRequest(PingRequestBlock),
+    PingResponse(PingResponseBlock),
+    TradingProtocolOptions(TradingProtocolOptionsBlock),
+    TpoSelection(TpoSelectionBlock),
+}
+
+/// An IOTP Message (§3.2): the Transaction Reference Block, optional Signature and Error blocks,
+/// and the trading blocks.
+///
+/// Wire tag: `IotpMessage`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct IotpMessage {
+    /// `TransRefBlk`.
+    pub trans_ref: TransactionReferenceBlock,
+    /// `IotpSignatures`.
+    pub signatures: Option<SignatureBlock>,
+    /// `ErrorBlk`.
+    pub error: Option<ErrorBlock>,
+    /// The trading blocks in document order.
+    pub blocks: Vec<TradingBlock>,
+    /// Extension elements marked `IOTP:Critical="False"` (§3.6.1).
+    pub extensions: Vec<XmlElement>,
+}
+
+impl WireElement for IotpMessage {
+    const TAG: &'static str = "IotpMessage";
+    const KIND: ElementKind = ElementKind::Message;
+}
+
+impl IotpMessage {
+    /// Reads and validates a message with the default limits; any error (not a warning) fails.
+    pub fn from_xml(input: &[u8]) -> Result<IotpMessage, Report> {
+        let report = Report::read(input, &Limits::default());
+        match report.message {
+            Some(_) if report.is_valid() => Ok(report.message.unwrap_or_default()),
+            _ => Err(report),
+        }
+    }
+
+    /// The message's canonical XML (see [`crate::xml`] for the form).
+    pub fn to_xml(&self) -> String {
+        let mut w = XmlWriter::with_capacity(4096);
+        w.out.push_str(DECLARATION);
+        self.encode(&mut w);
+        w.out
+    }
+
+    /// The message ID (`MsgId/@ID`).
+    pub fn message_id(&self) -> &str {
+        &self.trans_ref.message_id.id
+    }
+
+    /// The transaction's globally unique ID (`TransId/@IotpTransId`).
+    pub fn iotp_trans_id(&self) -> &str {
+        &self.trans_ref.transaction_id.iotp_trans_id
+    }
+
+    /// The first trading block of a type, e.g. `msg.block::<PaymentRequestBlock>()`.
+    pub fn blocks_of(&self, tag: &str) -> impl Iterator<Item = &TradingBlock> {
+        self.blocks.iter().filter(move |b| b.tag() == tag)
+    }
+
+    fn encode(&self, w: &mut XmlWriter) {
+        w.open("IotpMessage");
+        w.attr("xmlns", IOTP_NAMESPACE);
+        w.close_open();
+        self.trans_ref.encode(w);
+        if let Some(s) = &self.signatures {
+            s.encode(w);
+        }
+        if let Some(e) = &self.error {
+            e.encode(w);
+        }
+        for b in &self.blocks {
+            b.encode(w);
+        }
+        for e in &self.extensions {
+            w.element(e);
+        }
+        w.end("IotpMessage");
+    }
+
+    fn decode<'a>(ctx: &mut Ctx<'a>, tag: crate::xml::reader::Tag<'a>) -> Self {
+        const NAMES: &[&str] = &[];
+        let here = ctx.read_attributes(&tag, ElementKind::Message, NAMES, &mut []);
+        let mut msg = IotpMessage::default();
+        let mut have_trans_ref = false;
+        // 0: TransRefBlk, 1: IotpSignatures, 2: ErrorBlk, 3: trading blocks.
+        let mut pos = 0usize;
+        let mut counts = [0u32; 4];
+        if !tag.empty {
+            while let Some(child) = ctx.next_child(&here) {
+                let index = match child.name {
+                    "TransRefBlk" => 0,
+                    "IotpSignatures" => 1,
+                    "ErrorBlk" => 2,
+                    _ => 3,
+                };
+                if index < 3 && !ctx.sequence(&child, &here, index, 1, &mut pos, &mut counts) {
+                    continue;
+                }
+                match index {
+                    0 => {
+                        have_trans_ref = true;
+                        msg.trans_ref = TransactionReferenceBlock::decode(ctx, child);
+                    }
+                    1 => msg.signatures = Some(SignatureBlock::decode(ctx, child)),
+                    2 => msg.error = Some(ErrorBlock::decode(ctx, child)),
+                    _ => match TradingBlock::decode(ctx, child) {
+                        Ok(block) => {
+                            if pos == 3 || ctx.sequence_ok_for_block(&here, &mut pos) {
+                                msg.blocks.push(block);
+                            }
+                        }
+                        Err(child) => ctx.foreign_or_unexpected(child, &here, &mut msg.extensions),
+                    },
+                }
+            }
+        }
+        if !have_trans_ref && ctx.fatal.is_none() {
+            ctx.missing_child("TransRefBlk", &here);
+        }
+        msg
+    }
+}
+
+impl Ctx<'_> {
+    /// Trading blocks come after TransRefBlk, IotpSignatures and ErrorBlk.
+    fn sequence_ok_for_block(&mut self, _here: &Here<'_>, pos: &mut usize) -> bool {
+        *pos = 3;
+        true
+    }
+}
+
+/// What reading (and validating) one document found.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    /// The message, when the document was well-formed XML with an `IotpMessage` root. It may
+    /// still have errors: the model is the best reading of what was there.
+    pub message: Option<IotpMessage>,
+    /// The Transaction Reference Block, also when the message is broken but it could be found
+    /// (§4.5.2.1), so that a proper error response can be built.
+    pub trans_ref: Option<TransactionReferenceBlock>,
+    /// Every problem found, in document order (up to [`Limits::max_errors`]).
+    pub errors: Vec<ValidationError>,
+}
+
+impl Report {
+    /// Reads one document as an IOTP message and validates it on its own.
+    pub fn read(input: &[u8], limits: &Limits) -> Report {
+        let mut report = Report::decode(input, limits, None);
+        if let Some(msg) = &report.message {
+            let mut found = Vec::new();
+            super::validate::validate_message(msg, &mut found);
+            report.errors.extend(found);
+        }
+        report.finish(input, limits);
+        report
+    }
+
+    /// Reads a document whose root may be any IOTP element (a fragment such as a `BrandList`,
+    /// like `xmllint --dtdvalid` does) and checks it against that element's declaration.
+    pub fn read_fragment(input: &[u8], limits: &Limits) -> Report {
+        let mut report = Report::decode(input, limits, Some(()));
+        report.finish(input, limits);
+        report
+    }
+
+    /// True when no problem is an error (warnings allowed).
+    pub fn is_valid(&self) -> bool {
+        !self.errors.iter().any(ValidationError::is_error)
+    }
+
+    fn finish(&mut self, input: &[u8], limits: &Limits) {
+        if let Ok(src) = prepare(input, limits) {
+            for e in &mut self.errors {
+                if e.line.is_none() {
+                    e.line = e.offset.map(|o| line_of(&src, o));
+                }
+            }
+        }
+        let msg_ref = self
+            .trans_ref
+            .as_ref()
+            .map(|t| t.message_id.id.clone())
+            .filter(|id| !id.is_empty());
+        for e in &mut self.errors {
+            if e.location.iotp_msg_ref.is_none() {
+                e.location.iotp_msg_ref.clone_from(&msg_ref);
+            }
+        }
+        self.errors
+            .sort_by_key(|e| (e.line.unwrap_or(0), e.offset.unwrap_or(0)));
+    }
+
+    fn decode(input: &[u8], limits: &Limits, fragment: Option<()>) -> Report {
+        let src = match prepare(input, limits) {
+            Ok(src) => src,
+            Err(e) => {
+                let trans_ref = match &e {
+                    SyntaxError::TooLarge { .. } => None,
+                    _ => salvage_trans_ref(input, limits),
+                };
+                return Report {
+                    message: None,
+                    trans_ref,
+                    errors: vec![syntax_error(&e)],
+                };
+            }
+        };
+        let mut ctx = Ctx::new(&src, limits);
+        let mut message = None;
+        let root = loop {
+            match ctx.cur.next_item() {
+                Ok(Item::Start(tag)) => break Some(tag),
+                Ok(_) => continue,
+                Err(e) => {
+                    ctx.fatal = Some(e);
+                    break None;
+                }
+            }
+        };
+        if let Some(root) = root {
+            if root.name == IotpMessage::TAG {
+                message = Some(IotpMessage::decode(&mut ctx, root));
+            } else if fragment.is_some() {
+                super::fragment::decode_fragment(&mut ctx, root);
+            } else {
+                let here = Here {
+                    tag: root.name,
+                    kind: ElementKind::Message,
+                    id: None,
+                    offset: root.offset,
+                };
+                ctx.error(
+                    ErrorCode::XmlNotValid,
+                    &here,
+                    None,
+                    format!("the root element is {}, not IotpMessage", root.name),
+                );
+                let _ = ctx.cur.skip_element(&root);
+            }
+            if ctx.fatal.is_none() {
+                if let Err(e) = ctx.cur.next_item().and_then(|item| match item {
+                    Item::Eof => Ok(()),
+                    _ => Err(SyntaxError::NotWellFormed {
+                        offset: ctx.cur.offset,
+                        reason: "content after the root element".into(),
+                    }),
+                }) {
+                    ctx.fatal = Some(e);
+                }
+            }
+        }
+        if let Some(fatal) = ctx.fatal.take() {
+            let trans_ref = message
+                .as_ref()
+                .map(|m: &IotpMessage| m.trans_ref.clone())
+                .filter(|t| !t.transaction_id.iotp_trans_id.is_empty())
+                .or_else(|| salvage_trans_ref(input, limits));
+            let mut errors = vec![syntax_error(&fatal)];
+            // Problems found before the document broke stay useful only as context.
+            errors.extend(ctx.errors.drain(..).filter(|e| e.code != ErrorCode::XmlNotWellFrmd));
+            return Report {
+                message: None,
+                trans_ref,
+                errors,
+            };
+        }
+        ctx.resolve_ids();
+        let trans_ref = message.as_ref().map(|m| m.trans_ref.clone());
+        Report {
+            message,
+            trans_ref,
+            errors: std::mem::take(&mut ctx.errors),
+        }
+    }
+}
+
+/// The ErrorComp-ready problem for a syntax error.
+fn syntax_error(e: &SyntaxError) -> ValidationError {
+    let code = match e {
+        SyntaxError::TooLarge { .. } => ErrorCode::MsgTooLarge,
+        SyntaxError::Encoding(_) | SyntaxError::NotWellFormed { .. } => ErrorCode::XmlNotWellFrmd,
+        SyntaxError::EntityDeclaration { .. } => ErrorCode::XmlNotValid,
+        SyntaxError::TooDeep { .. }
+        | SyntaxError::TooManyAttributes { .. }
+        | SyntaxError::TextTooLong { .. } => ErrorCode::ElTooLarge,
+    };
+    let location = ErrorLocation {
+        element_type: IotpMessage::TAG.to_owned(),
+        ..ErrorLocation::default()
+    };
+    ValidationError::hard(code, location, e.to_string()).at(e.offset())
+}
+
+/// Finds and reads the Transaction Reference Block of a broken message (§4.5.2.1), so that an
+/// error response can name the transaction.
+fn salvage_trans_ref(input: &[u8], limits: &Limits) -> Option<TransactionReferenceBlock> {
+    let src = prepare(input, limits).ok()?;
+    let start = src.find("<TransRefBlk")?;
+    let end = src[start..].find("</TransRefBlk>")? + start + "</TransRefBlk>".len();
+    let fragment = &src[start..end];
+    let mut ctx = Ctx::new(fragment, limits);
+    let tag = match ctx.cur.next_item() {
+        Ok(Item::Start(tag)) => tag,
+        _ => return None,
+    };
+    let block = TransactionReferenceBlock::decode(&mut ctx, tag);
+    (ctx.fatal.is_none() && !block.transaction_id.iotp_trans_id.is_empty()).then_some(block)
+}

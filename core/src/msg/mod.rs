@@ -1,0 +1,14 @@
+//! The IOTP message model (§3, §7, §8, §13), its decoding and encoding, and validation with the
+//! RFC's error codes (§7.21.2).
+
+pub mod codes;
+pub(crate) mod element;
+mod error;
+mod fragment;
+mod message;
+pub mod model;
+mod validate;
+
+pub use element::{ElementKind, WireElement};
+pub use error::ValidationError;
+pub use message::{IOTP_NAMESPACE, IotpMessage, Report, TradingBlock};

@@ -1,0 +1,68 @@
+//! XML syntax: limits, the bounded reader, the canonical writer and DOMHASH (RFC 2803).
+//!
+//! Nothing here knows IOTP's elements: `msg` builds the typed model on top.
+
+pub mod domhash;
+mod node;
+pub(crate) mod reader;
+pub(crate) mod writer;
+
+pub use node::{XmlElement, XmlNode};
+pub use reader::SyntaxError;
+
+/// Bounds applied to every document before and while it is read.
+///
+/// Every byte string from the network, a plugin or a file goes through these limits, so no input
+/// can make the reader allocate without bound or recurse without bound.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest accepted document in bytes (RFC 2801 `MsgTooLarge` above it). Default 4 MiB.
+    pub max_message_bytes: usize,
+    /// Deepest element nesting accepted. Default 64.
+    pub max_depth: usize,
+    /// Most attributes on one element. Default 64.
+    pub max_attributes: usize,
+    /// Longest single text node or attribute value in bytes. Default 4 MiB.
+    pub max_text_bytes: usize,
+    /// Most problems reported for one document before reading stops. Default 256.
+    pub max_errors: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_message_bytes: 4 * 1024 * 1024,
+            max_depth: 64,
+            max_attributes: 64,
+            max_text_bytes: 4 * 1024 * 1024,
+            max_errors: 256,
+        }
+    }
+}
+
+/// XML 1.0 `NameStartChar` (including `:`).
+pub fn is_name_start_char(c: char) -> bool {
+    matches!(c,
+        ':' | 'A'..='Z' | '_' | 'a'..='z'
+        | '\u{C0}'..='\u{D6}' | '\u{D8}'..='\u{F6}' | '\u{F8}'..='\u{2FF}'
+        | '\u{370}'..='\u{37D}' | '\u{37F}'..='\u{1FFF}' | '\u{200C}'..='\u{200D}'
+        | '\u{2070}'..='\u{218F}' | '\u{2C00}'..='\u{2FEF}' | '\u{3001}'..='\u{D7FF}'
+        | '\u{F900}'..='\u{FDCF}' | '\u{FDF0}'..='\u{FFFD}' | '\u{10000}'..='\u{EFFFF}')
+}
+
+/// XML 1.0 `NameChar`.
+pub fn is_name_char(c: char) -> bool {
+    is_name_start_char(c)
+        || matches!(c, '-' | '.' | '0'..='9' | '\u{B7}' | '\u{300}'..='\u{36F}' | '\u{203F}'..='\u{2040}')
+}
+
+/// An XML `Name` (the syntax of ID and IDREF values).
+pub fn is_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if is_name_start_char(c)) && chars.all(is_name_char)
+}
+
+/// An XML `Nmtoken`.
+pub fn is_nmtoken(s: &str) -> bool {
+    !s.is_empty() && s.chars().all(is_name_char)
+}

@@ -1,0 +1,541 @@
+//! The bounded reader: input preparation (size, encoding, characters), a cursor over quick-xml
+//! events that expands only the XML built-in references, and attribute-value normalisation.
+//!
+//! No DTD is processed: a DOCTYPE without an internal subset (as in §3.2.1) is tolerated, an
+//! internal subset that declares entities is refused, and any reference other than the five
+//! built-ins and character references is an error. So an entity bomb or an external entity can
+//! never expand.
+
+use std::borrow::Cow;
+
+use quick_xml::events::{BytesStart, Event};
+
+use super::{Limits, is_name};
+
+/// Why a document could not be read as XML.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SyntaxError {
+    /// The document is larger than [`Limits::max_message_bytes`].
+    #[error("message of {size} bytes exceeds the limit of {limit} bytes")]
+    TooLarge {
+        /// Size of the input.
+        size: usize,
+        /// The limit in force.
+        limit: usize,
+    },
+    /// The bytes are not in a supported encoding (UTF-8 or UTF-16).
+    #[error("encoding error: {0}")]
+    Encoding(String),
+    /// The document is not well-formed XML.
+    #[error("not well-formed XML at byte {offset}: {reason}")]
+    NotWellFormed {
+        /// Byte offset in the (UTF-8) document.
+        offset: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The DOCTYPE declares entities; they are never expanded.
+    #[error("DOCTYPE internal subset declares entities, which are refused")]
+    EntityDeclaration {
+        /// Byte offset of the DOCTYPE.
+        offset: usize,
+    },
+    /// Elements nest deeper than [`Limits::max_depth`].
+    #[error("elements nest deeper than {limit}")]
+    TooDeep {
+        /// Byte offset of the element.
+        offset: usize,
+        /// The limit in force.
+        limit: usize,
+    },
+    /// An element has more attributes than [`Limits::max_attributes`].
+    #[error("element has more than {limit} attributes")]
+    TooManyAttributes {
+        /// Byte offset of the element.
+        offset: usize,
+        /// The limit in force.
+        limit: usize,
+    },
+    /// A text node or attribute value is longer than [`Limits::max_text_bytes`].
+    #[error("text longer than {limit} bytes")]
+    TextTooLong {
+        /// Byte offset of the text.
+        offset: usize,
+        /// The limit in force.
+        limit: usize,
+    },
+}
+
+impl SyntaxError {
+    /// Byte offset in the UTF-8 document, when known.
+    pub fn offset(&self) -> Option<usize> {
+        match self {
+            SyntaxError::TooLarge { .. } | SyntaxError::Encoding(_) => None,
+            SyntaxError::NotWellFormed { offset, .. }
+            | SyntaxError::EntityDeclaration { offset }
+            | SyntaxError::TooDeep { offset, .. }
+            | SyntaxError::TooManyAttributes { offset, .. }
+            | SyntaxError::TextTooLong { offset, .. } => Some(*offset),
+        }
+    }
+
+    fn at(offset: usize, reason: impl Into<String>) -> Self {
+        SyntaxError::NotWellFormed {
+            offset,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Checks the size, detects UTF-16 (by BOM or by the first characters) and transcodes it,
+/// validates UTF-8 and refuses characters XML 1.0 forbids.
+pub(crate) fn prepare<'a>(input: &'a [u8], limits: &Limits) -> Result<Cow<'a, str>, SyntaxError> {
+    if input.len() > limits.max_message_bytes {
+        return Err(SyntaxError::TooLarge {
+            size: input.len(),
+            limit: limits.max_message_bytes,
+        });
+    }
+    let text: Cow<'a, str> = match input {
+        [0xFF, 0xFE, rest @ ..] => Cow::Owned(utf16(rest, u16::from_le_bytes)?),
+        [0xFE, 0xFF, rest @ ..] => Cow::Owned(utf16(rest, u16::from_be_bytes)?),
+        [b'<', 0, b'?', 0, ..] => Cow::Owned(utf16(input, u16::from_le_bytes)?),
+        [0, b'<', 0, b'?', ..] => Cow::Owned(utf16(input, u16::from_be_bytes)?),
+        _ => {
+            let body = input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(input);
+            Cow::Borrowed(std::str::from_utf8(body).map_err(|e| {
+                SyntaxError::Encoding(format!(
+                    "not UTF-8 or UTF-16 (invalid byte at {})",
+                    e.valid_up_to()
+                ))
+            })?)
+        }
+    };
+    let bytes = text.as_bytes();
+    if let Some(pos) = bytes
+        .iter()
+        .position(|&b| b < 0x20 && b != b'\t' && b != b'\n' && b != b'\r')
+    {
+        return Err(SyntaxError::at(
+            pos,
+            format!("character U+{:04X} is not allowed in XML", bytes[pos]),
+        ));
+    }
+    for bad in [&b"\xEF\xBF\xBE"[..], &b"\xEF\xBF\xBF"[..]] {
+        if let Some(pos) = memchr::memmem::find(bytes, bad) {
+            return Err(SyntaxError::at(pos, "character U+FFFE/U+FFFF is not allowed in XML"));
+        }
+    }
+    Ok(text)
+}
+
+fn utf16(bytes: &[u8], unit: fn([u8; 2]) -> u16) -> Result<String, SyntaxError> {
+    if bytes.len() % 2 != 0 {
+        return Err(SyntaxError::Encoding("UTF-16 input has an odd length".into()));
+    }
+    let units = bytes.chunks_exact(2).map(|c| unit([c[0], c[1]]));
+    char::decode_utf16(units)
+        .collect::<Result<String, _>>()
+        .map_err(|e| SyntaxError::Encoding(format!("invalid UTF-16: {e}")))
+}
+
+/// Normalises an attribute value as XML 1.0 §3.3.3 requires for CDATA attributes: literal
+/// whitespace characters become spaces, references are expanded (built-ins and character
+/// references only).
+pub(crate) fn normalize_attribute(raw: &str, offset: usize) -> Result<Cow<'_, str>, SyntaxError> {
+    if !raw.bytes().any(|b| matches!(b, b'&' | b'<' | b'\t' | b'\n' | b'\r')) {
+        return Ok(Cow::Borrowed(raw));
+    }
+    let mut out = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(i) = rest.find(['&', '<', '\t', '\n', '\r']) {
+        out.push_str(&rest[..i]);
+        match rest.as_bytes()[i] {
+            b'<' => return Err(SyntaxError::at(offset, "'<' in an attribute value")),
+            b'&' => {
+                let end = rest[i..]
+                    .find(';')
+                    .ok_or_else(|| SyntaxError::at(offset, "'&' not starting a reference"))?;
+                out.push(resolve_reference(&rest[i + 1..i + end], offset)?);
+                rest = &rest[i + end + 1..];
+                continue;
+            }
+            b'\r' if rest.as_bytes().get(i + 1) == Some(&b'\n') => {
+                out.push(' ');
+                rest = &rest[i + 2..];
+                continue;
+            }
+            _ => out.push(' '),
+        }
+        rest = &rest[i + 1..];
+    }
+    out.push_str(rest);
+    Ok(Cow::Owned(out))
+}
+
+/// The character a reference (`lt`, `#38`, `#x26`, ...) stands for.
+fn resolve_reference(name: &str, offset: usize) -> Result<char, SyntaxError> {
+    let c = match name {
+        "lt" => '<',
+        "gt" => '>',
+        "amp" => '&',
+        "apos" => '\'',
+        "quot" => '"',
+        _ => {
+            let code = if let Some(hex) = name.strip_prefix("#x") {
+                u32::from_str_radix(hex, 16).ok()
+            } else if let Some(dec) = name.strip_prefix('#') {
+                dec.parse::<u32>().ok()
+            } else {
+                return Err(SyntaxError::at(
+                    offset,
+                    if is_name(name) {
+                        format!("undefined entity '&{name};' (only the XML built-ins are allowed)")
+                    } else {
+                        "'&' not starting a reference".to_owned()
+                    },
+                ));
+            };
+            code.and_then(char::from_u32)
+                .filter(|&c| is_xml_char(c))
+                .ok_or_else(|| SyntaxError::at(offset, format!("invalid character reference '&{name};'")))?
+        }
+    };
+    Ok(c)
+}
+
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// Re-borrows a slice quick-xml handed out as a sub-slice of `src`, with `src`'s lifetime.
+fn reslice<'a>(src: &'a str, part: &str) -> Option<&'a str> {
+    let start = (part.as_ptr() as usize).checked_sub(src.as_ptr() as usize)?;
+    src.get(start..start.checked_add(part.len())?)
+}
+
+/// A start tag (or empty-element tag) as the cursor reports it.
+#[derive(Debug)]
+pub(crate) struct Tag<'a> {
+    /// Qualified name as written.
+    pub name: &'a str,
+    /// True for `<x/>`: no children and no end tag follow.
+    pub empty: bool,
+    /// Byte offset of the `<`.
+    pub offset: usize,
+    raw: BytesStart<'a>,
+}
+
+/// One unit of content.
+#[derive(Debug)]
+pub(crate) enum Item<'a> {
+    /// A child element starts.
+    Start(Tag<'a>),
+    /// Character data: text, a CDATA section, or an expanded reference.
+    Text(Cow<'a, str>),
+    /// The current element ends.
+    End,
+    /// The document ends (after the root element).
+    Eof,
+}
+
+/// A cursor over the document's content items, enforcing the limits and XML's rules that
+/// quick-xml leaves to its caller.
+#[derive(Debug)]
+pub(crate) struct Cursor<'a> {
+    reader: quick_xml::Reader<&'a [u8]>,
+    src: &'a str,
+    limits: Limits,
+    depth: usize,
+    root_seen: bool,
+    /// Byte offset where the last item began.
+    pub offset: usize,
+}
+
+impl<'a> Cursor<'a> {
+    pub fn new(src: &'a str, limits: &Limits) -> Self {
+        let mut reader = quick_xml::Reader::from_str(src);
+        let config = reader.config_mut();
+        config.check_comments = true;
+        config.check_end_names = true;
+        config.trim_text(false);
+        Cursor {
+            reader,
+            src,
+            limits: limits.clone(),
+            depth: 0,
+            root_seen: false,
+            offset: 0,
+        }
+    }
+
+    pub fn src(&self) -> &'a str {
+        self.src
+    }
+
+    /// Current element depth (0 outside the root).
+    pub fn depth(&self) -> usize {
+        self.depth
+    }
+
+    /// The next content item; comments and processing instructions are skipped, the prolog is
+    /// checked.
+    pub fn next_item(&mut self) -> Result<Item<'a>, SyntaxError> {
+        loop {
+            let start = self.reader.buffer_position() as usize;
+            self.offset = start;
+            let event = self.reader.read_event().map_err(|e| {
+                SyntaxError::at(self.reader.error_position() as usize, e.to_string())
+            })?;
+            match event {
+                Event::Start(raw) | Event::Empty(raw) if self.depth == 0 && self.root_seen => {
+                    let _ = raw;
+                    return Err(SyntaxError::at(start, "content after the root element"));
+                }
+                Event::Start(raw) => {
+                    self.depth += 1;
+                    if self.depth > self.limits.max_depth {
+                        return Err(SyntaxError::TooDeep {
+                            offset: start,
+                            limit: self.limits.max_depth,
+                        });
+                    }
+                    self.root_seen = true;
+                    return self.tag(raw, false, start).map(Item::Start);
+                }
+                Event::Empty(raw) => {
+                    if self.depth + 1 > self.limits.max_depth {
+                        return Err(SyntaxError::TooDeep {
+                            offset: start,
+                            limit: self.limits.max_depth,
+                        });
+                    }
+                    self.root_seen = true;
+                    return self.tag(raw, true, start).map(Item::Start);
+                }
+                Event::End(_) => {
+                    self.depth = self.depth.saturating_sub(1);
+                    return Ok(Item::End);
+                }
+                Event::Text(text) => {
+                    let raw = reslice(self.src, &text).unwrap_or_default();
+                    if self.depth == 0 {
+                        if raw.bytes().all(|b| b.is_ascii_whitespace()) {
+                            continue;
+                        }
+                        return Err(SyntaxError::at(start, "text outside the root element"));
+                    }
+                    self.check_len(raw.len(), start)?;
+                    return Ok(Item::Text(normalize_newlines(raw)));
+                }
+                Event::CData(data) => {
+                    if self.depth == 0 {
+                        return Err(SyntaxError::at(start, "CDATA outside the root element"));
+                    }
+                    let raw = reslice(self.src, &data).unwrap_or_default();
+                    self.check_len(raw.len(), start)?;
+                    return Ok(Item::Text(normalize_newlines(raw)));
+                }
+                Event::GeneralRef(r) => {
+                    if self.depth == 0 {
+                        return Err(SyntaxError::at(start, "reference outside the root element"));
+                    }
+                    let name = reslice(self.src, &r).unwrap_or_default();
+                    let c = resolve_reference(name, start)?;
+                    return Ok(Item::Text(Cow::Owned(c.to_string())));
+                }
+                Event::Comment(_) => continue,
+                Event::PI(pi) => {
+                    let target = pi.target();
+                    if target.eq_ignore_ascii_case("xml") {
+                        return Err(SyntaxError::at(
+                            start,
+                            "the XML declaration must be lower-case `<?xml` and come first",
+                        ));
+                    }
+                    continue;
+                }
+                Event::Decl(_) => {
+                    if start != 0 {
+                        return Err(SyntaxError::at(start, "XML declaration not at the start"));
+                    }
+                    continue;
+                }
+                Event::DocType(doctype) => {
+                    if self.root_seen {
+                        return Err(SyntaxError::at(start, "DOCTYPE after the root element"));
+                    }
+                    let body = reslice(self.src, &doctype).unwrap_or_default();
+                    if let Some(subset) = body.find('[').map(|i| &body[i..]) {
+                        if subset.contains("<!ENTITY") {
+                            return Err(SyntaxError::EntityDeclaration { offset: start });
+                        }
+                    }
+                    continue;
+                }
+                Event::Eof => {
+                    if self.depth > 0 {
+                        return Err(SyntaxError::at(start, "document ends inside an element"));
+                    }
+                    if !self.root_seen {
+                        return Err(SyntaxError::at(start, "no root element"));
+                    }
+                    return Ok(Item::Eof);
+                }
+            }
+        }
+    }
+
+    fn check_len(&self, len: usize, offset: usize) -> Result<(), SyntaxError> {
+        if len > self.limits.max_text_bytes {
+            return Err(SyntaxError::TextTooLong {
+                offset,
+                limit: self.limits.max_text_bytes,
+            });
+        }
+        Ok(())
+    }
+
+    fn tag(&self, raw: BytesStart<'a>, empty: bool, offset: usize) -> Result<Tag<'a>, SyntaxError> {
+        let name = reslice(self.src, raw.name().as_ref()).unwrap_or_default();
+        if !is_name(name) {
+            return Err(SyntaxError::at(offset, format!("invalid element name '{name}'")));
+        }
+        Ok(Tag {
+            name,
+            empty,
+            offset,
+            raw,
+        })
+    }
+
+    /// The tag's attributes, in document order, values normalised; duplicates, malformed
+    /// attributes and too many attributes are errors.
+    pub fn attributes(
+        &self,
+        tag: &Tag<'a>,
+        out: &mut Vec<(&'a str, Cow<'a, str>)>,
+    ) -> Result<(), SyntaxError> {
+        out.clear();
+        for attr in tag.raw.attributes() {
+            let attr = attr.map_err(|e| SyntaxError::at(tag.offset, e.to_string()))?;
+            if out.len() == self.limits.max_attributes {
+                return Err(SyntaxError::TooManyAttributes {
+                    offset: tag.offset,
+                    limit: self.limits.max_attributes,
+                });
+            }
+            let name = reslice(self.src, attr.key.as_ref()).unwrap_or_default();
+            if !is_name(name) {
+                return Err(SyntaxError::at(tag.offset, format!("invalid attribute name '{name}'")));
+            }
+            let raw = reslice(self.src, &attr.value).unwrap_or_default();
+            self.check_len(raw.len(), tag.offset)?;
+            out.push((name, normalize_attribute(raw, tag.offset)?));
+        }
+        Ok(())
+    }
+
+    /// Skips the rest of the current element (after its start tag was read).
+    pub fn skip_element(&mut self, tag: &Tag<'a>) -> Result<(), SyntaxError> {
+        if tag.empty {
+            return Ok(());
+        }
+        let target = self.depth - 1;
+        while self.depth > target {
+            if let Item::Eof = self.next_item()? {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Line-end normalisation of XML 1.0 §2.11: CR LF and lone CR become LF.
+fn normalize_newlines(raw: &str) -> Cow<'_, str> {
+    if !raw.contains('\r') {
+        return Cow::Borrowed(raw);
+    }
+    Cow::Owned(raw.replace("\r\n", "\n").replace('\r', "\n"))
+}
+
+/// The 1-based line of a byte offset.
+pub(crate) fn line_of(src: &str, offset: usize) -> u32 {
+    let end = offset.min(src.len());
+    (memchr::memchr_iter(b'\n', &src.as_bytes()[..end]).count() + 1) as u32
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn items(src: &str) -> Result<Vec<String>, SyntaxError> {
+        let mut c = Cursor::new(src, &Limits::default());
+        let mut out = Vec::new();
+        loop {
+            match c.next_item()? {
+                Item::Start(t) => out.push(format!("<{}", t.name)),
+                Item::Text(t) => out.push(format!("'{t}'")),
+                Item::End => out.push(">".into()),
+                Item::Eof => return Ok(out),
+            }
+        }
+    }
+
+    #[test]
+    fn expands_only_builtins() {
+        assert_eq!(items("<a>x&amp;&#65;&#x42;</a>").unwrap(), ["<a", "'x'", "'&'", "'A'", "'B'", ">"]);
+        assert!(items("<a>&foo;</a>").is_err());
+        assert!(items("<a>&#0;</a>").is_err());
+    }
+
+    #[test]
+    fn refuses_entity_declarations() {
+        let bomb = r#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;">]><lolz>&lol2;</lolz>"#;
+        assert!(matches!(items(bomb), Err(SyntaxError::EntityDeclaration { .. })));
+        let ext = r#"<!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]><a>&x;</a>"#;
+        assert!(matches!(items(ext), Err(SyntaxError::EntityDeclaration { .. })));
+        assert!(items("<!DOCTYPE IotpMessage ><IotpMessage/>").is_ok());
+    }
+
+    #[test]
+    fn prolog_and_structure_errors() {
+        assert!(items("<?XML Version='1.0'?><a/>").is_err());
+        assert!(items("<a/><b/>").is_err());
+        assert!(items("<a>").is_err());
+        assert!(items("<a></b>").is_err());
+        assert!(items("text<a/>").is_err());
+        assert!(items("").is_err());
+    }
+
+    #[test]
+    fn attribute_normalisation() {
+        assert_eq!(normalize_attribute("a\tb\r\nc&#10;", 0).unwrap(), "a b c\n");
+        assert!(normalize_attribute("s&h", 0).is_err());
+        assert!(normalize_attribute("a<b", 0).is_err());
+    }
+
+    #[test]
+    fn depth_limit() {
+        let deep = "<a>".repeat(100) + &"</a>".repeat(100);
+        assert!(matches!(items(&deep), Err(SyntaxError::TooDeep { .. })));
+    }
+
+    #[test]
+    fn prepare_encodings() {
+        let limits = Limits::default();
+        let utf16: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain("<a>é</a>".encode_utf16().flat_map(|u| u.to_le_bytes()))
+            .collect();
+        assert_eq!(prepare(&utf16, &limits).unwrap(), "<a>é</a>");
+        assert!(prepare(b"<a>\x01</a>", &limits).is_err());
+        assert!(prepare(b"<a>\xFF</a>", &limits).is_err());
+        let small = Limits {
+            max_message_bytes: 4,
+            ..Limits::default()
+        };
+        assert!(matches!(prepare(b"<a></a>", &small), Err(SyntaxError::TooLarge { .. })));
+    }
+}

@@ -1,0 +1,178 @@
+//! The canonical writer: attributes in DTD order, one element per line indented by one space per
+//! level, text content written inline, `"` as the quote, only the necessary escapes.
+//!
+//! The output of a parsed document re-parses to an equal model, and writing is a fixed point.
+
+use super::{XmlElement, XmlNode};
+
+/// The XML declaration every written document starts with (RFC 2801 §3.2.1, lower-case).
+pub(crate) const DECLARATION: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+
+/// An in-memory XML writer.
+#[derive(Debug, Default)]
+pub(crate) struct XmlWriter {
+    pub out: String,
+    depth: usize,
+}
+
+impl XmlWriter {
+    pub fn with_capacity(capacity: usize) -> Self {
+        XmlWriter {
+            out: String::with_capacity(capacity),
+            depth: 0,
+        }
+    }
+
+    /// Starts a start tag on a new line: `<name`.
+    pub fn open(&mut self, name: &str) {
+        if !self.out.is_empty() && !self.out.ends_with('\n') {
+            self.out.push('\n');
+        }
+        for _ in 0..self.depth {
+            self.out.push(' ');
+        }
+        self.out.push('<');
+        self.out.push_str(name);
+    }
+
+    /// Writes one attribute of the open start tag.
+    pub fn attr(&mut self, name: &str, value: &str) {
+        self.out.push(' ');
+        self.out.push_str(name);
+        self.out.push_str("=\"");
+        escape_attribute(&mut self.out, value);
+        self.out.push('"');
+    }
+
+    /// Ends the start tag of an element without content: `/>`.
+    pub fn close_empty(&mut self) {
+        self.out.push_str("/>\n");
+    }
+
+    /// Ends the start tag of an element with element content: `>`; children follow indented.
+    pub fn close_open(&mut self) {
+        self.out.push_str(">\n");
+        self.depth += 1;
+    }
+
+    /// Writes the end tag of an element opened with [`close_open`](Self::close_open).
+    pub fn end(&mut self, name: &str) {
+        self.depth -= 1;
+        for _ in 0..self.depth {
+            self.out.push(' ');
+        }
+        self.out.push_str("</");
+        self.out.push_str(name);
+        self.out.push_str(">\n");
+    }
+
+    /// Ends the start tag and writes character content and the end tag on the same line.
+    pub fn text_content(&mut self, name: &str, text: &str) {
+        self.out.push('>');
+        escape_text(&mut self.out, text);
+        self.out.push_str("</");
+        self.out.push_str(name);
+        self.out.push_str(">\n");
+    }
+
+    /// Ends the start tag and writes generic content exactly as held (no added whitespace).
+    pub fn generic_content(&mut self, name: &str, nodes: &[XmlNode]) {
+        if nodes.is_empty() {
+            self.close_empty();
+            return;
+        }
+        self.out.push('>');
+        for node in nodes {
+            write_node(&mut self.out, node);
+        }
+        self.out.push_str("</");
+        self.out.push_str(name);
+        self.out.push_str(">\n");
+    }
+
+    /// Writes a generic element on its own line (an extension element).
+    pub fn element(&mut self, element: &XmlElement) {
+        self.open(&element.name);
+        for (name, value) in &element.attributes {
+            self.attr(name, value);
+        }
+        self.generic_content(&element.name, &element.children);
+    }
+}
+
+fn write_node(out: &mut String, node: &XmlNode) {
+    match node {
+        XmlNode::Text(text) => escape_text(out, text),
+        XmlNode::Element(e) => {
+            out.push('<');
+            out.push_str(&e.name);
+            for (name, value) in &e.attributes {
+                out.push(' ');
+                out.push_str(name);
+                out.push_str("=\"");
+                escape_attribute(out, value);
+                out.push('"');
+            }
+            if e.children.is_empty() {
+                out.push_str("/>");
+            } else {
+                out.push('>');
+                for child in &e.children {
+                    write_node(out, child);
+                }
+                out.push_str("</");
+                out.push_str(&e.name);
+                out.push('>');
+            }
+        }
+    }
+}
+
+/// Escapes an attribute value so that it reads back unchanged after XML normalisation.
+pub(crate) fn escape_attribute(out: &mut String, value: &str) {
+    let mut rest = value;
+    while let Some(i) = rest.find(['&', '<', '"', '\t', '\n', '\r']) {
+        out.push_str(&rest[..i]);
+        out.push_str(match rest.as_bytes()[i] {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'"' => "&quot;",
+            b'\t' => "&#9;",
+            b'\n' => "&#10;",
+            _ => "&#13;",
+        });
+        rest = &rest[i + 1..];
+    }
+    out.push_str(rest);
+}
+
+/// Escapes character data so that it reads back unchanged.
+pub(crate) fn escape_text(out: &mut String, text: &str) {
+    let mut rest = text;
+    while let Some(i) = rest.find(['&', '<', '>', '\r']) {
+        out.push_str(&rest[..i]);
+        out.push_str(match rest.as_bytes()[i] {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            _ => "&#13;",
+        });
+        rest = &rest[i + 1..];
+    }
+    out.push_str(rest);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes() {
+        let mut s = String::new();
+        escape_attribute(&mut s, "a&b<c\"d\te\nf");
+        assert_eq!(s, "a&amp;b&lt;c&quot;d&#9;e&#10;f");
+        let mut t = String::new();
+        escape_text(&mut t, "x<y>&z\r");
+        assert_eq!(t, "x&lt;y&gt;&amp;z&#13;");
+    }
+}
