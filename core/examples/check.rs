@@ -1,7 +1,7 @@
 fn main() {
     for f in std::env::args().skip(1) {
         let bytes = std::fs::read(&f).unwrap();
-        let r = iotp::Report::read(&bytes, &iotp::Limits::default());
+        let r = if std::env::var("FRAG").is_ok() { iotp::Report::read_fragment(&bytes, &iotp::Limits::default()) } else { iotp::Report::read(&bytes, &iotp::Limits::default()) };
         println!("== {f}: valid={} errors={}", r.is_valid(), r.errors.len());
         for e in &r.errors { println!("   {e}"); }
         if let Some(m) = &r.message {

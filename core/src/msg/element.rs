@@ -9,7 +9,7 @@ use crate::xml::reader::{Cursor, Item, SyntaxError, Tag};
 use crate::xml::writer::XmlWriter;
 use crate::xml::{XmlElement, XmlNode, is_name, is_nmtoken};
 
-use super::codes::{ErrorCode, Severity};
+use super::codes::ErrorCode;
 use super::error::ValidationError;
 use super::model::ErrorLocation;
 
@@ -754,13 +754,6 @@ impl<'a> Ctx<'a> {
         }
         for p in problems {
             self.push(p);
-        }
-    }
-
-    /// Records a severity other than HardError for the last problem.
-    pub fn soften_last(&mut self, severity: Severity) {
-        if let Some(e) = self.errors.last_mut() {
-            e.severity = severity;
         }
     }
 }

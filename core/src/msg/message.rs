@@ -228,11 +228,6 @@ impl Report {
     /// Reads one document as an IOTP message and validates it on its own.
     pub fn read(input: &[u8], limits: &Limits) -> Report {
         let mut report = Report::decode(input, limits, None);
-        if let Some(msg) = &report.message {
-            let mut found = Vec::new();
-            super::validate::validate_message(msg, &mut found);
-            report.errors.extend(found);
-        }
         report.finish(input, limits);
         report
     }
@@ -337,16 +332,31 @@ impl Report {
                 .map(|m: &IotpMessage| m.trans_ref.clone())
                 .filter(|t| !t.transaction_id.iotp_trans_id.is_empty())
                 .or_else(|| salvage_trans_ref(input, limits));
-            let mut errors = vec![syntax_error(&fatal)];
-            // Problems found before the document broke stay useful only as context.
-            errors.extend(ctx.errors.drain(..).filter(|e| e.code != ErrorCode::XmlNotWellFrmd));
+            // Once the document is broken, only that is reported: what was found before it
+            // would be guesses about a document that does not exist.
             return Report {
                 message: None,
                 trans_ref,
-                errors,
+                errors: vec![syntax_error(&fatal)],
             };
         }
         ctx.resolve_ids();
+        if let Some(msg) = &message {
+            let index = super::validate::IdIndex::new(
+                ctx.ids
+                    .iter()
+                    .map(|e| (e.id.clone(), std::borrow::Cow::Borrowed(e.tag), e.offset))
+                    .collect(),
+            );
+            let mut found = Vec::new();
+            super::validate::validate_message(msg, &index, &mut found);
+            for mut e in found {
+                let l = &e.location;
+                let anchor = l.element_ref.as_deref().or(l.comp_ref.as_deref()).or(l.blk_ref.as_deref());
+                e.offset = anchor.and_then(|id| index.offset(id));
+                ctx.push(e);
+            }
+        }
         let trans_ref = message.as_ref().map(|m| m.trans_ref.clone());
         Report {
             message,

@@ -6,9 +6,11 @@ pub(crate) mod element;
 mod error;
 mod fragment;
 mod message;
+mod transaction;
 pub mod model;
-mod validate;
+pub mod validate;
 
 pub use element::{ElementKind, WireElement};
 pub use error::ValidationError;
 pub use message::{IOTP_NAMESPACE, IotpMessage, Report, TradingBlock};
+pub use validate::validate_transaction;

@@ -66,3 +66,33 @@ pub fn is_name(s: &str) -> bool {
 pub fn is_nmtoken(s: &str) -> bool {
     !s.is_empty() && s.chars().all(is_name_char)
 }
+
+/// Reads a whole document as a generic element tree (the root element), under the same limits
+/// and rules as the IOTP reader: for tools that show a document rather than interpret it.
+pub fn parse_tree(input: &[u8], limits: &Limits) -> Result<XmlElement, SyntaxError> {
+    let src = reader::prepare(input, limits)?;
+    let mut ctx = crate::msg::element::Ctx::new(&src, limits);
+    let root = loop {
+        match ctx.cur.next_item()? {
+            reader::Item::Start(tag) => break tag,
+            reader::Item::Eof => {
+                return Err(SyntaxError::NotWellFormed {
+                    offset: 0,
+                    reason: "no root element".into(),
+                });
+            }
+            _ => continue,
+        }
+    };
+    let element = ctx.generic_element(root);
+    match ctx.fatal.take() {
+        Some(e) => Err(e),
+        None => match ctx.cur.next_item()? {
+            reader::Item::Eof => Ok(element),
+            _ => Err(SyntaxError::NotWellFormed {
+                offset: ctx.cur.offset,
+                reason: "content after the root element".into(),
+            }),
+        },
+    }
+}

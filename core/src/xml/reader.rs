@@ -269,15 +269,6 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    pub fn src(&self) -> &'a str {
-        self.src
-    }
-
-    /// Current element depth (0 outside the root).
-    pub fn depth(&self) -> usize {
-        self.depth
-    }
-
     /// The next content item; comments and processing instructions are skipped, the prolog is
     /// checked.
     pub fn next_item(&mut self) -> Result<Item<'a>, SyntaxError> {

@@ -1,0 +1,167 @@
+//! `iotp`: validate, format and inspect IOTP v1.0 (RFC 2801) messages from the command line.
+//!
+//! Exit codes, for every subcommand: 0 when every document is valid (warnings allowed), 1 when a
+//! document is invalid, 2 on a usage error or an I/O error (a file that cannot be read, or
+//! output that cannot be written).
+//!
+//! All protocol work is the core's (`iotp`); this crate reads files, chooses what to print and
+//! turns outcomes into exit codes.
+
+mod input;
+mod inspect;
+mod output;
+mod validate;
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::output::Outcome;
+
+/// Validate, format and inspect IOTP v1.0 (RFC 2801) messages.
+#[derive(Debug, Parser)]
+#[command(name = "iotp", version, about, max_term_width = 100)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check documents against the IOTP DTD and the rules of RFC 2801.
+    ///
+    /// Prints `FILE: valid` or `FILE: invalid` and one indented line per problem, or with
+    /// `--json` one JSON object per file and line. Exit 0 when all are valid (warnings allowed),
+    /// 1 when any is invalid, 2 when a file cannot be read.
+    Validate(ValidateArgs),
+    /// Write a message in canonical form to standard output.
+    ///
+    /// Prints nothing on standard output and the problems on standard error (exit 1) when the
+    /// message is not valid.
+    Fmt(FmtArgs),
+    /// Show a document as a tree, with element references resolved.
+    ///
+    /// One line per element, indented by depth; each reference attribute is followed by the
+    /// elements it names. Problems found by validation are listed first (exit 1 then).
+    Inspect(InspectArgs),
+}
+
+#[derive(Debug, Args)]
+struct LimitArgs {
+    /// Largest document accepted, in bytes; larger files are refused (MsgTooLarge) unread.
+    #[arg(long, value_name = "BYTES", default_value_t = iotp::Limits::default().max_message_bytes)]
+    max_size: usize,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> iotp::Limits {
+        iotp::Limits {
+            max_message_bytes: self.max_size,
+            ..iotp::Limits::default()
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+struct ValidateArgs {
+    /// One JSON object per file and line: {"file", "valid", "errors": [...]}.
+    #[arg(long)]
+    json: bool,
+    /// Treat the files as the messages of one transaction and also check them together.
+    #[arg(long)]
+    transaction: bool,
+    /// Accept any IOTP element as the root (like `xmllint --dtdvalid`), not only IotpMessage.
+    #[arg(long)]
+    fragment: bool,
+    #[command(flatten)]
+    limits: LimitArgs,
+    /// The documents to check.
+    #[arg(value_name = "FILE", required = true)]
+    files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct FmtArgs {
+    #[command(flatten)]
+    limits: LimitArgs,
+    /// The message to format.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+struct InspectArgs {
+    #[command(flatten)]
+    limits: LimitArgs,
+    /// The document to show.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version go to stdout with success; usage errors to stderr with 2.
+            let _ = e.print();
+            return if e.use_stderr() {
+                Outcome::Failure.into()
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::with_capacity(64 * 1024, stdout.lock());
+    let result = match &cli.command {
+        Command::Validate(args) => validate::run(args, &mut out),
+        Command::Fmt(args) => fmt(args, &mut out),
+        Command::Inspect(args) => inspect::run(args, &mut out),
+    };
+    let outcome = result.and_then(|outcome| out.flush().map(|()| outcome));
+    match outcome {
+        Ok(outcome) => outcome.into(),
+        Err(e) => {
+            // A closed pipe (`iotp inspect big.xml | head`) is not worth a message.
+            if e.kind() != io::ErrorKind::BrokenPipe {
+                output::complain(format_args!("cannot write output: {e}"));
+            }
+            Outcome::Failure.into()
+        }
+    }
+}
+
+/// `iotp fmt FILE`.
+fn fmt(args: &FmtArgs, out: &mut impl Write) -> io::Result<Outcome> {
+    let limits = args.limits.limits();
+    let mut buf = Vec::new();
+    let report = match input::read_report(&args.file, &limits, &mut buf, iotp::Report::read) {
+        Ok(report) => report,
+        Err(e) => {
+            output::complain_file(&args.file, &e);
+            return Ok(Outcome::Failure);
+        }
+    };
+    let problems = output::problems_to_stderr(&args.file, &report.errors);
+    match &report.message {
+        Some(message) if report.is_valid() => {
+            let xml = message.to_xml();
+            out.write_all(xml.as_bytes())?;
+            if !xml.ends_with('\n') {
+                out.write_all(b"\n")?;
+            }
+            Ok(Outcome::Valid)
+        }
+        _ => {
+            if !problems {
+                output::complain(format_args!(
+                    "{}: not an IOTP message",
+                    args.file.display()
+                ));
+            }
+            Ok(Outcome::Invalid)
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! Outcomes, exit codes and the messages written to standard error.
+
+use std::fmt;
+use std::io::{self, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use iotp::ValidationError;
+
+/// What a command found, worst last: combining keeps the worst.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Outcome {
+    /// Every document valid (warnings allowed): exit 0.
+    Valid,
+    /// A document is invalid: exit 1.
+    Invalid,
+    /// A usage or I/O error: exit 2.
+    Failure,
+}
+
+impl Outcome {
+    /// The worse of two outcomes.
+    pub(crate) fn and(self, other: Outcome) -> Outcome {
+        self.max(other)
+    }
+}
+
+impl From<Outcome> for ExitCode {
+    fn from(outcome: Outcome) -> ExitCode {
+        match outcome {
+            Outcome::Valid => ExitCode::SUCCESS,
+            Outcome::Invalid => ExitCode::from(1),
+            Outcome::Failure => ExitCode::from(2),
+        }
+    }
+}
+
+/// Writes `iotp: MESSAGE` on standard error. A failing standard error is ignored: there is
+/// nowhere left to report it.
+pub(crate) fn complain(message: fmt::Arguments<'_>) {
+    let _ = writeln!(io::stderr().lock(), "iotp: {message}");
+}
+
+/// Reports a file that could not be read.
+pub(crate) fn complain_file(path: &Path, error: &io::Error) {
+    complain(format_args!("{}: cannot read: {error}", path.display()));
+}
+
+/// One problem on one line: `line N: Severity Code Element/@Attr: message`.
+pub(crate) fn problem_line(problem: &ValidationError) -> String {
+    let line = problem.to_string();
+    if line.contains(['\n', '\r']) {
+        line.replace(['\n', '\r'], " ")
+    } else {
+        line
+    }
+}
+
+/// Writes every problem on standard error as `FILE: problem`; true when there was any.
+pub(crate) fn problems_to_stderr(path: &Path, problems: &[ValidationError]) -> bool {
+    let mut err = io::stderr().lock();
+    for problem in problems {
+        let _ = writeln!(err, "{}: {}", path.display(), problem_line(problem));
+    }
+    !problems.is_empty()
+}

@@ -1,0 +1,426 @@
+//! Runs the built `iotp` binary against the shared sample messages and small broken documents.
+
+// Tests may unwrap: a failure is a panic with the reason either way.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+/// The RFC 2801 reference material shared beside the repository.
+fn spec_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/spec")
+}
+
+/// The valid sample messages, sorted.
+fn samples() -> Vec<PathBuf> {
+    let dir = spec_dir().join("perf-samples");
+    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "xml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 3, "expected the perf samples in {}", dir.display());
+    files
+}
+
+fn sample(name: &str) -> PathBuf {
+    spec_dir().join("perf-samples").join(name)
+}
+
+fn iotp(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_iotp"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn iotp_paths(args: &[&str], paths: &[&Path]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_iotp"))
+        .args(args)
+        .args(paths)
+        .output()
+        .unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+/// A directory of its own under the system temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("iotp-cli-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    fn write(&self, name: &str, content: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.0.join(name);
+        fs::write(&path, content).unwrap();
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn ping() -> String {
+    fs::read_to_string(sample("ping.xml")).unwrap()
+}
+
+/// The ping sample without the required `TransId/@IotpTransId` (line 4).
+fn ping_without_trans_id() -> String {
+    let text = ping();
+    let start = text.find(" IotpTransId=\"").unwrap();
+    let end = start + 1 + text[start + 1..].find("\" ").unwrap() + 1;
+    let broken = format!("{}{}", &text[..start], &text[end..]);
+    assert!(!broken.contains("IotpTransId"));
+    broken
+}
+
+fn keys(value: &Value) -> BTreeSet<&str> {
+    value
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect()
+}
+
+fn json_lines(output: &Output) -> Vec<Value> {
+    stdout(output)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+#[test]
+fn samples_are_valid() {
+    let files = samples();
+    let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+    let output = iotp_paths(&["validate"], &paths);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    let text = stdout(&output);
+    for file in &files {
+        assert!(
+            text.lines().any(|l| l == format!("{}: valid", file.display())),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn invalid_message_exits_1_with_its_problem() {
+    let dir = TempDir::new("invalid");
+    let broken = dir.write("broken.xml", ping_without_trans_id());
+    let output = iotp_paths(&["validate"], &[&sample("ping.xml"), &broken]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some(format!("{}: valid", sample("ping.xml").display()).as_str())
+    );
+    assert_eq!(
+        lines.next(),
+        Some(format!("{}: invalid", broken.display()).as_str())
+    );
+    let problem = lines.next().unwrap();
+    assert!(
+        problem.starts_with("  line 4: HardError AttMissing TransId/@IotpTransId: "),
+        "{problem}"
+    );
+}
+
+#[test]
+fn not_well_formed_exits_1() {
+    let dir = TempDir::new("malformed");
+    let broken = dir.write("cut.xml", &ping()[..200]);
+    let output = iotp_paths(&["validate", "--json"], &[&broken]);
+    assert_eq!(output.status.code(), Some(1));
+    let lines = json_lines(&output);
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["valid"], false);
+    assert_eq!(lines[0]["errors"][0]["code"], "XmlNotWellFrmd");
+}
+
+#[test]
+fn missing_file_exits_2_and_the_others_are_still_checked() {
+    let dir = TempDir::new("missing");
+    let missing = dir.0.join("no-such-file.xml");
+    let output = iotp_paths(&["validate"], &[&missing, &sample("ping.xml")]);
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(err.contains(&missing.display().to_string()), "{err}");
+    assert!(err.contains("cannot read"), "{err}");
+    assert_eq!(
+        stdout(&output),
+        format!("{}: valid\n", sample("ping.xml").display())
+    );
+
+    // An invalid file does not hide the I/O error's exit code.
+    let broken = dir.write("broken.xml", ping_without_trans_id());
+    let output = iotp_paths(&["validate", "--json"], &[&broken, &missing]);
+    assert_eq!(output.status.code(), Some(2));
+    let lines = json_lines(&output);
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[1]["file"], missing.display().to_string());
+    assert_eq!(lines[1]["valid"], false);
+    assert!(lines[1]["io_error"].is_string());
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(iotp(&[]).status.code(), Some(2));
+    assert_eq!(iotp(&["validate"]).status.code(), Some(2));
+    assert_eq!(iotp(&["validate", "--no-such-flag", "x"]).status.code(), Some(2));
+    assert_eq!(iotp(&["validate", "--max-size", "lots", "x"]).status.code(), Some(2));
+    assert_eq!(iotp(&["frobnicate"]).status.code(), Some(2));
+    assert_eq!(iotp(&["--help"]).status.code(), Some(0));
+}
+
+#[test]
+fn json_has_exactly_the_documented_shape() {
+    let dir = TempDir::new("json");
+    let broken = dir.write("broken.xml", ping_without_trans_id());
+    let output = iotp_paths(&["validate", "--json"], &[&sample("ping.xml"), &broken]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    assert_eq!(text.lines().count(), 2, "{text}");
+    let lines = json_lines(&output);
+
+    let file_keys = BTreeSet::from(["file", "valid", "errors"]);
+    assert_eq!(keys(&lines[0]), file_keys);
+    assert_eq!(lines[0]["file"], sample("ping.xml").display().to_string());
+    assert_eq!(lines[0]["valid"], true);
+    assert_eq!(lines[0]["errors"], Value::Array(Vec::new()));
+
+    assert_eq!(keys(&lines[1]), file_keys);
+    assert_eq!(lines[1]["file"], broken.display().to_string());
+    assert_eq!(lines[1]["valid"], false);
+    let errors = lines[1]["errors"].as_array().unwrap();
+    assert!(!errors.is_empty());
+    let error_keys = BTreeSet::from(["code", "severity", "element", "attribute", "line", "message"]);
+    for error in errors {
+        assert_eq!(keys(error), error_keys);
+        assert!(error["code"].is_string());
+        assert!(error["severity"].is_string());
+        assert!(error["element"].is_string());
+        assert!(error["attribute"].is_string() || error["attribute"].is_null());
+        assert!(error["line"].is_u64() || error["line"].is_null());
+        assert!(error["message"].is_string());
+    }
+    let first = &errors[0];
+    assert_eq!(first["code"], "AttMissing");
+    assert_eq!(first["severity"], "HardError");
+    assert_eq!(first["element"], "TransId");
+    assert_eq!(first["attribute"], "IotpTransId");
+    assert_eq!(first["line"], 4);
+}
+
+#[test]
+fn json_escapes_file_names() {
+    let dir = TempDir::new("names");
+    let odd = dir.write("quote\"back\\slash.xml", ping());
+    let output = iotp_paths(&["validate", "--json"], &[&odd]);
+    assert_eq!(output.status.code(), Some(0));
+    let lines = json_lines(&output);
+    assert_eq!(lines[0]["file"], odd.display().to_string());
+}
+
+#[test]
+fn transaction_mode_checks_each_file_and_all_together() {
+    let dir = TempDir::new("transaction");
+    let broken = dir.write("broken.xml", ping_without_trans_id());
+    let files = samples();
+    let mut paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+    let output = iotp_paths(&["validate", "--transaction", "--json"], &paths);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    assert_eq!(json_lines(&output).len(), files.len());
+
+    paths.push(&broken);
+    let output = iotp_paths(&["validate", "--transaction"], &paths);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stdout(&output).contains(&format!("{}: invalid", broken.display())));
+}
+
+#[test]
+fn file_over_the_limit_is_refused_as_msg_too_large() {
+    let dir = TempDir::new("large");
+    let mut big = ping().into_bytes();
+    let comment_at = big.len();
+    big.resize(5 * 1024 * 1024 + 1, b' ');
+    big[comment_at..comment_at + 4].copy_from_slice(b"<!--");
+    let end = big.len() - 4;
+    big[end..].copy_from_slice(b"-->\n");
+    let large = dir.write("large.xml", &big);
+
+    let output = iotp_paths(&["validate", "--json"], &[&large]);
+    assert_eq!(output.status.code(), Some(1));
+    let lines = json_lines(&output);
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["valid"], false);
+    let errors = lines[0]["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0]["code"], "MsgTooLarge");
+    assert_eq!(errors[0]["severity"], "HardError");
+    assert_eq!(errors[0]["element"], "IotpMessage");
+    assert_eq!(errors[0]["attribute"], Value::Null);
+    assert_eq!(errors[0]["line"], Value::Null);
+
+    // A larger limit lets it through to the reader.
+    let output = iotp_paths(&["validate", "--max-size", "6000000"], &[&large]);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+
+    // A smaller one refuses the small sample.
+    let output = iotp_paths(&["validate", "--max-size", "100"], &[&sample("ping.xml")]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stdout(&output).contains("MsgTooLarge"));
+
+    let output = iotp_paths(&["fmt"], &[&large]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stdout(&output).is_empty());
+    assert!(stderr(&output).contains("MsgTooLarge"));
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_pipe_is_cut_at_the_limit() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_iotp"))
+        .args(["validate", "--json", "--max-size", "100", "/dev/stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // The command may stop reading at the limit: a broken pipe here is fine.
+    let _ = stdin.write_all(ping().as_bytes());
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(json_lines(&output)[0]["errors"][0]["code"], "MsgTooLarge");
+}
+
+#[test]
+fn fmt_output_revalidates_and_is_a_fixed_point() {
+    let dir = TempDir::new("fmt");
+    for file in samples() {
+        let output = iotp_paths(&["fmt"], &[&file]);
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        let formatted = stdout(&output);
+        assert!(formatted.starts_with("<?xml"), "{formatted}");
+        let name = file.file_name().unwrap().to_str().unwrap();
+        let again = dir.write(name, &formatted);
+
+        let output = iotp_paths(&["validate"], &[&again]);
+        assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+
+        let output = iotp_paths(&["fmt"], &[&again]);
+        assert_eq!(output.status.code(), Some(0));
+        assert_eq!(stdout(&output), formatted, "fmt is not a fixed point for {name}");
+    }
+}
+
+#[test]
+fn fmt_refuses_an_invalid_message() {
+    let dir = TempDir::new("fmt-invalid");
+    let broken = dir.write("broken.xml", ping_without_trans_id());
+    let output = iotp_paths(&["fmt"], &[&broken]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stdout.is_empty());
+    let err = stderr(&output);
+    assert!(err.contains("AttMissing"), "{err}");
+    assert!(err.contains(&broken.display().to_string()), "{err}");
+
+    let output = iotp_paths(&["fmt"], &[&dir.0.join("missing.xml")]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn inspect_resolves_references() {
+    let output = iotp_paths(&["inspect"], &[&sample("tpo_offer_6k.xml")]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.starts_with("IotpMessage"), "{text}");
+    // Indentation follows depth.
+    assert!(text.contains("\n  TpoBlk ID=M1.3\n"), "{text}");
+    assert!(text.contains("\n    BrandList ID=M1.5 "), "{text}");
+    for expected in [
+        "↳ BrandListRef M1.5 → BrandList \"Payment brands accepted by Example Books\"",
+        "↳ ActionOrgRef M1.18 → Org \"Example Acquiring Bank plc (payments.example.net)\"",
+        "↳ ProtocolAmountRefs M1.9 → ProtocolAmount",
+        "↳ CurrencyAmountRefs M1.12 → CurrencyAmount \"3995 USD\"",
+        "↳ PayProtocolRef M1.13 → PayProtocol \"Secure Electronic Transaction\"",
+        "↳ DelivToRef M1.16 → Org \"Jane Q. Consumer (consumer.example.org)\"",
+        "PackagedContent Name=OrderDetails Content=MIME:application/octet-stream Transform=BASE64 <",
+        " bytes base64>",
+        "PackagedContent Name=Summary Content=PCDATA \"Qty 1 The XML Handbook",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+    }
+    assert!(!text.contains("not in this message"), "{text}");
+}
+
+#[test]
+fn inspect_marks_references_outside_the_message() {
+    let dir = TempDir::new("inspect-dangling");
+    let text = ping().replace(
+        "<MsgId ID=\"I1\"",
+        "<MsgId ID=\"I1\" RespIotpMsg=\"M7\"",
+    );
+    let file = dir.write("resp.xml", text);
+    let output = iotp_paths(&["inspect"], &[&file]);
+    assert!(matches!(output.status.code(), Some(0 | 1)));
+    let text = stdout(&output);
+    assert!(
+        text.contains("↳ RespIotpMsg M7 → (not in this message)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn inspect_notes_problems_first() {
+    let dir = TempDir::new("inspect-invalid");
+    let broken = dir.write("broken.xml", ping_without_trans_id());
+    let output = iotp_paths(&["inspect"], &[&broken]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    assert!(text.starts_with("note: NOT VALID"), "{text}");
+    assert!(text.contains("AttMissing TransId/@IotpTransId"), "{text}");
+    assert!(text.contains("\nIotpMessage"), "{text}");
+
+    let cut = dir.write("cut.xml", &ping()[..200]);
+    let output = iotp_paths(&["inspect"], &[&cut]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stdout.is_empty());
+    assert!(stderr(&output).contains("XmlNotWellFrmd"));
+
+    let output = iotp_paths(&["inspect"], &[&dir.0.join("missing.xml")]);
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn many_files_in_one_run() {
+    let file = sample("tpo_offer_6k.xml");
+    let paths: Vec<&Path> = std::iter::repeat_n(file.as_path(), 2000).collect();
+    let output = iotp_paths(&["validate", "--json"], &paths);
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(stdout(&output).lines().count(), 2000);
+}
