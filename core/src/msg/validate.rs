@@ -1127,7 +1127,7 @@ impl<'m> V<'m, '_> {
                 if !p.organisations.is_empty() && self.msg.signatures.is_none() {
                     let mut location = at.location(None);
                     location.element_type = "IotpSignatures".into();
-                    self.out.push(ValidationError::warning(ErrorCode::ElMissing, location, "a Ping Request with Organisations asks for signature verification and should be signed (§8.14, §9.2.2)".into()));
+                    self.out.push(ValidationError::warning(ErrorCode::ElMissing, location, "a Ping Request with Organisations asks for signature verification and should be signed (§8.14, §9.2.2)"));
                 }
             }
             TradingBlock::PingResponse(p) => {

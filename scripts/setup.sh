@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Installs what the project needs on a fresh Debian machine of the project's kind (Rust
+# toolchain already present). Safe to run again: it installs only what is missing.
+#
+#   scripts/setup.sh          xmllint (libxml2-utils), used by tests that check our output
+#                             against the IOTP DTD; rustfmt and clippy if the toolchain lacks them
+#   scripts/setup.sh --fuzz   also cargo-fuzz (the fuzz targets in fuzz/ need a nightly toolchain)
+#
+# Run as root (apt-get); elsewhere it uses sudo when there is one.
+set -euo pipefail
+
+fuzz=false
+for arg in "$@"; do
+    case "$arg" in
+        --fuzz) fuzz=true ;;
+        -h | --help)
+            sed -n '2,10p' "$0"
+            exit 0
+            ;;
+        *)
+            echo "setup.sh: unknown option: $arg" >&2
+            exit 2
+            ;;
+    esac
+done
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo "$@"
+    else
+        echo "setup.sh: need root to run: $*" >&2
+        return 1
+    fi
+}
+
+if ! command -v xmllint >/dev/null 2>&1; then
+    echo "setup.sh: installing libxml2-utils (xmllint)"
+    as_root apt-get update
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y libxml2-utils
+fi
+
+for component in rustfmt clippy; do
+    if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then
+        echo "setup.sh: adding the $component component"
+        rustup component add "$component"
+    fi
+done
+
+if $fuzz && ! cargo fuzz --version >/dev/null 2>&1; then
+    echo "setup.sh: installing cargo-fuzz"
+    cargo install cargo-fuzz --locked
+fi
