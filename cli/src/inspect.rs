@@ -6,8 +6,8 @@
 use std::collections::HashMap;
 use std::io::{self, Write};
 
-use iotp::xml::{XmlElement, XmlNode};
 use iotp::Report;
+use iotp::xml::{XmlElement, XmlNode};
 
 use crate::InspectArgs;
 use crate::input;
@@ -149,7 +149,10 @@ fn label(element: &XmlElement, parent: Option<&XmlElement>) -> Option<String> {
         "InquiryType",
         "Type",
     ];
-    TELLING.iter().find_map(|name| attr(name)).map(str::to_owned)
+    TELLING
+        .iter()
+        .find_map(|name| attr(name))
+        .map(str::to_owned)
 }
 
 /// IOTP's element references (§3.5): attributes naming IDs of other elements.

@@ -156,10 +156,7 @@ fn fmt(args: &FmtArgs, out: &mut impl Write) -> io::Result<Outcome> {
         }
         _ => {
             if !problems {
-                output::complain(format_args!(
-                    "{}: not an IOTP message",
-                    args.file.display()
-                ));
+                output::complain(format_args!("{}: not an IOTP message", args.file.display()));
             }
             Ok(Outcome::Invalid)
         }

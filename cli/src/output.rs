@@ -1,6 +1,6 @@
 //! Outcomes, exit codes and the messages written to standard error.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::io::{self, Write};
 use std::path::Path;
 use std::process::ExitCode;
@@ -46,14 +46,30 @@ pub(crate) fn complain_file(path: &Path, error: &io::Error) {
     complain(format_args!("{}: cannot read: {error}", path.display()));
 }
 
-/// One problem on one line: `line N: Severity Code Element/@Attr: message`.
+/// One problem on one line: `line N: Severity Code Element/@Attr: message` (`line N: ` only
+/// when the line is known, `/@Attr` only for an attribute).
 pub(crate) fn problem_line(problem: &ValidationError) -> String {
-    let line = problem.to_string();
-    if line.contains(['\n', '\r']) {
-        line.replace(['\n', '\r'], " ")
-    } else {
-        line
+    let mut line = String::with_capacity(80 + problem.message.len());
+    if let Some(number) = problem.line {
+        let _ = write!(line, "line {number}: ");
     }
+    let _ = write!(
+        line,
+        "{} {} {}",
+        problem.severity, problem.code, problem.location.element_type
+    );
+    if let Some(attribute) = &problem.location.att_name {
+        let _ = write!(line, "/@{attribute}");
+    }
+    line.push_str(": ");
+    // One problem, one line, whatever the description holds.
+    line.extend(
+        problem
+            .message
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c }),
+    );
+    line
 }
 
 /// Writes every problem on standard error as `FILE: problem`; true when there was any.

@@ -6,8 +6,8 @@
 //!   the RFC's error codes.
 #![forbid(unsafe_code)]
 
-pub mod xml;
 pub mod msg;
+pub mod xml;
 
 pub use msg::codes::{ErrorCode, Severity};
 pub use msg::{IotpMessage, Report, TradingBlock, ValidationError};

@@ -131,12 +131,22 @@ pub(crate) struct AttrSpec {
 
 /// A field holding an attribute: `T` (required, defaulted or fixed) or `Option<T>` (implied).
 pub(crate) trait AttrField: Sized {
-    fn take<'a>(ctx: &mut Ctx<'a>, raw: Option<Cow<'a, str>>, spec: &AttrSpec, here: &Here<'a>) -> Self;
+    fn take<'a>(
+        ctx: &mut Ctx<'a>,
+        raw: Option<Cow<'a, str>>,
+        spec: &AttrSpec,
+        here: &Here<'a>,
+    ) -> Self;
     fn write(&self, w: &mut XmlWriter, spec: &AttrSpec);
 }
 
 impl<T: AttrValue> AttrField for T {
-    fn take<'a>(ctx: &mut Ctx<'a>, raw: Option<Cow<'a, str>>, spec: &AttrSpec, here: &Here<'a>) -> Self {
+    fn take<'a>(
+        ctx: &mut Ctx<'a>,
+        raw: Option<Cow<'a, str>>,
+        spec: &AttrSpec,
+        here: &Here<'a>,
+    ) -> Self {
         match raw {
             Some(value) => ctx.attribute_value(value, spec, here),
             None => match spec.presence {
@@ -150,17 +160,22 @@ impl<T: AttrValue> AttrField for T {
     }
     fn write(&self, w: &mut XmlWriter, spec: &AttrSpec) {
         let value = self.to_attr();
-        if let Presence::Default(d) = spec.presence {
-            if value == d {
-                return;
-            }
+        if let Presence::Default(d) = spec.presence
+            && value == d
+        {
+            return;
         }
         w.attr(spec.name, &value);
     }
 }
 
 impl<T: AttrValue> AttrField for Option<T> {
-    fn take<'a>(ctx: &mut Ctx<'a>, raw: Option<Cow<'a, str>>, spec: &AttrSpec, here: &Here<'a>) -> Self {
+    fn take<'a>(
+        ctx: &mut Ctx<'a>,
+        raw: Option<Cow<'a, str>>,
+        spec: &AttrSpec,
+        here: &Here<'a>,
+    ) -> Self {
         raw.map(|value| ctx.attribute_value(value, spec, here))
     }
     fn write(&self, w: &mut XmlWriter, spec: &AttrSpec) {
@@ -228,8 +243,9 @@ struct PendingRef<'a> {
     value: Cow<'a, str>,
     target: &'static str,
     attr: &'static str,
-    location: ErrorLocation,
-    offset: usize,
+    here: Here<'a>,
+    blk: Option<Cow<'a, str>>,
+    comp: Option<Cow<'a, str>>,
 }
 
 /// The decoding context: the cursor, the problems found, the enclosing block and component (for
@@ -254,8 +270,8 @@ impl<'a> Ctx<'a> {
             cur: Cursor::new(src, limits),
             errors: Vec::new(),
             fatal: None,
-            ids: Vec::new(),
-            refs: Vec::new(),
+            ids: Vec::with_capacity(64),
+            refs: Vec::with_capacity(32),
             blk: None,
             comp: None,
             attrs: Vec::with_capacity(16),
@@ -301,7 +317,8 @@ impl<'a> Ctx<'a> {
     }
 
     pub fn error(&mut self, code: ErrorCode, here: &Here<'a>, att: Option<&str>, message: String) {
-        let e = ValidationError::hard(code, self.location(here, att), message).at(Some(here.offset));
+        let e =
+            ValidationError::hard(code, self.location(here, att), message).at(Some(here.offset));
         self.push(e);
     }
 
@@ -316,7 +333,14 @@ impl<'a> Ctx<'a> {
         self.push(e);
     }
 
-    fn bad_value(&mut self, code: ErrorCode, spec: &AttrSpec, here: &Here<'a>, value: &str, why: &str) {
+    fn bad_value(
+        &mut self,
+        code: ErrorCode,
+        spec: &AttrSpec,
+        here: &Here<'a>,
+        value: &str,
+        why: &str,
+    ) {
         let e = ValidationError::hard(
             code,
             self.location(here, Some(spec.name)),
@@ -328,7 +352,12 @@ impl<'a> Ctx<'a> {
     }
 
     /// Checks an attribute value against its DTD type, registers IDs and IDREFs, and converts it.
-    fn attribute_value<T: AttrValue>(&mut self, value: Cow<'a, str>, spec: &AttrSpec, here: &Here<'a>) -> T {
+    fn attribute_value<T: AttrValue>(
+        &mut self,
+        value: Cow<'a, str>,
+        spec: &AttrSpec,
+        here: &Here<'a>,
+    ) -> T {
         match spec.dtd {
             Dtd::Cdata | Dtd::Enum => {}
             Dtd::Id => {
@@ -339,19 +368,37 @@ impl<'a> Ctx<'a> {
                         offset: here.offset,
                     });
                 } else {
-                    self.bad_value(ErrorCode::AttValIllegal, spec, here, &value, "not a valid XML ID");
+                    self.bad_value(
+                        ErrorCode::AttValIllegal,
+                        spec,
+                        here,
+                        &value,
+                        "not a valid XML ID",
+                    );
                 }
             }
             Dtd::Nmtoken => {
                 if !is_nmtoken(&value) {
-                    self.bad_value(ErrorCode::AttValIllegal, spec, here, &value, "not a valid NMTOKEN");
+                    self.bad_value(
+                        ErrorCode::AttValIllegal,
+                        spec,
+                        here,
+                        &value,
+                        "not a valid NMTOKEN",
+                    );
                 }
             }
             Dtd::Nmtokens => {
                 if value.split_ascii_whitespace().next().is_none()
                     || !value.split_ascii_whitespace().all(is_nmtoken)
                 {
-                    self.bad_value(ErrorCode::AttValIllegal, spec, here, &value, "not a valid NMTOKENS list");
+                    self.bad_value(
+                        ErrorCode::AttValIllegal,
+                        spec,
+                        here,
+                        &value,
+                        "not a valid NMTOKENS list",
+                    );
                 }
             }
             Dtd::Idref(target) | Dtd::Idrefs(target) => {
@@ -359,13 +406,22 @@ impl<'a> Ctx<'a> {
                 let mut tokens = value.split_ascii_whitespace();
                 let count = value.split_ascii_whitespace().count();
                 if count == 0 || (single && (count != 1 || value.trim() != value.as_ref())) {
-                    let why = if single { "not a single IDREF" } else { "not a valid IDREFS list" };
+                    let why = if single {
+                        "not a single IDREF"
+                    } else {
+                        "not a valid IDREFS list"
+                    };
                     self.bad_value(ErrorCode::AttValIllegal, spec, here, &value, why);
                 } else {
-                    let location = self.location(here, Some(spec.name));
                     for token in tokens.by_ref() {
                         if !is_name(token) {
-                            self.bad_value(ErrorCode::AttValIllegal, spec, here, token, "not a valid IDREF");
+                            self.bad_value(
+                                ErrorCode::AttValIllegal,
+                                spec,
+                                here,
+                                token,
+                                "not a valid IDREF",
+                            );
                             continue;
                         }
                         let token = match &value {
@@ -379,22 +435,35 @@ impl<'a> Ctx<'a> {
                             value: token,
                             target,
                             attr: spec.name,
-                            location: location.clone(),
-                            offset: here.offset,
+                            here: here.clone(),
+                            blk: self.blk.clone(),
+                            comp: self.comp.clone(),
                         });
                     }
                 }
             }
         }
-        if let Presence::Fixed(fixed) = spec.presence {
-            if value != fixed {
-                self.bad_value(ErrorCode::AttValIllegal, spec, here, &value, &format!("the value is fixed to '{fixed}'"));
-            }
+        if let Presence::Fixed(fixed) = spec.presence
+            && value != fixed
+        {
+            self.bad_value(
+                ErrorCode::AttValIllegal,
+                spec,
+                here,
+                &value,
+                &format!("the value is fixed to '{fixed}'"),
+            );
         }
         let parsed = T::from_attr(value);
         if !parsed.dtd_ok() {
             let shown = parsed.to_attr().into_owned();
-            self.bad_value(ErrorCode::AttValIllegal, spec, here, &shown, "not one of the values the DTD allows");
+            self.bad_value(
+                ErrorCode::AttValIllegal,
+                spec,
+                here,
+                &shown,
+                "not one of the values the DTD allows",
+            );
         }
         parsed
     }
@@ -597,7 +666,12 @@ impl<'a> Ctx<'a> {
     /// Handles a child the content model does not allow: an element from another namespace is
     /// kept when marked `IOTP:Critical="False"` (§3.6.1) and refused otherwise; anything else is
     /// `ElUnexpected` and skipped.
-    pub fn foreign_or_unexpected(&mut self, tag: Tag<'a>, here: &Here<'a>, extensions: &mut Vec<XmlElement>) {
+    pub fn foreign_or_unexpected(
+        &mut self,
+        tag: Tag<'a>,
+        here: &Here<'a>,
+        extensions: &mut Vec<XmlElement>,
+    ) {
         if tag.name.contains(':') {
             let offset = tag.offset;
             let element = self.generic_element(tag);
@@ -677,7 +751,11 @@ impl<'a> Ctx<'a> {
         counts: &mut [u32],
     ) -> bool {
         if index < *pos || counts[index] >= max {
-            let why = if index < *pos { "out of order" } else { "repeated" };
+            let why = if index < *pos {
+                "out of order"
+            } else {
+                "repeated"
+            };
             let h = Here {
                 tag: tag.name,
                 kind: ElementKind::Part,
@@ -718,7 +796,10 @@ impl<'a> Ctx<'a> {
                     ValidationError::hard(
                         ErrorCode::AttValIllegal,
                         location,
-                        format!("ID '{}' is used twice in the message (also by a {})", pair[1].id, pair[0].tag),
+                        format!(
+                            "ID '{}' is used twice in the message (also by a {})",
+                            pair[1].id, pair[0].tag
+                        ),
                     )
                     .with_value(pair[1].id.to_string())
                     .at(Some(pair[1].offset)),
@@ -726,6 +807,13 @@ impl<'a> Ctx<'a> {
             }
         }
         for r in std::mem::take(&mut self.refs) {
+            let (saved_blk, saved_comp) = (
+                std::mem::replace(&mut self.blk, r.blk.clone()),
+                std::mem::replace(&mut self.comp, r.comp.clone()),
+            );
+            let location = self.location(&r.here, Some(r.attr));
+            (self.blk, self.comp) = (saved_blk, saved_comp);
+            let offset = r.here.offset;
             let found = sorted
                 .binary_search_by(|e| e.id.as_ref().cmp(r.value.as_ref()))
                 .ok()
@@ -734,20 +822,23 @@ impl<'a> Ctx<'a> {
                 None => problems.push(
                     ValidationError::hard(
                         ErrorCode::AttValIllegal,
-                        r.location,
-                        format!("{} '{}' does not name any ID in the message", r.attr, r.value),
+                        location,
+                        format!(
+                            "{} '{}' does not name any ID in the message",
+                            r.attr, r.value
+                        ),
                     )
                     .with_value(r.value.to_string())
-                    .at(Some(r.offset)),
+                    .at(Some(offset)),
                 ),
                 Some(tag) if tag != r.target => problems.push(
                     ValidationError::hard(
                         ErrorCode::ElInconsistent,
-                        r.location,
+                        location,
                         format!("{} '{}' names a {tag}, not a {}", r.attr, r.value, r.target),
                     )
                     .with_value(r.value.to_string())
-                    .at(Some(r.offset)),
+                    .at(Some(offset)),
                 ),
                 Some(_) => {}
             }

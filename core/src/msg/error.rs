@@ -65,7 +65,11 @@ impl ValidationError {
     }
 
     /// The Error Component reporting this problem, with the given ID and language.
-    pub fn to_error_component(&self, id: impl Into<String>, lang: impl Into<String>) -> ErrorComponent {
+    pub fn to_error_component(
+        &self,
+        id: impl Into<String>,
+        lang: impl Into<String>,
+    ) -> ErrorComponent {
         ErrorComponent {
             id: id.into(),
             lang: lang.into(),
@@ -90,7 +94,11 @@ impl fmt::Display for ValidationError {
         if let Some(line) = self.line {
             write!(f, "line {line}: ")?;
         }
-        write!(f, "{} {}: {}", self.severity, self.code, self.location.element_type)?;
+        write!(
+            f,
+            "{} {}: {}",
+            self.severity, self.code, self.location.element_type
+        )?;
         if let Some(att) = &self.location.att_name {
             write!(f, "/@{att}")?;
         }

@@ -107,12 +107,14 @@ impl WireElement for IotpMessage {
 }
 
 impl IotpMessage {
-    /// Reads and validates a message with the default limits; any error (not a warning) fails.
-    pub fn from_xml(input: &[u8]) -> Result<IotpMessage, Report> {
+    /// Reads and validates a message with the default limits. Any problem that is an error
+    /// (not a warning) fails the call, and the problems are returned.
+    pub fn from_xml(input: &[u8]) -> Result<IotpMessage, Vec<ValidationError>> {
         let report = Report::read(input, &Limits::default());
+        let valid = report.is_valid();
         match report.message {
-            Some(_) if report.is_valid() => Ok(report.message.unwrap_or_default()),
-            _ => Err(report),
+            Some(message) if valid => Ok(message),
+            _ => Err(report.errors),
         }
     }
 
@@ -246,6 +248,9 @@ impl Report {
     }
 
     fn finish(&mut self, input: &[u8], limits: &Limits) {
+        if self.errors.is_empty() {
+            return;
+        }
         if let Ok(src) = prepare(input, limits) {
             for e in &mut self.errors {
                 if e.line.is_none() {
@@ -314,16 +319,16 @@ impl Report {
                 );
                 let _ = ctx.cur.skip_element(&root);
             }
-            if ctx.fatal.is_none() {
-                if let Err(e) = ctx.cur.next_item().and_then(|item| match item {
+            if ctx.fatal.is_none()
+                && let Err(e) = ctx.cur.next_item().and_then(|item| match item {
                     Item::Eof => Ok(()),
                     _ => Err(SyntaxError::NotWellFormed {
                         offset: ctx.cur.offset,
                         reason: "content after the root element".into(),
                     }),
-                }) {
-                    ctx.fatal = Some(e);
-                }
+                })
+            {
+                ctx.fatal = Some(e);
             }
         }
         if let Some(fatal) = ctx.fatal.take() {
@@ -352,7 +357,11 @@ impl Report {
             super::validate::validate_message(msg, &index, &mut found);
             for mut e in found {
                 let l = &e.location;
-                let anchor = l.element_ref.as_deref().or(l.comp_ref.as_deref()).or(l.blk_ref.as_deref());
+                let anchor = l
+                    .element_ref
+                    .as_deref()
+                    .or(l.comp_ref.as_deref())
+                    .or(l.blk_ref.as_deref());
                 e.offset = anchor.and_then(|id| index.offset(id));
                 ctx.push(e);
             }

@@ -6,8 +6,8 @@ pub(crate) mod element;
 mod error;
 mod fragment;
 mod message;
-mod transaction;
 pub mod model;
+mod transaction;
 pub mod validate;
 
 pub use element::{ElementKind, WireElement};

@@ -873,8 +873,12 @@ element! {
 fn text_or_base64(text: &str, transform_base64: bool) -> Result<Vec<u8>, base64::DecodeError> {
     use base64::Engine as _;
     if transform_base64 {
+        let engine = &base64::engine::general_purpose::STANDARD;
+        if !text.bytes().any(|b| b.is_ascii_whitespace()) {
+            return engine.decode(text);
+        }
         let compact: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-        base64::engine::general_purpose::STANDARD.decode(compact)
+        engine.decode(compact)
     } else {
         Ok(text.as_bytes().to_vec())
     }
@@ -935,9 +939,21 @@ impl super::element::Codec for PackagedContent {
         use super::element::{AttrField, AttrSpec, Dtd, ElementKind, Presence};
         const NAMES: &[&str] = &["Name", "Content", "Transform"];
         const SPECS: [AttrSpec; 3] = [
-            AttrSpec { name: "Name", dtd: Dtd::Cdata, presence: Presence::Implied },
-            AttrSpec { name: "Content", dtd: Dtd::Cdata, presence: Presence::Default("PCDATA") },
-            AttrSpec { name: "Transform", dtd: Dtd::Enum, presence: Presence::Default("NONE") },
+            AttrSpec {
+                name: "Name",
+                dtd: Dtd::Cdata,
+                presence: Presence::Implied,
+            },
+            AttrSpec {
+                name: "Content",
+                dtd: Dtd::Cdata,
+                presence: Presence::Default("PCDATA"),
+            },
+            AttrSpec {
+                name: "Transform",
+                dtd: Dtd::Enum,
+                presence: Presence::Default("NONE"),
+            },
         ];
         let mut slots: [Option<std::borrow::Cow<'a, str>>; 3] = Default::default();
         let here = ctx.read_attributes(&tag, ElementKind::Part, NAMES, &mut slots);
@@ -954,7 +970,9 @@ impl super::element::Codec for PackagedContent {
                         ErrorCode::ElContIllegal,
                         &here,
                         None,
-                        format!("PackagedContent with Transform=\"BASE64\" is not valid base64: {e}"),
+                        format!(
+                            "PackagedContent with Transform=\"BASE64\" is not valid base64: {e}"
+                        ),
                     );
                     text.into_bytes()
                 }
@@ -962,7 +980,12 @@ impl super::element::Codec for PackagedContent {
         } else {
             text.into_bytes()
         };
-        PackagedContent { name, content, transform, data }
+        PackagedContent {
+            name,
+            content,
+            transform,
+            data,
+        }
     }
 
     fn encode(&self, w: &mut crate::xml::writer::XmlWriter) {
@@ -1011,8 +1034,16 @@ impl super::element::Codec for Value {
         use super::element::{AttrField, AttrSpec, Dtd, ElementKind, Presence};
         const NAMES: &[&str] = &["ID", "encoding"];
         const SPECS: [AttrSpec; 2] = [
-            AttrSpec { name: "ID", dtd: Dtd::Id, presence: Presence::Implied },
-            AttrSpec { name: "encoding", dtd: Dtd::Enum, presence: Presence::Default("base64") },
+            AttrSpec {
+                name: "ID",
+                dtd: Dtd::Id,
+                presence: Presence::Implied,
+            },
+            AttrSpec {
+                name: "encoding",
+                dtd: Dtd::Enum,
+                presence: Presence::Default("base64"),
+            },
         ];
         let mut slots: [Option<std::borrow::Cow<'a, str>>; 2] = Default::default();
         let here = ctx.read_attributes(&tag, ElementKind::Part, NAMES, &mut slots);

@@ -15,7 +15,10 @@ use crate::xml::{Limits, XmlElement, XmlNode, parse_tree};
 /// Every element with an `ID`, as (ID, tag, canonical text of the element).
 fn identified(msg: &IotpMessage) -> Vec<(String, String, String)> {
     let mut out = Vec::new();
-    let limits = Limits { max_message_bytes: usize::MAX, ..Limits::default() };
+    let limits = Limits {
+        max_message_bytes: usize::MAX,
+        ..Limits::default()
+    };
     if let Ok(root) = parse_tree(msg.to_xml().as_bytes(), &limits) {
         walk(&root, &mut out);
     }
@@ -35,10 +38,14 @@ fn walk(e: &XmlElement, out: &mut Vec<(String, String, String)>) {
 }
 
 pub(crate) fn validate(messages: &[&IotpMessage]) -> Vec<Vec<ValidationError>> {
-    let per_message: Vec<Vec<(String, String, String)>> = messages.iter().map(|m| identified(m)).collect();
+    let per_message: Vec<Vec<(String, String, String)>> =
+        messages.iter().map(|m| identified(m)).collect();
     let mut all: Vec<(Cow<'_, str>, Cow<'_, str>, usize)> = Vec::new();
     for (i, ids) in per_message.iter().enumerate() {
-        all.extend(ids.iter().map(|(id, tag, _)| (Cow::Borrowed(id.as_str()), Cow::Borrowed(tag.as_str()), i)));
+        all.extend(
+            ids.iter()
+                .map(|(id, tag, _)| (Cow::Borrowed(id.as_str()), Cow::Borrowed(tag.as_str()), i)),
+        );
     }
     let union = IdIndex::new(all);
     let mut shared = Shared::default();
@@ -55,7 +62,10 @@ pub(crate) fn validate(messages: &[&IotpMessage]) -> Vec<Vec<ValidationError>> {
             }
         }
     }
-    let first_trans_id = messages.first().map(|m| m.iotp_trans_id().to_owned()).unwrap_or_default();
+    let first_trans_id = messages
+        .first()
+        .map(|m| m.iotp_trans_id().to_owned())
+        .unwrap_or_default();
     let msg_ids: Vec<&str> = messages.iter().map(|m| m.message_id()).collect();
     let mut result = Vec::with_capacity(messages.len());
     for (i, msg) in messages.iter().enumerate() {
@@ -63,7 +73,10 @@ pub(crate) fn validate(messages: &[&IotpMessage]) -> Vec<Vec<ValidationError>> {
         // What the message shows on its own is reported by its own validation; keep only what
         // the transaction adds.
         let own_ids = IdIndex::new(
-            per_message[i].iter().map(|(id, tag, _)| (Cow::Borrowed(id.as_str()), Cow::Borrowed(tag.as_str()), 0)).collect(),
+            per_message[i]
+                .iter()
+                .map(|(id, tag, _)| (Cow::Borrowed(id.as_str()), Cow::Borrowed(tag.as_str()), 0))
+                .collect(),
         );
         let mut alone = Vec::new();
         validate_message(msg, &own_ids, &mut alone);
@@ -85,22 +98,30 @@ pub(crate) fn validate(messages: &[&IotpMessage]) -> Vec<Vec<ValidationError>> {
                 ValidationError::hard(
                     ErrorCode::ElInconsistent,
                     tid_at("IotpTransId"),
-                    format!("IotpTransId '{}' differs from '{first_trans_id}' of the first message", msg.iotp_trans_id()),
+                    format!(
+                        "IotpTransId '{}' differs from '{first_trans_id}' of the first message",
+                        msg.iotp_trans_id()
+                    ),
                 )
                 .with_value(msg.iotp_trans_id()),
             );
         }
-        if let Some(r) = &tr.message_id.resp_iotp_msg {
-            if !msg_ids.iter().enumerate().any(|(j, id)| j != i && id == r) {
-                out.push(
-                    ValidationError::hard(
-                        ErrorCode::AttValIllegal,
-                        ErrorLocation { element_type: "MsgId".into(), comp_ref: Some(tr.message_id.id.clone()), att_name: Some("RespIotpMsg".into()), ..tid_at("") },
-                        format!("RespIotpMsg '{r}' names no other message of the transaction"),
-                    )
-                    .with_value(r.clone()),
-                );
-            }
+        if let Some(r) = &tr.message_id.resp_iotp_msg
+            && !msg_ids.iter().enumerate().any(|(j, id)| j != i && id == r)
+        {
+            out.push(
+                ValidationError::hard(
+                    ErrorCode::AttValIllegal,
+                    ErrorLocation {
+                        element_type: "MsgId".into(),
+                        comp_ref: Some(tr.message_id.id.clone()),
+                        att_name: Some("RespIotpMsg".into()),
+                        ..tid_at("")
+                    },
+                    format!("RespIotpMsg '{r}' names no other message of the transaction"),
+                )
+                .with_value(r.clone()),
+            );
         }
         // The same ID must denote the same content in every message (§3.4).
         for (id, tag, text) in &per_message[i] {
@@ -122,12 +143,27 @@ pub(crate) fn validate(messages: &[&IotpMessage]) -> Vec<Vec<ValidationError>> {
         }
         // One BrandSelection per BrandList of the TPO (§8.2).
         for b in &msg.blocks {
-            let TradingBlock::TpoSelection(sel) = b else { continue };
+            let TradingBlock::TpoSelection(sel) = b else {
+                continue;
+            };
             for list in &shared.lists {
-                let n = sel.brand_selections.iter().filter(|s| s.brand_list_ref == list.id).count();
+                let n = sel
+                    .brand_selections
+                    .iter()
+                    .filter(|s| s.brand_list_ref == list.id)
+                    .count();
                 if n != 1 {
-                    let location = ErrorLocation { element_type: "BrandSelection".into(), iotp_msg_ref: Some(tr.message_id.id.clone()), blk_ref: Some(sel.id.clone()), ..ErrorLocation::default() };
-                    let (code, what) = if n == 0 { (ErrorCode::ElMissing, "no") } else { (ErrorCode::ElUnexpected, "more than one") };
+                    let location = ErrorLocation {
+                        element_type: "BrandSelection".into(),
+                        iotp_msg_ref: Some(tr.message_id.id.clone()),
+                        blk_ref: Some(sel.id.clone()),
+                        ..ErrorLocation::default()
+                    };
+                    let (code, what) = if n == 0 {
+                        (ErrorCode::ElMissing, "no")
+                    } else {
+                        (ErrorCode::ElUnexpected, "more than one")
+                    };
                     out.push(ValidationError::hard(code, location, format!("the TPO Selection has {what} BrandSelection for BrandList {} (§8.2)", list.id)).with_value("BrandSelection"));
                 }
             }

@@ -56,13 +56,27 @@ struct At<'m> {
 
 impl<'m> At<'m> {
     fn block(tag: &'static str, id: &'m str) -> Self {
-        At { tag, blk: Some(id), comp: None, el: None }
+        At {
+            tag,
+            blk: Some(id),
+            comp: None,
+            el: None,
+        }
     }
     fn comp(self, tag: &'static str, id: &'m str) -> Self {
-        At { tag, comp: Some(id), el: None, ..self }
+        At {
+            tag,
+            comp: Some(id),
+            el: None,
+            ..self
+        }
     }
     fn part(self, tag: &'static str, id: Option<&'m str>) -> Self {
-        At { tag, el: id, ..self }
+        At {
+            tag,
+            el: id,
+            ..self
+        }
     }
     fn location(&self, att: Option<&str>) -> ErrorLocation {
         ErrorLocation {
@@ -97,11 +111,13 @@ struct V<'m, 'x> {
 
 impl<'m> V<'m, '_> {
     fn hard(&mut self, code: ErrorCode, at: At<'_>, att: Option<&str>, message: String) {
-        self.out.push(ValidationError::hard(code, at.location(att), message));
+        self.out
+            .push(ValidationError::hard(code, at.location(att), message));
     }
 
     fn warn(&mut self, code: ErrorCode, at: At<'_>, att: Option<&str>, message: String) {
-        self.out.push(ValidationError::warning(code, at.location(att), message));
+        self.out
+            .push(ValidationError::warning(code, at.location(att), message));
     }
 
     fn hard_value(&mut self, code: ErrorCode, at: At<'_>, att: &str, value: &str, message: String) {
@@ -124,8 +140,12 @@ impl<'m> V<'m, '_> {
         let mut location = at.location(None);
         location.element_type = element.to_owned();
         self.out.push(
-            ValidationError::hard(ErrorCode::ElMissing, location, format!("{} needs a {element}: {why}", at.tag))
-                .with_value(element),
+            ValidationError::hard(
+                ErrorCode::ElMissing,
+                location,
+                format!("{} needs a {element}: {why}", at.tag),
+            )
+            .with_value(element),
         );
     }
 
@@ -138,13 +158,23 @@ impl<'m> V<'m, '_> {
                 at,
                 att,
                 &text,
-                format!("{}/@{att} = '{text}' is neither an RFC value nor a user code (x-…)", at.tag),
+                format!(
+                    "{}/@{att} = '{text}' is neither an RFC value nor a user code (x-…)",
+                    at.tag
+                ),
             );
         }
     }
 
     /// Resolves an element reference against the message's IDs (§3.5).
-    fn reference(&mut self, at: At<'_>, att: &str, value: &str, targets: &[&str], scope: Scope) -> bool {
+    fn reference(
+        &mut self,
+        at: At<'_>,
+        att: &str,
+        value: &str,
+        targets: &[&str],
+        scope: Scope,
+    ) -> bool {
         match self.ids.tag(value) {
             Some(tag) if targets.is_empty() || targets.contains(&tag) => true,
             Some(tag) => {
@@ -154,7 +184,11 @@ impl<'m> V<'m, '_> {
                     at,
                     att,
                     value,
-                    format!("{}/@{att} '{value}' names a {tag}, not a {}", at.tag, targets.join(" or ")),
+                    format!(
+                        "{}/@{att} '{value}' names a {tag}, not a {}",
+                        at.tag,
+                        targets.join(" or ")
+                    ),
                 );
                 false
             }
@@ -164,7 +198,10 @@ impl<'m> V<'m, '_> {
                     at,
                     att,
                     value,
-                    format!("{}/@{att} '{value}' does not name any element of the message", at.tag),
+                    format!(
+                        "{}/@{att} '{value}' does not name any element of the message",
+                        at.tag
+                    ),
                 );
                 false
             }
@@ -198,24 +235,30 @@ impl<'m> V<'m, '_> {
                 at,
                 att,
                 value,
-                format!("{}/@{att} '{value}' is not a UTC date and time (e.g. 1999-05-20T12:20:00Z)", at.tag),
+                format!(
+                    "{}/@{att} '{value}' is not a UTC date and time (e.g. 1999-05-20T12:20:00Z)",
+                    at.tag
+                ),
             );
         }
         t
     }
 
     fn window(&mut self, at: At<'_>, from: &str, to: &str) {
-        let (a, b) = (self.timestamp(at, "OkFrom", from), self.timestamp(at, "OkTo", to));
-        if let (Some(a), Some(b)) = (a, b) {
-            if b < a {
-                self.hard_value(
-                    ErrorCode::ValueTooSmall,
-                    at,
-                    "OkTo",
-                    to,
-                    format!("{}/@OkTo {to} is earlier than OkFrom {from}", at.tag),
-                );
-            }
+        let (a, b) = (
+            self.timestamp(at, "OkFrom", from),
+            self.timestamp(at, "OkTo", to),
+        );
+        if let (Some(a), Some(b)) = (a, b)
+            && b < a
+        {
+            self.hard_value(
+                ErrorCode::ValueTooSmall,
+                at,
+                "OkTo",
+                to,
+                format!("{}/@OkTo {to} is earlier than OkFrom {from}", at.tag),
+            );
         }
     }
 
@@ -224,7 +267,10 @@ impl<'m> V<'m, '_> {
             self.missing_att(
                 at,
                 pair[0].0,
-                &format!("one of {} and {} must be present (§3.9)", pair[0].0, pair[1].0),
+                &format!(
+                    "one of {} and {} must be present (§3.9)",
+                    pair[0].0, pair[1].0
+                ),
             );
         }
     }
@@ -252,9 +298,11 @@ impl<'m> V<'m, '_> {
         let in_inquiry = block == "InquiryRespBlk";
         let in_cancel = block == "CancelBlk";
         match &s.el_ref {
-            None if s.status_type != StatusType::Unidentified => {
-                self.missing_att(at, "ElRef", "required unless StatusType is Undefined (§7.16)")
-            }
+            None if s.status_type != StatusType::Unidentified => self.missing_att(
+                at,
+                "ElRef",
+                "required unless StatusType is Undefined (§7.16)",
+            ),
             Some(r) => {
                 let target: &[&str] = match s.status_type {
                     StatusType::Offer => &["Order"],
@@ -278,7 +326,11 @@ impl<'m> V<'m, '_> {
         }
         let Some(code) = &s.completion_code else {
             if s.process_state == ProcessState::Failed {
-                self.missing_att(at, "CompletionCode", "required when ProcessState is Failed (§7.16)");
+                self.missing_att(
+                    at,
+                    "CompletionCode",
+                    "required when ProcessState is Failed (§7.16)",
+                );
             }
             return;
         };
@@ -288,18 +340,51 @@ impl<'m> V<'m, '_> {
             return;
         }
         let allowed: &[CompletionCode] = match s.status_type {
-            StatusType::Offer => &[C::AuthError, C::ConsCancelled, C::MerchCancelled, C::Unspecified, C::TimedOutRcvr, C::TimedOutNoRcvr],
+            StatusType::Offer => &[
+                C::AuthError,
+                C::ConsCancelled,
+                C::MerchCancelled,
+                C::Unspecified,
+                C::TimedOutRcvr,
+                C::TimedOutNoRcvr,
+            ],
             StatusType::Payment => &[
-                C::BrandNotSupp, C::CurrNotSupp, C::ConsCancelled, C::PaymtCancelled, C::AuthError, C::InsuffFunds,
-                C::InstBrandInvalid, C::InstNotValid, C::BadInstrument, C::Unspecified, C::TimedOutRcvr, C::TimedOutNoRcvr,
+                C::BrandNotSupp,
+                C::CurrNotSupp,
+                C::ConsCancelled,
+                C::PaymtCancelled,
+                C::AuthError,
+                C::InsuffFunds,
+                C::InstBrandInvalid,
+                C::InstNotValid,
+                C::BadInstrument,
+                C::Unspecified,
+                C::TimedOutRcvr,
+                C::TimedOutNoRcvr,
             ],
             StatusType::Delivery => &[
-                C::BackOrdered, C::PermNotAvail, C::TempNotAvail, C::ShipPending, C::Shipped, C::ShippedNoConf,
-                C::ConsCancelled, C::DelivCancelled, C::Confirmed, C::Unspecified, C::TimedOutRcvr, C::TimedOutNoRcvr,
+                C::BackOrdered,
+                C::PermNotAvail,
+                C::TempNotAvail,
+                C::ShipPending,
+                C::Shipped,
+                C::ShippedNoConf,
+                C::ConsCancelled,
+                C::DelivCancelled,
+                C::Confirmed,
+                C::Unspecified,
+                C::TimedOutRcvr,
+                C::TimedOutNoRcvr,
             ],
             StatusType::Authentication => &[
-                C::AutEeCancel, C::AutOrCancel, C::NoAuthReq, C::AuthFailed, C::TradRolesIncon, C::Unspecified,
-                C::TimedOutRcvr, C::TimedOutNoRcvr,
+                C::AutEeCancel,
+                C::AutOrCancel,
+                C::NoAuthReq,
+                C::AuthFailed,
+                C::TradRolesIncon,
+                C::Unspecified,
+                C::TimedOutRcvr,
+                C::TimedOutNoRcvr,
             ],
             StatusType::Unidentified => &[C::InMsgHardError],
             StatusType::Other(_) => return,
@@ -310,14 +395,24 @@ impl<'m> V<'m, '_> {
                 at,
                 "CompletionCode",
                 code.as_str(),
-                format!("CompletionCode {code} is not a {} completion code (§7.16)", s.status_type),
+                format!(
+                    "CompletionCode {code} is not a {} completion code (§7.16)",
+                    s.status_type
+                ),
             );
             return;
         }
-        let cancel_or_inquiry_only = matches!(code, C::ConsCancelled | C::MerchCancelled | C::PaymtCancelled | C::DelivCancelled);
+        let cancel_or_inquiry_only = matches!(
+            code,
+            C::ConsCancelled | C::MerchCancelled | C::PaymtCancelled | C::DelivCancelled
+        );
         let inquiry_only = matches!(code, C::TimedOutRcvr | C::TimedOutNoRcvr | C::UnAuthReq);
         if (cancel_or_inquiry_only && !in_cancel && !in_inquiry) || (inquiry_only && !in_inquiry) {
-            let where_ = if inquiry_only { "an Inquiry Response" } else { "a Cancel block or an Inquiry Response" };
+            let where_ = if inquiry_only {
+                "an Inquiry Response"
+            } else {
+                "a Cancel block or an Inquiry Response"
+            };
             self.hard_value(
                 ErrorCode::ElInconsistent,
                 at,
@@ -326,14 +421,24 @@ impl<'m> V<'m, '_> {
                 format!("CompletionCode {code} is only valid in {where_} (§7.16)"),
             );
         }
-        let delivery_ok = matches!(code, C::BackOrdered | C::TempNotAvail | C::ShipPending | C::Shipped | C::ShippedNoConf | C::Confirmed);
+        let delivery_ok = matches!(
+            code,
+            C::BackOrdered
+                | C::TempNotAvail
+                | C::ShipPending
+                | C::Shipped
+                | C::ShippedNoConf
+                | C::Confirmed
+        );
         if delivery_ok && s.process_state != ProcessState::CompletedOk {
             self.hard_value(
                 ErrorCode::ElInconsistent,
                 at,
                 "CompletionCode",
                 code.as_str(),
-                format!("CompletionCode {code} is only used with ProcessState CompletedOk (§7.16.3)"),
+                format!(
+                    "CompletionCode {code} is only used with ProcessState CompletedOk (§7.16.3)"
+                ),
             );
         }
         if matches!(code, C::PermNotAvail) && s.process_state != ProcessState::Failed {
@@ -342,7 +447,8 @@ impl<'m> V<'m, '_> {
                 at,
                 "CompletionCode",
                 code.as_str(),
-                "CompletionCode PermNotAvail is only used with ProcessState Failed (§7.16.3)".into(),
+                "CompletionCode PermNotAvail is only used with ProcessState Failed (§7.16.3)"
+                    .into(),
             );
         }
     }
@@ -350,22 +456,34 @@ impl<'m> V<'m, '_> {
     fn response_status(&mut self, s: &Status, at: At<'m>, block: &str, expected: StatusType) {
         self.status(s, at, block);
         let sat = at.comp("Status", &s.id);
-        if matches!(s.process_state, ProcessState::NotYetStarted | ProcessState::InProgress) {
+        if matches!(
+            s.process_state,
+            ProcessState::NotYetStarted | ProcessState::InProgress
+        ) {
             self.hard_value(
                 ErrorCode::AttValIllegal,
                 sat,
                 "ProcessState",
                 s.process_state.as_str(),
-                format!("a {block} reports a finished process: ProcessState {} is not allowed (§8)", s.process_state),
+                format!(
+                    "a {block} reports a finished process: ProcessState {} is not allowed (§8)",
+                    s.process_state
+                ),
             );
         }
-        if s.status_type.is_known() && s.status_type != expected && s.status_type != StatusType::Unidentified {
+        if s.status_type.is_known()
+            && s.status_type != expected
+            && s.status_type != StatusType::Unidentified
+        {
             self.hard_value(
                 ErrorCode::ElInconsistent,
                 sat,
                 "StatusType",
                 s.status_type.as_str(),
-                format!("the Status of a {block} has StatusType {expected}, not {}", s.status_type),
+                format!(
+                    "the Status of a {block} has StatusType {expected}, not {}",
+                    s.status_type
+                ),
             );
         }
     }
@@ -383,7 +501,10 @@ impl<'m> V<'m, '_> {
                 at,
                 "OrgId",
                 &org.org_id,
-                format!("OrgId '{}' is neither a domain name nor Consumer:<id>/<domain> (§7.6)", org.org_id),
+                format!(
+                    "OrgId '{}' is neither a domain name nor Consumer:<id>/<domain> (§7.6)",
+                    org.org_id
+                ),
             );
         } else if !consumer_like && starts_with_ignore_case(&org.org_id, "consumer:") {
             self.hard_value(
@@ -391,30 +512,53 @@ impl<'m> V<'m, '_> {
                 at,
                 "OrgId",
                 &org.org_id,
-                "the OrgId of a non-consumer Organisation must not start with Consumer: (§7.6)".into(),
+                "the OrgId of a non-consumer Organisation must not start with Consumer: (§7.6)"
+                    .into(),
             );
         }
         if !consumer_like && org.legal_name.is_none() {
-            self.missing_att(at, "LegalName", "required for every role except Consumer and DelivTo (§7.6)");
+            self.missing_att(
+                at,
+                "LegalName",
+                "required for every role except Consumer and DelivTo (§7.6)",
+            );
         }
         for role in &org.trading_roles {
             let rat = at.part("TradingRole", Some(&role.id));
-            self.code(rat, "TradingRole", role.trading_role.is_known(), &role.trading_role);
+            self.code(
+                rat,
+                "TradingRole",
+                role.trading_role.is_known(),
+                &role.trading_role,
+            );
             let server = matches!(
                 role.trading_role,
                 TradingRole::Merchant | TradingRole::PaymentHandler | TradingRole::DeliveryHandler
             );
-            let client = matches!(role.trading_role, TradingRole::Consumer | TradingRole::DelivTo);
-            for (name, value) in [("CancelNetLocn", &role.cancel_net_locn), ("ErrorNetLocn", &role.error_net_locn)] {
+            let client = matches!(
+                role.trading_role,
+                TradingRole::Consumer | TradingRole::DelivTo
+            );
+            for (name, value) in [
+                ("CancelNetLocn", &role.cancel_net_locn),
+                ("ErrorNetLocn", &role.error_net_locn),
+            ] {
                 if server && value.is_none() {
-                    self.missing_att(rat, name, &format!("required for the {} role (§7.6.2)", role.trading_role));
+                    self.missing_att(
+                        rat,
+                        name,
+                        &format!("required for the {} role (§7.6.2)", role.trading_role),
+                    );
                 }
                 if client && value.is_some() {
                     self.hard(
                         ErrorCode::AttUnexpected,
                         rat,
                         Some(name),
-                        format!("{name} must not be present for the {} role (§7.6.2)", role.trading_role),
+                        format!(
+                            "{name} must not be present for the {} role (§7.6.2)",
+                            role.trading_role
+                        ),
                     );
                 }
             }
@@ -431,20 +575,36 @@ impl<'m> V<'m, '_> {
             let cat = at.part("ContactInfo", None);
             self.opt_lang(cat, &ci.lang);
             if ci.tel.is_none() && ci.fax.is_none() && ci.email.is_none() && ci.net_locn.is_none() {
-                self.warn(ErrorCode::ElContIllegal, cat, None, "ContactInfo should hold at least one of Tel, Fax, Email, NetLocn (§7.6.3)".into());
+                self.warn(
+                    ErrorCode::ElContIllegal,
+                    cat,
+                    None,
+                    "ContactInfo should hold at least one of Tel, Fax, Email, NetLocn (§7.6.3)"
+                        .into(),
+                );
             }
         }
         if let Some(pn) = &org.person_name {
             let pat = at.part("PersonName", None);
             self.opt_lang(pat, &pn.lang);
             if pn.given_name.is_none() && pn.family_name.is_none() {
-                self.warn(ErrorCode::AttMissing, pat, Some("FamilyName"), "PersonName should hold GivenName or FamilyName (§7.6.4)".into());
+                self.warn(
+                    ErrorCode::AttMissing,
+                    pat,
+                    Some("FamilyName"),
+                    "PersonName should hold GivenName or FamilyName (§7.6.4)".into(),
+                );
             }
         }
         if let Some(pa) = &org.postal_address {
             self.opt_lang(at.part("PostalAddress", None), &pa.lang);
         }
-        if !consumer_like && !org.postal_address.as_ref().is_some_and(|p| p.legal_location.is_true()) {
+        if !consumer_like
+            && !org
+                .postal_address
+                .as_ref()
+                .is_some_and(|p| p.legal_location.is_true())
+        {
             self.warn(
                 ErrorCode::ElMissing,
                 at,
@@ -474,17 +634,39 @@ impl<'m> V<'m, '_> {
             self.opt_lang(bat, &brand.lang);
             for r in &brand.protocol_amount_refs {
                 if self.ids.tag(r).is_some() && !inside(r) {
-                    self.hard_value(ErrorCode::ElInconsistent, bat, "ProtocolAmountRefs", r, format!("ProtocolAmount '{r}' is not in BrandList {} (§6.3.1.1)", bl.id));
+                    self.hard_value(
+                        ErrorCode::ElInconsistent,
+                        bat,
+                        "ProtocolAmountRefs",
+                        r,
+                        format!(
+                            "ProtocolAmount '{r}' is not in BrandList {} (§6.3.1.1)",
+                            bl.id
+                        ),
+                    );
                 }
             }
             let mut seen: Vec<&str> = Vec::new();
             for pb in &brand.protocol_brands {
                 let pat = bat.part("ProtocolBrand", None);
-                if !bl.pay_protocols.iter().any(|p| p.protocol_id == pb.protocol_id) {
+                if !bl
+                    .pay_protocols
+                    .iter()
+                    .any(|p| p.protocol_id == pb.protocol_id)
+                {
                     self.hard_value(ErrorCode::ElInconsistent, pat, "ProtocolId", &pb.protocol_id, format!("ProtocolBrand/@ProtocolId '{}' matches no PayProtocol of the BrandList (§7.7.2)", pb.protocol_id));
                 }
                 if seen.contains(&pb.protocol_id.as_str()) {
-                    self.hard_value(ErrorCode::ElInconsistent, pat, "ProtocolId", &pb.protocol_id, format!("ProtocolId '{}' appears twice in Brand {} (§7.7.2)", pb.protocol_id, brand.id));
+                    self.hard_value(
+                        ErrorCode::ElInconsistent,
+                        pat,
+                        "ProtocolId",
+                        &pb.protocol_id,
+                        format!(
+                            "ProtocolId '{}' appears twice in Brand {} (§7.7.2)",
+                            pb.protocol_id, brand.id
+                        ),
+                    );
                 }
                 seen.push(&pb.protocol_id);
                 self.packaged(pat, &pb.packaged_contents);
@@ -495,7 +677,13 @@ impl<'m> V<'m, '_> {
             let pat = at.part("ProtocolAmount", Some(&pa.id));
             for r in std::iter::once(&pa.pay_protocol_ref).chain(&pa.currency_amount_refs) {
                 if self.ids.tag(r).is_some() && !inside(r) {
-                    self.hard_value(ErrorCode::ElInconsistent, pat, "PayProtocolRef", r, format!("'{r}' is not in BrandList {} (§6.3.1.1)", bl.id));
+                    self.hard_value(
+                        ErrorCode::ElInconsistent,
+                        pat,
+                        "PayProtocolRef",
+                        r,
+                        format!("'{r}' is not in BrandList {} (§6.3.1.1)", bl.id),
+                    );
                 }
             }
             self.packaged(pat, &pa.packaged_contents);
@@ -503,22 +691,57 @@ impl<'m> V<'m, '_> {
         for ca in &bl.currency_amounts {
             let cat = at.part("CurrencyAmount", Some(&ca.id));
             if !is_amount(&ca.amount) {
-                self.hard_value(ErrorCode::AttValIllegal, cat, "Amount", &ca.amount, format!("Amount '{}' is not a non-negative decimal number (§7.7.4)", ca.amount));
+                self.hard_value(
+                    ErrorCode::AttValIllegal,
+                    cat,
+                    "Amount",
+                    &ca.amount,
+                    format!(
+                        "Amount '{}' is not a non-negative decimal number (§7.7.4)",
+                        ca.amount
+                    ),
+                );
             }
-            self.code(cat, "CurrCodeType", ca.curr_code_type.is_known(), &ca.curr_code_type);
+            self.code(
+                cat,
+                "CurrCodeType",
+                ca.curr_code_type.is_known(),
+                &ca.curr_code_type,
+            );
             if ca.curr_code_type == CurrCodeType::Iso4217A
-                && !(ca.curr_code.len() == 3 && ca.curr_code.bytes().all(|b| b.is_ascii_uppercase()))
+                && !(ca.curr_code.len() == 3
+                    && ca.curr_code.bytes().all(|b| b.is_ascii_uppercase()))
             {
-                self.hard_value(ErrorCode::AttValIllegal, cat, "CurrCode", &ca.curr_code, format!("CurrCode '{}' is not an ISO 4217 alphabetic code", ca.curr_code));
+                self.hard_value(
+                    ErrorCode::AttValIllegal,
+                    cat,
+                    "CurrCode",
+                    &ca.curr_code,
+                    format!(
+                        "CurrCode '{}' is not an ISO 4217 alphabetic code",
+                        ca.curr_code
+                    ),
+                );
             }
         }
         for pp in &bl.pay_protocols {
             let pat = at.part("PayProtocol", Some(&pp.id));
             self.opt_lang(pat, &pp.lang);
-            self.net_locations(pat, [("PayReqNetLocn", &pp.pay_req_net_locn), ("SecPayReqNetLocn", &pp.sec_pay_req_net_locn)]);
-            let scope = if orgs.is_empty() { Scope::Transaction } else { Scope::Message };
+            self.net_locations(
+                pat,
+                [
+                    ("PayReqNetLocn", &pp.pay_req_net_locn),
+                    ("SecPayReqNetLocn", &pp.sec_pay_req_net_locn),
+                ],
+            );
+            let scope = if orgs.is_empty() {
+                Scope::Transaction
+            } else {
+                Scope::Message
+            };
             if self.reference(pat, "ActionOrgRef", &pp.action_org_ref, &["Org"], scope)
-                && self.has_role(orgs, &pp.action_org_ref, TradingRole::PaymentHandler) == Some(false)
+                && self.has_role(orgs, &pp.action_org_ref, TradingRole::PaymentHandler)
+                    == Some(false)
             {
                 self.hard_value(ErrorCode::ElInconsistent, pat, "ActionOrgRef", &pp.action_org_ref, format!("ActionOrgRef '{}' names an Organisation without the PaymentHandler role (§7.7.5)", pp.action_org_ref));
             }
@@ -528,13 +751,22 @@ impl<'m> V<'m, '_> {
 
     fn brand_selection(&mut self, bs: &BrandSelection, at: At<'m>, lists: &[&BrandList]) {
         let at = at.comp("BrandSelection", &bs.id);
-        if !self.reference(at, "BrandListRef", &bs.brand_list_ref, &["BrandList"], Scope::Transaction) {
+        if !self.reference(
+            at,
+            "BrandListRef",
+            &bs.brand_list_ref,
+            &["BrandList"],
+            Scope::Transaction,
+        ) {
             return;
         }
         if let Some(list) = lists.iter().find(|l| l.id == bs.brand_list_ref) {
             check_selection(self, bs, list, at);
         }
-        for info in bs.brand_info.iter().map(|i| &i.packaged_contents)
+        for info in bs
+            .brand_info
+            .iter()
+            .map(|i| &i.packaged_contents)
             .chain(bs.protocol_amount_info.iter().map(|i| &i.packaged_contents))
             .chain(bs.currency_amount_info.iter().map(|i| &i.packaged_contents))
         {
@@ -545,11 +777,23 @@ impl<'m> V<'m, '_> {
     fn payment(&mut self, p: &Payment, at: At<'m>) {
         let at = at.comp("Payment", &p.id);
         self.window(at, &p.ok_from, &p.ok_to);
-        self.reference(at, "BrandListRef", &p.brand_list_ref, &["BrandList"], Scope::Transaction);
+        self.reference(
+            at,
+            "BrandListRef",
+            &p.brand_list_ref,
+            &["BrandList"],
+            Scope::Transaction,
+        );
         for r in p.start_after_refs.iter().flatten() {
             self.reference(at, "StartAfterRefs", r, &["Payment"], Scope::Transaction);
             if *r == p.id {
-                self.hard_value(ErrorCode::ElInconsistent, at, "StartAfterRefs", r, "a Payment cannot start after itself".into());
+                self.hard_value(
+                    ErrorCode::ElInconsistent,
+                    at,
+                    "StartAfterRefs",
+                    r,
+                    "a Payment cannot start after itself".into(),
+                );
             }
         }
     }
@@ -561,13 +805,19 @@ impl<'m> V<'m, '_> {
             Some(r) => {
                 self.reference(at, "PaymentRef", r, &["Payment"], Scope::Transaction);
             }
-            None if !inquiry && block != "ErrorBlk" => {
-                self.missing_att(at, "PaymentRef", "required except in an Inquiry transaction (§7.10)")
-            }
+            None if !inquiry && block != "ErrorBlk" => self.missing_att(
+                at,
+                "PaymentRef",
+                "required except in an Inquiry transaction (§7.10)",
+            ),
             None => {}
         }
         if psd.payment_handler_pay_id.is_none() && !matches!(block, "PayReqBlk" | "ErrorBlk") {
-            self.missing_att(at, "PaymentHandlerPayId", "required on every PaySchemeData except the one in a Payment Request (§7.10)");
+            self.missing_att(
+                at,
+                "PaymentHandlerPayId",
+                "required on every PaySchemeData except the one in a Payment Request (§7.10)",
+            );
         }
         self.packaged(at, &psd.packaged_contents);
     }
@@ -580,35 +830,78 @@ impl<'m> V<'m, '_> {
             self.missing_el(at, "DeliveryData", "DelivExch is True (§7.13)");
         }
         if d.deliv_and_pay_resp.is_true() && !exch {
-            self.warn(ErrorCode::ElInconsistent, at, Some("DelivAndPayResp"), "DelivAndPayResp should not be True when DelivExch is False (§7.13)".into());
+            self.warn(
+                ErrorCode::ElInconsistent,
+                at,
+                Some("DelivAndPayResp"),
+                "DelivAndPayResp should not be True when DelivExch is False (§7.13)".into(),
+            );
         }
-        let scope = if orgs.is_empty() { Scope::Transaction } else { Scope::Message };
-        if let Some(r) = &d.action_org_ref {
-            if self.reference(at, "ActionOrgRef", r, &["Org"], scope)
-                && self.has_role(orgs, r, TradingRole::DeliveryHandler) == Some(false)
-            {
-                self.hard_value(ErrorCode::ElInconsistent, at, "ActionOrgRef", r, format!("ActionOrgRef '{r}' names an Organisation without the DeliveryHandler role (§7.13)"));
-            }
+        let scope = if orgs.is_empty() {
+            Scope::Transaction
+        } else {
+            Scope::Message
+        };
+        if let Some(r) = &d.action_org_ref
+            && self.reference(at, "ActionOrgRef", r, &["Org"], scope)
+            && self.has_role(orgs, r, TradingRole::DeliveryHandler) == Some(false)
+        {
+            self.hard_value(ErrorCode::ElInconsistent, at, "ActionOrgRef", r, format!("ActionOrgRef '{r}' names an Organisation without the DeliveryHandler role (§7.13)"));
         }
         if let Some(dd) = &d.delivery_data {
             let dat = at.part("DeliveryData", None);
             self.opt_lang(dat, &dd.lang);
             self.window(dat, &dd.ok_from, &dd.ok_to);
-            self.code(dat, "DelivMethod", dd.deliv_method.is_known(), &dd.deliv_method);
-            self.net_locations(dat, [("DelivReqNetLocn", &dd.deliv_req_net_locn), ("SecDelivReqNetLocn", &dd.sec_deliv_req_net_locn)]);
-            if self.reference(dat, "DelivToRef", &dd.deliv_to_ref, &["Org"], scope) {
-                if let Some(org) = orgs.iter().find(|o| o.id == dd.deliv_to_ref) {
-                    if !org.trading_roles.iter().any(|r| r.trading_role == TradingRole::DelivTo) {
-                        self.hard_value(ErrorCode::ElInconsistent, dat, "DelivToRef", &dd.deliv_to_ref, "DelivToRef names an Organisation without the DelivTo role (§7.13.1)".into());
-                    }
-                    let unfit = match dd.deliv_method {
-                        DelivMethod::Post => org.postal_address.is_none().then_some("a PostalAddress"),
-                        DelivMethod::Email => (!org.contact_info.as_ref().is_some_and(|c| c.email.is_some())).then_some("a ContactInfo with an Email"),
-                        _ => None,
-                    };
-                    if let Some(what) = unfit {
-                        self.hard_value(ErrorCode::ElInconsistent, dat, "DelivToRef", &dd.deliv_to_ref, format!("delivery by {} needs {what} in the DelivTo Organisation (§7.13.1)", dd.deliv_method));
-                    }
+            self.code(
+                dat,
+                "DelivMethod",
+                dd.deliv_method.is_known(),
+                &dd.deliv_method,
+            );
+            self.net_locations(
+                dat,
+                [
+                    ("DelivReqNetLocn", &dd.deliv_req_net_locn),
+                    ("SecDelivReqNetLocn", &dd.sec_deliv_req_net_locn),
+                ],
+            );
+            if self.reference(dat, "DelivToRef", &dd.deliv_to_ref, &["Org"], scope)
+                && let Some(org) = orgs.iter().find(|o| o.id == dd.deliv_to_ref)
+            {
+                if !org
+                    .trading_roles
+                    .iter()
+                    .any(|r| r.trading_role == TradingRole::DelivTo)
+                {
+                    self.hard_value(
+                        ErrorCode::ElInconsistent,
+                        dat,
+                        "DelivToRef",
+                        &dd.deliv_to_ref,
+                        "DelivToRef names an Organisation without the DelivTo role (§7.13.1)"
+                            .into(),
+                    );
+                }
+                let unfit = match dd.deliv_method {
+                    DelivMethod::Post => org.postal_address.is_none().then_some("a PostalAddress"),
+                    DelivMethod::Email => org
+                        .contact_info
+                        .as_ref()
+                        .is_none_or(|c| c.email.is_none())
+                        .then_some("a ContactInfo with an Email"),
+                    _ => None,
+                };
+                if let Some(what) = unfit {
+                    self.hard_value(
+                        ErrorCode::ElInconsistent,
+                        dat,
+                        "DelivToRef",
+                        &dd.deliv_to_ref,
+                        format!(
+                            "delivery by {} needs {what} in the DelivTo Organisation (§7.13.1)",
+                            dd.deliv_method
+                        ),
+                    );
                 }
             }
             self.packaged(dat, &dd.packaged_contents);
@@ -625,7 +918,13 @@ impl<'m> V<'m, '_> {
 
     fn trading_role_data(&mut self, trd: &TradingRoleData, at: At<'m>) {
         let at = at.comp("TradingRoleData", &trd.id);
-        self.reference(at, "OriginatorElRef", &trd.originator_el_ref, &["Org"], Scope::Transaction);
+        self.reference(
+            at,
+            "OriginatorElRef",
+            &trd.originator_el_ref,
+            &["Org"],
+            Scope::Transaction,
+        );
         for r in &trd.destination_el_refs {
             self.reference(at, "DestinationElRefs", r, &["Org"], Scope::Transaction);
         }
@@ -640,16 +939,52 @@ impl<'m> V<'m, '_> {
             self.code(cat, "ErrorCode", ec.error_code.is_known(), &ec.error_code);
             let transient = ec.severity == Severity::TransientError;
             match &ec.min_retry_secs {
-                Some(v) if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) => self.hard_value(ErrorCode::AttValIllegal, cat, "MinRetrySecs", v, format!("MinRetrySecs '{v}' is not a whole number of seconds (§7.21)")),
-                Some(_) if !transient => self.warn(ErrorCode::AttUnexpected, cat, Some("MinRetrySecs"), "MinRetrySecs should only be present with Severity TransientError (§7.21)".into()),
-                None if transient => self.warn(ErrorCode::AttMissing, cat, Some("MinRetrySecs"), "MinRetrySecs should be present with Severity TransientError (§7.21)".into()),
+                Some(v) if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) => self
+                    .hard_value(
+                        ErrorCode::AttValIllegal,
+                        cat,
+                        "MinRetrySecs",
+                        v,
+                        format!("MinRetrySecs '{v}' is not a whole number of seconds (§7.21)"),
+                    ),
+                Some(_) if !transient => self.warn(
+                    ErrorCode::AttUnexpected,
+                    cat,
+                    Some("MinRetrySecs"),
+                    "MinRetrySecs should only be present with Severity TransientError (§7.21)"
+                        .into(),
+                ),
+                None if transient => self.warn(
+                    ErrorCode::AttMissing,
+                    cat,
+                    Some("MinRetrySecs"),
+                    "MinRetrySecs should be present with Severity TransientError (§7.21)".into(),
+                ),
                 _ => {}
             }
             if transient && ec.error_locations.len() != 1 {
-                self.hard(ErrorCode::ElInconsistent, cat, None, "a TransientError has exactly one ErrorLocation (§7.21.1)".into());
+                self.hard(
+                    ErrorCode::ElInconsistent,
+                    cat,
+                    None,
+                    "a TransientError has exactly one ErrorLocation (§7.21.1)".into(),
+                );
             }
-            if matches!(ec.error_code, ErrorCode::MsgBeingProc | ErrorCode::SystemBusy) && !transient {
-                self.hard_value(ErrorCode::ElInconsistent, cat, "Severity", ec.severity.as_str(), format!("{} is only used with Severity TransientError (§7.21.2)", ec.error_code));
+            if matches!(
+                ec.error_code,
+                ErrorCode::MsgBeingProc | ErrorCode::SystemBusy
+            ) && !transient
+            {
+                self.hard_value(
+                    ErrorCode::ElInconsistent,
+                    cat,
+                    "Severity",
+                    ec.severity.as_str(),
+                    format!(
+                        "{} is only used with Severity TransientError (§7.21.2)",
+                        ec.error_code
+                    ),
+                );
             }
             self.packaged(cat, &ec.packaged_contents);
         }
@@ -659,25 +994,41 @@ impl<'m> V<'m, '_> {
     }
 
     fn signatures(&mut self, sb: &SignatureBlock) {
-        let at = At { tag: "IotpSignatures", blk: sb.id.as_deref(), comp: None, el: None };
+        let at = At {
+            tag: "IotpSignatures",
+            blk: sb.id.as_deref(),
+            comp: None,
+            el: None,
+        };
         for sig in &sb.signatures {
             let sat = match &sig.id {
                 Some(id) => at.comp("Signature", id),
                 None => {
-                    let a = At { tag: "Signature", ..at };
+                    let a = At {
+                        tag: "Signature",
+                        ..at
+                    };
                     self.missing_att(a, "ID", "required for a Signature (§7.19.1)");
                     a
                 }
             };
             for v in &sig.values {
                 if v.id.is_none() {
-                    self.missing_att(sat.part("Value", None), "ID", "required for a signature Value (§7.19.1)");
+                    self.missing_att(
+                        sat.part("Value", None),
+                        "ID",
+                        "required for a signature Value (§7.19.1)",
+                    );
                 }
             }
             let m = &sig.manifest;
             let mat = sat.part("Manifest", None);
             if m.originator_info.originator_ref.is_none() {
-                self.missing_att(mat.part("OriginatorInfo", None), "OriginatorRef", "the signer's Organisation (§7.19.1)");
+                self.missing_att(
+                    mat.part("OriginatorInfo", None),
+                    "OriginatorRef",
+                    "the signer's Organisation (§7.19.1)",
+                );
             }
             let types: Vec<&SignatureAttribute> = m
                 .attributes
@@ -685,41 +1036,85 @@ impl<'m> V<'m, '_> {
                 .filter(|a| is_signature_type_name(&a.attribute_type))
                 .collect();
             match types.as_slice() {
-                [] => self.missing_el(mat, "Attribute", "exactly one Attribute gives the IOTP signature type (§7.19.1)"),
+                [] => self.missing_el(
+                    mat,
+                    "Attribute",
+                    "exactly one Attribute gives the IOTP signature type (§7.19.1)",
+                ),
                 [one] => {
                     let aat = mat.part("Attribute", None);
                     if one.critical != Critical::True {
-                        self.hard_value(ErrorCode::AttValIllegal, aat, "critical", one.critical.as_str(), "the IOTP signature type Attribute is critical=\"true\" (§7.19.1)".into());
+                        self.hard_value(
+                            ErrorCode::AttValIllegal,
+                            aat,
+                            "critical",
+                            one.critical.as_str(),
+                            "the IOTP signature type Attribute is critical=\"true\" (§7.19.1)"
+                                .into(),
+                        );
                     }
                     let value = any_text(&one.content);
                     let st = SignatureType::from_wire(value.trim());
                     if !st.is_known() && !is_user_code(value.trim()) {
-                        self.hard_value(ErrorCode::AttValNotRecog, aat, "type", value.trim(), format!("'{}' is not an IOTP signature type (§7.19)", value.trim()));
+                        self.hard_value(
+                            ErrorCode::AttValNotRecog,
+                            aat,
+                            "type",
+                            value.trim(),
+                            format!("'{}' is not an IOTP signature type (§7.19)", value.trim()),
+                        );
                     }
                 }
-                _ => self.hard(ErrorCode::ElUnexpected, mat.part("Attribute", None), None, "only one Attribute may give the IOTP signature type (§7.19.1)".into()),
+                _ => self.hard(
+                    ErrorCode::ElUnexpected,
+                    mat.part("Attribute", None),
+                    None,
+                    "only one Attribute may give the IOTP signature type (§7.19.1)".into(),
+                ),
             }
             for ri in &m.recipient_infos {
                 for r in ri.recipient_refs.iter().flatten() {
-                    self.reference(mat.part("RecipientInfo", None), "RecipientRefs", r, &["Org"], Scope::Transaction);
+                    self.reference(
+                        mat.part("RecipientInfo", None),
+                        "RecipientRefs",
+                        r,
+                        &["Org"],
+                        Scope::Transaction,
+                    );
                 }
             }
             if let Some(r) = &m.originator_info.originator_ref {
-                self.reference(mat.part("OriginatorInfo", None), "OriginatorRef", r, &["Org"], Scope::Transaction);
+                self.reference(
+                    mat.part("OriginatorInfo", None),
+                    "OriginatorRef",
+                    r,
+                    &["Org"],
+                    Scope::Transaction,
+                );
             }
         }
         for cert in &sb.certificates {
             let cat = match &cert.id {
                 Some(id) => at.comp("Certificate", id),
                 None => {
-                    let a = At { tag: "Certificate", ..at };
+                    let a = At {
+                        tag: "Certificate",
+                        ..at
+                    };
                     self.missing_att(a, "ID", "required for a Certificate (§7.20.1)");
                     a
                 }
             };
             match (&cert.value, &cert.locator) {
-                (None, None) => self.missing_el(cat, "Value", "a Certificate holds a Value or a Locator"),
-                (Some(_), Some(_)) => self.hard(ErrorCode::ElUnexpected, cat.part("Locator", None), None, "a Certificate holds a Value or a Locator, not both".into()),
+                (None, None) => {
+                    self.missing_el(cat, "Value", "a Certificate holds a Value or a Locator")
+                }
+                (Some(_), Some(_)) => self.hard(
+                    ErrorCode::ElUnexpected,
+                    cat.part("Locator", None),
+                    None,
+                    "a Certificate holds a Value or a Locator, not both".into(),
+                ),
                 _ => {}
             }
         }
@@ -728,18 +1123,63 @@ impl<'m> V<'m, '_> {
 
 fn check_selection(v: &mut V<'_, '_>, bs: &BrandSelection, list: &BrandList, at: At<'_>) {
     let Some(brand) = list.brands.iter().find(|b| b.id == bs.brand_ref) else {
-        v.hard_value(ErrorCode::ElInconsistent, at, "BrandRef", &bs.brand_ref, format!("BrandRef '{}' is not a Brand of BrandList {} (§7.8)", bs.brand_ref, list.id));
+        v.hard_value(
+            ErrorCode::ElInconsistent,
+            at,
+            "BrandRef",
+            &bs.brand_ref,
+            format!(
+                "BrandRef '{}' is not a Brand of BrandList {} (§7.8)",
+                bs.brand_ref, list.id
+            ),
+        );
         return;
     };
-    let Some(pa) = list.protocol_amounts.iter().find(|p| p.id == bs.protocol_amount_ref) else {
-        v.hard_value(ErrorCode::ElInconsistent, at, "ProtocolAmountRef", &bs.protocol_amount_ref, format!("ProtocolAmountRef '{}' is not a ProtocolAmount of BrandList {} (§7.8)", bs.protocol_amount_ref, list.id));
+    let Some(pa) = list
+        .protocol_amounts
+        .iter()
+        .find(|p| p.id == bs.protocol_amount_ref)
+    else {
+        v.hard_value(
+            ErrorCode::ElInconsistent,
+            at,
+            "ProtocolAmountRef",
+            &bs.protocol_amount_ref,
+            format!(
+                "ProtocolAmountRef '{}' is not a ProtocolAmount of BrandList {} (§7.8)",
+                bs.protocol_amount_ref, list.id
+            ),
+        );
         return;
     };
     if !brand.protocol_amount_refs.contains(&pa.id) {
-        v.hard_value(ErrorCode::ElInconsistent, at, "ProtocolAmountRef", &pa.id, format!("ProtocolAmount '{}' is not offered for Brand {} (§7.8)", pa.id, brand.id));
+        v.hard_value(
+            ErrorCode::ElInconsistent,
+            at,
+            "ProtocolAmountRef",
+            &pa.id,
+            format!(
+                "ProtocolAmount '{}' is not offered for Brand {} (§7.8)",
+                pa.id, brand.id
+            ),
+        );
     }
-    if !list.currency_amounts.iter().any(|c| c.id == bs.currency_amount_ref) || !pa.currency_amount_refs.contains(&bs.currency_amount_ref) {
-        v.hard_value(ErrorCode::ElInconsistent, at, "CurrencyAmountRef", &bs.currency_amount_ref, format!("CurrencyAmount '{}' is not offered for ProtocolAmount {} (§7.8)", bs.currency_amount_ref, pa.id));
+    if !list
+        .currency_amounts
+        .iter()
+        .any(|c| c.id == bs.currency_amount_ref)
+        || !pa.currency_amount_refs.contains(&bs.currency_amount_ref)
+    {
+        v.hard_value(
+            ErrorCode::ElInconsistent,
+            at,
+            "CurrencyAmountRef",
+            &bs.currency_amount_ref,
+            format!(
+                "CurrencyAmount '{}' is not offered for ProtocolAmount {} (§7.8)",
+                bs.currency_amount_ref, pa.id
+            ),
+        );
     }
 }
 
@@ -768,7 +1208,11 @@ const COMBINATIONS: &[&[&str]] = &[
 ];
 
 /// Checks one message on its own (after the DTD-level checks of decoding).
-pub(crate) fn validate_message(msg: &IotpMessage, ids: &IdIndex<'_>, out: &mut Vec<ValidationError>) {
+pub(crate) fn validate_message(
+    msg: &IotpMessage,
+    ids: &IdIndex<'_>,
+    out: &mut Vec<ValidationError>,
+) {
     validate_with(msg, ids, None, out)
 }
 
@@ -781,10 +1225,21 @@ pub(crate) struct Shared<'m> {
 
 /// Checks one message; with `shared`, references resolve across the transaction and any that
 /// does not is an error.
-pub(crate) fn validate_with<'m>(msg: &'m IotpMessage, ids: &IdIndex<'_>, shared: Option<&Shared<'m>>, out: &mut Vec<ValidationError>) {
+pub(crate) fn validate_with<'m>(
+    msg: &'m IotpMessage,
+    ids: &IdIndex<'_>,
+    shared: Option<&Shared<'m>>,
+    out: &mut Vec<ValidationError>,
+) {
     let has = |tag: &str| msg.blocks.iter().any(|b| b.tag() == tag);
-    let first = shared.is_some() || (msg.trans_ref.message_id.resp_iotp_msg.is_none() && !has("InquiryReqBlk"));
-    let mut v = V { msg, ids, out, first };
+    let first = shared.is_some()
+        || (msg.trans_ref.message_id.resp_iotp_msg.is_none() && !has("InquiryReqBlk"));
+    let mut v = V {
+        msg,
+        ids,
+        out,
+        first,
+    };
     v.trans_ref();
     v.combination();
     if let Some(sb) = &msg.signatures {
@@ -830,7 +1285,12 @@ impl<'m> V<'m, '_> {
         if !is_msg_id_like(&tid.iotp_trans_id) {
             self.hard_value(ErrorCode::AttValIllegal, tat, "IotpTransId", &tid.iotp_trans_id, format!("IotpTransId '{}' is not in the form of an RFC 822 Message-Id (local@domain, §3.3.1)", tid.iotp_trans_id));
         }
-        self.code(tat, "IotpTransType", tid.iotp_trans_type.is_known(), &tid.iotp_trans_type);
+        self.code(
+            tat,
+            "IotpTransType",
+            tid.iotp_trans_type.is_known(),
+            &tid.iotp_trans_type,
+        );
         if tid.trans_time_stamp != "NA" {
             self.timestamp(tat, "TransTimeStamp", &tid.trans_time_stamp);
         }
@@ -841,21 +1301,48 @@ impl<'m> V<'m, '_> {
             self.timestamp(mat, "TimeStamp", t);
         }
         if mid.software_id.trim().is_empty() {
-            self.hard_value(ErrorCode::AttValIllegal, mat, "SoftwareId", &mid.software_id, "SoftwareId names the manufacturer, product, version and build (§3.3.2)".into());
+            self.hard_value(
+                ErrorCode::AttValIllegal,
+                mat,
+                "SoftwareId",
+                &mid.software_id,
+                "SoftwareId names the manufacturer, product, version and build (§3.3.2)".into(),
+            );
         }
-        if let Some(r) = &mid.resp_iotp_msg {
-            if message_id_prefix(r).is_none() {
-                self.hard_value(ErrorCode::AttValIllegal, mat, "RespIotpMsg", r, format!("RespIotpMsg '{r}' is not a message ID (§3.4.1)"));
-            }
+        if let Some(r) = &mid.resp_iotp_msg
+            && message_id_prefix(r).is_none()
+        {
+            self.hard_value(
+                ErrorCode::AttValIllegal,
+                mat,
+                "RespIotpMsg",
+                r,
+                format!("RespIotpMsg '{r}' is not a message ID (§3.4.1)"),
+            );
         }
         if let Some(r) = &mid.sender_trading_role_ref {
-            self.reference(mat, "SenderTradingRoleRef", r, &["Org", "TradingRole"], Scope::Transaction);
+            self.reference(
+                mat,
+                "SenderTradingRoleRef",
+                r,
+                &["Org", "TradingRole"],
+                Scope::Transaction,
+            );
         }
         // IDs (§3.4): the message ID is prefix + digits; every other ID is a message ID, a dot
         // and digits.
         let prefix = message_id_prefix(&mid.id);
         if prefix.is_none() {
-            self.hard_value(ErrorCode::AttValIllegal, mat, "ID", &mid.id, format!("message ID '{}' is not a prefix followed by digits (§3.4.1)", mid.id));
+            self.hard_value(
+                ErrorCode::AttValIllegal,
+                mat,
+                "ID",
+                &mid.id,
+                format!(
+                    "message ID '{}' is not a prefix followed by digits (§3.4.1)",
+                    mid.id
+                ),
+            );
         }
         let bad: Vec<(String, String)> = self
             .ids
@@ -864,9 +1351,21 @@ impl<'m> V<'m, '_> {
             .map(|(id, tag)| (id.to_owned(), tag.to_owned()))
             .collect();
         for (id, tag) in bad {
-            let mut location = ErrorLocation { element_type: tag.clone(), element_ref: Some(id.clone()), att_name: Some("ID".into()), ..Default::default() };
+            let mut location = ErrorLocation {
+                element_type: tag.clone(),
+                element_ref: Some(id.clone()),
+                att_name: Some("ID".into()),
+                ..Default::default()
+            };
             location.blk_ref = None;
-            self.out.push(ValidationError::hard(ErrorCode::AttValIllegal, location, format!("{tag} ID '{id}' is not <message ID>.<digits> (§3.4.2)")).with_value(id));
+            self.out.push(
+                ValidationError::hard(
+                    ErrorCode::AttValIllegal,
+                    location,
+                    format!("{tag} ID '{id}' is not <message ID>.<digits> (§3.4.2)"),
+                )
+                .with_value(id),
+            );
         }
         // Message ID prefixes (§3.4.1).
         let has = |tag: &str| self.msg.blocks.iter().any(|b| b.tag() == tag);
@@ -881,16 +1380,28 @@ impl<'m> V<'m, '_> {
         } else {
             None
         };
-        if let (Some(p), Some((want, what))) = (prefix, expected) {
-            if p != want {
-                self.hard_value(ErrorCode::AttValIllegal, mat, "ID", &mid.id, format!("{what} has message ID prefix {want}, not '{p}' (§3.4.1)"));
-            }
+        if let (Some(p), Some((want, what))) = (prefix, expected)
+            && p != want
+        {
+            self.hard_value(
+                ErrorCode::AttValIllegal,
+                mat,
+                "ID",
+                &mid.id,
+                format!("{what} has message ID prefix {want}, not '{p}' (§3.4.1)"),
+            );
         }
         // The transaction type and the blocks (§9.2).
         let ping_blocks = has("PingReqBlk") || has("PingRespBlk");
         let is_ping = tid.iotp_trans_type == TransactionType::BaselinePing;
         if ping_blocks != is_ping && !self.msg.blocks.is_empty() && !has("CancelBlk") {
-            self.hard_value(ErrorCode::ElInconsistent, tat, "IotpTransType", tid.iotp_trans_type.as_str(), "Ping blocks travel in BaselinePing transactions, and only they (§9.2.2)".into());
+            self.hard_value(
+                ErrorCode::ElInconsistent,
+                tat,
+                "IotpTransType",
+                tid.iotp_trans_type.as_str(),
+                "Ping blocks travel in BaselinePing transactions, and only they (§9.2.2)".into(),
+            );
         }
     }
 
@@ -900,7 +1411,9 @@ impl<'m> V<'m, '_> {
             let tag = b.tag();
             let candidate: Vec<&str> = present.iter().copied().chain([tag]).collect();
             let fits = !present.contains(&tag)
-                && COMBINATIONS.iter().any(|c| candidate.iter().all(|t| c.contains(t)));
+                && COMBINATIONS
+                    .iter()
+                    .any(|c| candidate.iter().all(|t| c.contains(t)));
             if fits {
                 present.push(tag);
             } else {
@@ -915,21 +1428,55 @@ impl<'m> V<'m, '_> {
         }
         if present.is_empty() {
             if self.msg.error.is_none() {
-                self.missing_el(At { tag: "IotpMessage", blk: None, comp: None, el: None }, "TpoBlk", "a message carries at least one trading block or an Error block (§3.2)");
+                self.missing_el(
+                    At {
+                        tag: "IotpMessage",
+                        blk: None,
+                        comp: None,
+                        el: None,
+                    },
+                    "TpoBlk",
+                    "a message carries at least one trading block or an Error block (§3.2)",
+                );
             }
             return;
         }
-        if !COMBINATIONS.iter().any(|c| c.len() == present.len() && present.iter().all(|t| c.contains(t))) {
+        if !COMBINATIONS
+            .iter()
+            .any(|c| c.len() == present.len() && present.iter().all(|t| c.contains(t)))
+        {
             let best = COMBINATIONS
                 .iter()
                 .filter(|c| present.iter().all(|t| c.contains(t)))
                 .min_by_key(|c| c.len());
             if let Some(missing) = best.and_then(|c| c.iter().find(|t| !present.contains(t))) {
-                self.missing_el(At { tag: "IotpMessage", blk: None, comp: None, el: None }, missing, &format!("a message with {} also carries a {missing} (§9)", present.join(", ")));
+                self.missing_el(
+                    At {
+                        tag: "IotpMessage",
+                        blk: None,
+                        comp: None,
+                        el: None,
+                    },
+                    missing,
+                    &format!(
+                        "a message with {} also carries a {missing} (§9)",
+                        present.join(", ")
+                    ),
+                );
             }
         }
         if present.contains(&"CancelBlk") && self.msg.error.is_some() {
-            self.hard(ErrorCode::ElUnexpected, At { tag: "ErrorBlk", blk: self.msg.error.as_ref().map(|e| e.id.as_str()), comp: None, el: None }, None, "a cancel message contains just a Cancel block (§3.10)".into());
+            self.hard(
+                ErrorCode::ElUnexpected,
+                At {
+                    tag: "ErrorBlk",
+                    blk: self.msg.error.as_ref().map(|e| e.id.as_str()),
+                    comp: None,
+                    el: None,
+                },
+                None,
+                "a cancel message contains just a Cancel block (§3.10)".into(),
+            );
         }
     }
 
@@ -941,7 +1488,13 @@ impl<'m> V<'m, '_> {
                 let po = &t.protocol_options;
                 let pat = at.comp("ProtocolOptions", &po.id);
                 self.lang(pat, &po.lang);
-                self.net_locations(pat, [("SenderNetLocn", &po.sender_net_locn), ("SecureSenderNetLocn", &po.secure_sender_net_locn)]);
+                self.net_locations(
+                    pat,
+                    [
+                        ("SenderNetLocn", &po.sender_net_locn),
+                        ("SecureSenderNetLocn", &po.secure_sender_net_locn),
+                    ],
+                );
                 let tpo_orgs: Vec<&Organisation> = t.organisations.iter().collect();
                 for bl in &t.brand_lists {
                     self.brand_list(bl, at, &tpo_orgs);
@@ -960,14 +1513,21 @@ impl<'m> V<'m, '_> {
                 let failed = o.status.process_state == ProcessState::Failed;
                 match &o.order {
                     Some(order) => self.order(order, at),
-                    None if !failed => self.missing_el(at, "Order", "required unless the offer failed (§8.3)"),
+                    None if !failed => {
+                        self.missing_el(at, "Order", "required unless the offer failed (§8.3)")
+                    }
                     None => {}
                 }
                 if !failed && o.payments.is_empty() {
                     self.missing_el(at, "Payment", "an offer has one or two payments (§9.1.12)");
                 }
                 if o.payments.len() > 2 {
-                    self.hard(ErrorCode::ElUnexpected, at.comp("Payment", &o.payments[2].id), None, "an offer has at most two payments (§9.1.12)".into());
+                    self.hard(
+                        ErrorCode::ElUnexpected,
+                        at.comp("Payment", &o.payments[2].id),
+                        None,
+                        "an offer has at most two payments (§9.1.12)".into(),
+                    );
                 }
                 for p in &o.payments {
                     self.payment(p, at);
@@ -981,7 +1541,11 @@ impl<'m> V<'m, '_> {
             }
             TradingBlock::AuthenticationRequest(a) => {
                 if a.auth_requests.is_empty() && a.trading_role_info_request.is_none() {
-                    self.missing_el(at, "AuthReq", "an Authentication Request block holds at least one component (§8.4)");
+                    self.missing_el(
+                        at,
+                        "AuthReq",
+                        "an Authentication Request block holds at least one component (§8.4)",
+                    );
                 }
                 for ar in &a.auth_requests {
                     self.packaged(at.comp("AuthReq", &ar.id), &ar.packaged_contents);
@@ -997,7 +1561,13 @@ impl<'m> V<'m, '_> {
             TradingBlock::AuthenticationResponse(a) => {
                 if let Some(ar) = &a.auth_response {
                     let aat = at.comp("AuthResp", &ar.id);
-                    self.reference(aat, "SelectedAlgorithmRef", &ar.selected_algorithm_ref, &["Algorithm"], Scope::Transaction);
+                    self.reference(
+                        aat,
+                        "SelectedAlgorithmRef",
+                        &ar.selected_algorithm_ref,
+                        &["Algorithm"],
+                        Scope::Transaction,
+                    );
                     self.packaged(aat, &ar.packaged_contents);
                 }
                 for o in &a.organisations {
@@ -1007,7 +1577,14 @@ impl<'m> V<'m, '_> {
             TradingBlock::AuthenticationStatus(a) => {
                 self.status(&a.status, at, tag);
                 if a.status.status_type != StatusType::Authentication {
-                    self.hard_value(ErrorCode::ElInconsistent, at.comp("Status", &a.status.id), "StatusType", a.status.status_type.as_str(), "an Authentication Status block reports StatusType Authentication (§8.6)".into());
+                    self.hard_value(
+                        ErrorCode::ElInconsistent,
+                        at.comp("Status", &a.status.id),
+                        "StatusType",
+                        a.status.status_type.as_str(),
+                        "an Authentication Status block reports StatusType Authentication (§8.6)"
+                            .into(),
+                    );
                 }
             }
             TradingBlock::PaymentRequest(p) => {
@@ -1018,11 +1595,25 @@ impl<'m> V<'m, '_> {
                 self.brand_list(&p.brand_list, at, &own_orgs);
                 self.brand_selection(&p.brand_selection, at, &[&p.brand_list]);
                 if p.brand_selection.brand_list_ref != p.brand_list.id {
-                    self.hard_value(ErrorCode::ElInconsistent, at.comp("BrandSelection", &p.brand_selection.id), "BrandListRef", &p.brand_selection.brand_list_ref, "the BrandSelection of a Payment Request selects from its BrandList (§8.7)".into());
+                    self.hard_value(
+                        ErrorCode::ElInconsistent,
+                        at.comp("BrandSelection", &p.brand_selection.id),
+                        "BrandListRef",
+                        &p.brand_selection.brand_list_ref,
+                        "the BrandSelection of a Payment Request selects from its BrandList (§8.7)"
+                            .into(),
+                    );
                 }
                 self.payment(&p.payment, at);
                 if p.payment.brand_list_ref != p.brand_list.id {
-                    self.hard_value(ErrorCode::ElInconsistent, at.comp("Payment", &p.payment.id), "BrandListRef", &p.payment.brand_list_ref, "the Payment of a Payment Request refers to its BrandList (§6.3.1.1)".into());
+                    self.hard_value(
+                        ErrorCode::ElInconsistent,
+                        at.comp("Payment", &p.payment.id),
+                        "BrandListRef",
+                        &p.payment.brand_list_ref,
+                        "the Payment of a Payment Request refers to its BrandList (§6.3.1.1)"
+                            .into(),
+                    );
                 }
                 if let Some(psd) = &p.pay_scheme_data {
                     self.scheme_data(psd, at, tag);
@@ -1042,13 +1633,27 @@ impl<'m> V<'m, '_> {
             TradingBlock::PaymentResponse(p) => {
                 self.response_status(&p.status, at, tag, StatusType::Payment);
                 if p.status.process_state == ProcessState::CompletedOk && p.pay_receipt.is_none() {
-                    self.missing_el(at, "PayReceipt", "required when the payment CompletedOk (§8.9)");
+                    self.missing_el(
+                        at,
+                        "PayReceipt",
+                        "required when the payment CompletedOk (§8.9)",
+                    );
                 }
                 if let Some(r) = &p.pay_receipt {
                     let rat = at.comp("PayReceipt", &r.id);
-                    self.reference(rat, "PaymentRef", &r.payment_ref, &["Payment"], Scope::Transaction);
+                    self.reference(
+                        rat,
+                        "PaymentRef",
+                        &r.payment_ref,
+                        &["Payment"],
+                        Scope::Transaction,
+                    );
                     if r.pay_receipt_name_refs.is_none() && r.packaged_contents.is_empty() {
-                        self.missing_el(rat, "PackagedContent", "a PayReceipt has PayReceiptNameRefs or PackagedContent (§7.11)");
+                        self.missing_el(
+                            rat,
+                            "PackagedContent",
+                            "a PayReceipt has PayReceiptNameRefs or PackagedContent (§7.11)",
+                        );
                     }
                     self.packaged(rat, &r.packaged_contents);
                 }
@@ -1098,7 +1703,11 @@ impl<'m> V<'m, '_> {
                     self.reference(iat, "ElRef", r, target, Scope::Transaction);
                 }
                 if it.inquiry_type == InquiryType::Payment && i.pay_scheme_data.is_none() {
-                    self.missing_el(at, "PaySchemeData", "an inquiry about a payment carries the scheme's inquiry data (§8.12)");
+                    self.missing_el(
+                        at,
+                        "PaySchemeData",
+                        "an inquiry about a payment carries the scheme's inquiry data (§8.12)",
+                    );
                 }
                 if let Some(psd) = &i.pay_scheme_data {
                     self.scheme_data(psd, at, tag);
@@ -1106,11 +1715,21 @@ impl<'m> V<'m, '_> {
             }
             TradingBlock::InquiryResponse(i) => {
                 self.status(&i.status, at, tag);
-                for (name, r) in [("LastReceivedIotpMsgRef", &i.last_received_iotp_msg_ref), ("LastSentIotpMsgRef", &i.last_sent_iotp_msg_ref)] {
-                    if let Some(r) = r {
-                        if r != "Null" && message_id_prefix(r).is_none() {
-                            self.hard_value(ErrorCode::AttValIllegal, at, name, r, format!("{name} '{r}' is neither a message ID nor Null (§8.13)"));
-                        }
+                for (name, r) in [
+                    ("LastReceivedIotpMsgRef", &i.last_received_iotp_msg_ref),
+                    ("LastSentIotpMsgRef", &i.last_sent_iotp_msg_ref),
+                ] {
+                    if let Some(r) = r
+                        && r != "Null"
+                        && message_id_prefix(r).is_none()
+                    {
+                        self.hard_value(
+                            ErrorCode::AttValIllegal,
+                            at,
+                            name,
+                            r,
+                            format!("{name} '{r}' is neither a message ID nor Null (§8.13)"),
+                        );
                     }
                 }
                 if i.status.status_type == StatusType::Payment && i.pay_scheme_data.is_none() {
@@ -1135,8 +1754,15 @@ impl<'m> V<'m, '_> {
                     self.organisation(o, at);
                 }
                 match (&p.lang, &p.ping_status_desc) {
-                    (None, Some(_)) => self.missing_att(at, "xml:lang", "required with PingStatusDesc (§8.15)"),
-                    (Some(_), None) => self.hard(ErrorCode::AttUnexpected, at, Some("xml:lang"), "xml:lang is only present with PingStatusDesc (§8.15)".into()),
+                    (None, Some(_)) => {
+                        self.missing_att(at, "xml:lang", "required with PingStatusDesc (§8.15)")
+                    }
+                    (Some(_), None) => self.hard(
+                        ErrorCode::AttUnexpected,
+                        at,
+                        Some("xml:lang"),
+                        "xml:lang is only present with PingStatusDesc (§8.15)".into(),
+                    ),
                     (Some(l), Some(_)) => self.lang(at, l),
                     (None, None) => {}
                 }
@@ -1144,7 +1770,13 @@ impl<'m> V<'m, '_> {
             TradingBlock::Cancel(c) => {
                 self.status(&c.status, at, tag);
                 if c.status.process_state != ProcessState::Failed {
-                    self.hard_value(ErrorCode::AttValIllegal, at.comp("Status", &c.status.id), "ProcessState", c.status.process_state.as_str(), "a Cancel block reports ProcessState Failed (§3.10, §9)".into());
+                    self.hard_value(
+                        ErrorCode::AttValIllegal,
+                        at.comp("Status", &c.status.id),
+                        "ProcessState",
+                        c.status.process_state.as_str(),
+                        "a Cancel block reports ProcessState Failed (§3.10, §9)".into(),
+                    );
                 }
             }
         }
@@ -1154,11 +1786,25 @@ impl<'m> V<'m, '_> {
     /// the scheme data is here), and Names are unique within a payment (§7.10, §7.11).
     fn receipt_names(&mut self, p: &PaymentResponseBlock) {
         let Some(r) = &p.pay_receipt else { return };
-        let mut names: Vec<&str> = r.packaged_contents.iter().filter_map(|c| c.name.as_deref()).collect();
+        let mut names: Vec<&str> = r
+            .packaged_contents
+            .iter()
+            .filter_map(|c| c.name.as_deref())
+            .collect();
         if let Some(psd) = &p.pay_scheme_data {
-            for n in psd.packaged_contents.iter().filter_map(|c| c.name.as_deref()) {
+            for n in psd
+                .packaged_contents
+                .iter()
+                .filter_map(|c| c.name.as_deref())
+            {
                 if names.contains(&n) {
-                    self.hard_value(ErrorCode::ElInconsistent, At::block("PayRespBlk", &p.id).comp("PaySchemeData", &psd.id), "Name", n, format!("PackagedContent Name '{n}' is used twice in one payment (§7.10)"));
+                    self.hard_value(
+                        ErrorCode::ElInconsistent,
+                        At::block("PayRespBlk", &p.id).comp("PaySchemeData", &psd.id),
+                        "Name",
+                        n,
+                        format!("PackagedContent Name '{n}' is used twice in one payment (§7.10)"),
+                    );
                 }
                 names.push(n);
             }
@@ -1191,13 +1837,18 @@ fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {
 pub(crate) fn message_id_prefix(id: &str) -> Option<&str> {
     let digits = id.len() - id.trim_end_matches(|c: char| c.is_ascii_digit()).len();
     let prefix = &id[..id.len() - digits];
-    (digits > 0 && !prefix.is_empty() && !prefix.contains('.') && crate::xml::is_name(prefix)).then_some(prefix)
+    (digits > 0 && !prefix.is_empty() && !prefix.contains('.') && crate::xml::is_name(prefix))
+        .then_some(prefix)
 }
 
 /// A block or component ID: `IotpMsgId "." Digit+` (§3.4.2).
 fn is_block_id(id: &str) -> bool {
     match id.rsplit_once('.') {
-        Some((msg, n)) => !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && message_id_prefix(msg).is_some(),
+        Some((msg, n)) => {
+            !n.is_empty()
+                && n.bytes().all(|b| b.is_ascii_digit())
+                && message_id_prefix(msg).is_some()
+        }
         None => false,
     }
 }
@@ -1209,7 +1860,13 @@ fn is_msg_id_like(s: &str) -> bool {
             !local.is_empty()
                 && !domain.is_empty()
                 && !domain.contains('@')
-                && s.chars().all(|c| c.is_ascii_graphic() && !matches!(c, '<' | '>' | '"' | '(' | ')' | ',' | ';' | ':' | '\\' | '[' | ']'))
+                && s.chars().all(|c| {
+                    c.is_ascii_graphic()
+                        && !matches!(
+                            c,
+                            '<' | '>' | '"' | '(' | ')' | ',' | ';' | ':' | '\\' | '[' | ']'
+                        )
+                })
         }
         None => false,
     }
@@ -1225,13 +1882,21 @@ fn is_language_tag(s: &str) -> bool {
 
 fn is_amount(s: &str) -> bool {
     let (int, frac) = s.split_once('.').unwrap_or((s, "0"));
-    !int.is_empty() && !frac.is_empty() && int.bytes().all(|b| b.is_ascii_digit()) && frac.bytes().all(|b| b.is_ascii_digit())
+    !int.is_empty()
+        && !frac.is_empty()
+        && int.bytes().all(|b| b.is_ascii_digit())
+        && frac.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// A domain name: dot-separated labels of letters, digits and hyphens.
 fn is_domain(s: &str) -> bool {
     !s.is_empty()
-        && s.split('.').all(|l| !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') && !l.starts_with('-'))
+        && s.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !l.starts_with('-')
+        })
 }
 
 /// `NonConsumerOrgId ::= DomainName` (optionally followed by more characters) or
@@ -1239,11 +1904,15 @@ fn is_domain(s: &str) -> bool {
 fn org_id_ok(s: &str) -> bool {
     if starts_with_ignore_case(s, "consumer:") {
         return match s["consumer:".len()..].split_once('/') {
-            Some((id, domain)) => !id.is_empty() && id.chars().all(is_name_char) && org_id_ok(domain),
+            Some((id, domain)) => {
+                !id.is_empty() && id.chars().all(is_name_char) && org_id_ok(domain)
+            }
             None => false,
         };
     }
-    let domain_end = s.find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '.')).unwrap_or(s.len());
+    let domain_end = s
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '.'))
+        .unwrap_or(s.len());
     is_domain(&s[..domain_end]) && !s.chars().any(char::is_whitespace)
 }
 
@@ -1253,12 +1922,25 @@ pub(crate) fn parse_timestamp(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     let num = |r: std::ops::Range<usize>| -> Option<i64> {
         let part = s.get(r)?;
-        (!part.is_empty() && part.bytes().all(|c| c.is_ascii_digit())).then(|| part.parse().ok()).flatten()
+        (!part.is_empty() && part.bytes().all(|c| c.is_ascii_digit()))
+            .then(|| part.parse().ok())
+            .flatten()
     };
-    if b.len() < 16 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't') || b[13] != b':' {
+    if b.len() < 16
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't')
+        || b[13] != b':'
+    {
         return None;
     }
-    let (y, mo, d, h, mi) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?);
+    let (y, mo, d, h, mi) = (
+        num(0..4)?,
+        num(5..7)?,
+        num(8..10)?,
+        num(11..13)?,
+        num(14..16)?,
+    );
     let mut i = 16;
     let mut sec = 0;
     if b.get(i) == Some(&b':') {
@@ -1275,8 +1957,31 @@ pub(crate) fn parse_timestamp(s: &str) -> Option<i64> {
             }
         }
     }
-    let days_in_month = [31, if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-    if !(1..=12).contains(&mo) || d < 1 || d > days_in_month[(mo - 1) as usize] || h > 23 || mi > 59 || sec > 60 {
+    let days_in_month = [
+        31,
+        if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 {
+            29
+        } else {
+            28
+        },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    if !(1..=12).contains(&mo)
+        || d < 1
+        || d > days_in_month[(mo - 1) as usize]
+        || h > 23
+        || mi > 59
+        || sec > 60
+    {
         return None;
     }
     let mut offset = 0i64;
@@ -1292,10 +1997,17 @@ pub(crate) fn parse_timestamp(s: &str) -> Option<i64> {
                     _ => return None,
                 };
                 let digits: String = rest[1..].chars().filter(|c| *c != ':').collect();
-                if digits.is_empty() || digits.len() > 4 || !digits.bytes().all(|c| c.is_ascii_digit()) {
+                if digits.is_empty()
+                    || digits.len() > 4
+                    || !digits.bytes().all(|c| c.is_ascii_digit())
+                {
                     return None;
                 }
-                let (hh, mm) = if digits.len() > 2 { digits.split_at(digits.len() - 2) } else { (digits.as_str(), "0") };
+                let (hh, mm) = if digits.len() > 2 {
+                    digits.split_at(digits.len() - 2)
+                } else {
+                    (digits.as_str(), "0")
+                };
                 offset = sign * (hh.parse::<i64>().ok()? * 3600 + mm.parse::<i64>().ok()? * 60);
             }
         }
@@ -1312,6 +2024,7 @@ pub(crate) fn parse_timestamp(s: &str) -> Option<i64> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -1339,7 +2052,13 @@ mod tests {
 
     #[test]
     fn values() {
-        assert!(is_amount("10.95") && is_amount("3995") && !is_amount("-5") && !is_amount("ten") && !is_amount("1."));
+        assert!(
+            is_amount("10.95")
+                && is_amount("3995")
+                && !is_amount("-5")
+                && !is_amount("ten")
+                && !is_amount("1.")
+        );
         assert!(org_id_ok("newjerseybooks.com"));
         assert!(org_id_ok("consumer:1000247ABH/newjerseybooks.com"));
         assert!(!org_id_ok("Consumer:/x.com"));

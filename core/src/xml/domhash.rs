@@ -180,7 +180,8 @@ pub enum DomHashError {
     NoRoot,
 }
 
-/// DOMHASH of the whole document (the Document node).
+/// DOMHASH of the whole document (the Document node): its processing instructions and root
+/// element. The XML declaration, the document type declaration and comments do not count.
 pub fn digest_document(
     xml: &[u8],
     alg: HashAlgorithm,
@@ -198,7 +199,8 @@ pub fn digest_root_element(
     run(xml, alg, limits, Want::Root)?.ok_or(DomHashError::NoRoot)
 }
 
-/// Digest of the first element whose `ID` attribute equals `id` (IOTP element references), None if absent.
+/// Digest of the first element whose `ID` attribute equals `id` (IOTP element references),
+/// None if absent.
 ///
 /// The `ID` attribute is the unprefixed one, compared after attribute-value normalisation. The
 /// whole document is still read, so a document that is not well-formed is an error even when
@@ -366,9 +368,9 @@ fn parse_xml_decl(inner: &str) -> Result<Option<&str>, &'static str> {
         match (stage, name) {
             (0, "version") => {
                 let ok = !value.is_empty()
-                    && value.bytes().all(|b| {
-                        b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-')
-                    });
+                    && value
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
                 if !ok {
                     return Err("malformed version in XML declaration");
                 }
@@ -808,6 +810,10 @@ impl<'w> Hasher<'w> {
             if !prefix.is_empty() && uri.is_empty() {
                 return Err(ns_err("a prefix must not be undeclared"));
             }
+            if uri.contains(' ') {
+                // Not a URI reference; expat (the reference's parser) refuses it too.
+                return Err(ns_err("a namespace name must not contain a space"));
+            }
             self.ns.push((prefix.to_owned(), uri.to_owned()));
         }
 
@@ -907,7 +913,9 @@ impl<'w> Hasher<'w> {
         if !c.skip_ws() {
             return Err(nwf("malformed document type declaration"));
         }
-        c.name().ok_or_else(|| nwf("invalid document type name"))?;
+        c.name()
+            .filter(|n| is_qname(n))
+            .ok_or_else(|| nwf("invalid document type name"))?;
         if c.skip_ws() {
             let external_ok = if c.eat("SYSTEM") {
                 c.skip_ws() && c.quoted().is_some()

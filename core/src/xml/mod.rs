@@ -56,14 +56,42 @@ pub fn is_name_char(c: char) -> bool {
         || matches!(c, '-' | '.' | '0'..='9' | '\u{B7}' | '\u{300}'..='\u{36F}' | '\u{203F}'..='\u{2040}')
 }
 
+/// ASCII name characters: 1 = NameChar, 2 = NameStartChar too.
+const ASCII_NAME: [u8; 128] = {
+    let mut t = [0u8; 128];
+    let mut c = 0;
+    while c < 128 {
+        let b = c as u8;
+        t[c] = if b.is_ascii_alphabetic() || b == b'_' || b == b':' {
+            3
+        } else if b.is_ascii_digit() || b == b'-' || b == b'.' {
+            1
+        } else {
+            0
+        };
+        c += 1;
+    }
+    t
+};
+
 /// An XML `Name` (the syntax of ID and IDREF values).
 pub fn is_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.is_ascii() {
+        return !b.is_empty()
+            && ASCII_NAME[b[0] as usize] & 2 != 0
+            && b.iter().all(|&c| ASCII_NAME[c as usize] != 0);
+    }
     let mut chars = s.chars();
     matches!(chars.next(), Some(c) if is_name_start_char(c)) && chars.all(is_name_char)
 }
 
 /// An XML `Nmtoken`.
 pub fn is_nmtoken(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.is_ascii() {
+        return !b.is_empty() && b.iter().all(|&c| ASCII_NAME[c as usize] != 0);
+    }
     !s.is_empty() && s.chars().all(is_name_char)
 }
 

@@ -163,6 +163,7 @@ pub(crate) fn escape_text(out: &mut String, text: &str) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
