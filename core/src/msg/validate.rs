@@ -516,6 +516,20 @@ impl<'m> V<'m, '_> {
                     .into(),
             );
         }
+        let consumer = org
+            .trading_roles
+            .iter()
+            .any(|r| r.trading_role == TradingRole::Consumer);
+        if consumer && !starts_with_ignore_case(&org.org_id, "consumer:") {
+            self.out.push(
+                ValidationError::warning(
+                    ErrorCode::AttValIllegal,
+                    at.location(Some("OrgId")),
+                    "a Consumer's OrgId should be Consumer:<id>/<domain of the allocating role> (§7.6)",
+                )
+                .with_value(org.org_id.clone()),
+            );
+        }
         if !consumer_like && org.legal_name.is_none() {
             self.missing_att(
                 at,
@@ -962,10 +976,10 @@ impl<'m> V<'m, '_> {
                 ),
                 _ => {}
             }
-            if transient && ec.error_locations.len() != 1 {
+            if transient && ec.error_locations.len() > 1 {
                 self.hard(
-                    ErrorCode::ElInconsistent,
-                    cat,
+                    ErrorCode::ElUnexpected,
+                    cat.part("ErrorLocation", None),
                     None,
                     "a TransientError has exactly one ErrorLocation (§7.21.1)".into(),
                 );
@@ -1055,6 +1069,23 @@ impl<'m> V<'m, '_> {
                     }
                     let value = any_text(&one.content);
                     let st = SignatureType::from_wire(value.trim());
+                    let role = match st {
+                        SignatureType::OfferResponse => Some(TradingRole::Merchant),
+                        SignatureType::PaymentResponse => Some(TradingRole::PaymentHandler),
+                        SignatureType::DeliveryResponse => Some(TradingRole::DeliveryHandler),
+                        _ => None,
+                    };
+                    if let (Some(role), Some(signer)) =
+                        (role, m.originator_info.originator_ref.as_deref())
+                    {
+                        if let Some(org) =
+                            self.orgs_of_message().into_iter().find(|o| o.id == signer)
+                        {
+                            if !org.trading_roles.iter().any(|r| r.trading_role == role) {
+                                self.hard(ErrorCode::ElInconsistent, aat, None, format!("a {st} signature is made by a {role}, and Organisation {signer} is not one (§7.19)"));
+                            }
+                        }
+                    }
                     if !st.is_known() && !is_user_code(value.trim()) {
                         self.hard_value(
                             ErrorCode::AttValNotRecog,
@@ -1118,6 +1149,25 @@ impl<'m> V<'m, '_> {
                 _ => {}
             }
         }
+    }
+}
+
+impl<'m> V<'m, '_> {
+    /// Every Organisation component of the message.
+    fn orgs_of_message(&self) -> Vec<&'m Organisation> {
+        let mut orgs = Vec::new();
+        for b in &self.msg.blocks {
+            match b {
+                TradingBlock::TradingProtocolOptions(t) => orgs.extend(&t.organisations),
+                TradingBlock::PaymentRequest(p) => orgs.extend(&p.organisations),
+                TradingBlock::DeliveryRequest(d) => orgs.extend(&d.organisations),
+                TradingBlock::AuthenticationResponse(a) => orgs.extend(&a.organisations),
+                TradingBlock::PingRequest(p) => orgs.extend(&p.organisations),
+                TradingBlock::PingResponse(p) => orgs.extend(&p.organisations),
+                _ => {}
+            }
+        }
+        orgs
     }
 }
 
@@ -1319,6 +1369,17 @@ impl<'m> V<'m, '_> {
                 r,
                 format!("RespIotpMsg '{r}' is not a message ID (§3.4.1)"),
             );
+        }
+        for rel in &tr.related_to {
+            let rat = at.comp("RelatedTo", &rel.id);
+            self.lang(rat, &rel.lang);
+            self.code(
+                rat,
+                "RelationshipType",
+                rel.relationship_type.is_known(),
+                &rel.relationship_type,
+            );
+            self.packaged(rat, std::slice::from_ref(&rel.packaged_content));
         }
         if let Some(r) = &mid.sender_trading_role_ref {
             self.reference(

@@ -1698,7 +1698,7 @@ def build_invalid():
         "DOCTYPE internal subset declaring an external entity (file:///etc/passwd), used in PackagedContent",
         lambda t: once(once(t, "<IotpMessage ", '<!DOCTYPE IotpMessage [\n <!ENTITY x SYSTEM "file:///etc/passwd">\n]>\n<IotpMessage '),
                        "credited to Visa card", "credited to &x; card"))
-    bad("notvalid-root-element.xml", PING, "XmlNotValid", M, "", "root element is IotpMsg instead of IotpMessage",
+    bad("notvalid-root-element.xml", PING, "XmlNotValid", "IotpMsg", "", "root element is IotpMsg instead of IotpMessage",
         lambda t: once(once(t, "<IotpMessage ", "<IotpMsg "), "</IotpMessage>", "</IotpMsg>"))
     # ---- ElContIllegal
     bad("elcontillegal-text-in-tpoblk.xml", PD1, "ElContIllegal", "TpoBlk", "",
