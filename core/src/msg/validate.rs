@@ -1077,14 +1077,11 @@ impl<'m> V<'m, '_> {
                     };
                     if let (Some(role), Some(signer)) =
                         (role, m.originator_info.originator_ref.as_deref())
-                    {
-                        if let Some(org) =
+                        && let Some(org) =
                             self.orgs_of_message().into_iter().find(|o| o.id == signer)
-                        {
-                            if !org.trading_roles.iter().any(|r| r.trading_role == role) {
-                                self.hard(ErrorCode::ElInconsistent, aat, None, format!("a {st} signature is made by a {role}, and Organisation {signer} is not one (§7.19)"));
-                            }
-                        }
+                        && !org.trading_roles.iter().any(|r| r.trading_role == role)
+                    {
+                        self.hard(ErrorCode::ElInconsistent, aat, None, format!("a {st} signature is made by a {role}, and Organisation {signer} is not one (§7.19)"));
                     }
                     if !st.is_known() && !is_user_code(value.trim()) {
                         self.hard_value(
