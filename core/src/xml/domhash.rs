@@ -1212,18 +1212,14 @@ fn collapse_spaces(s: &str) -> String {
     out
 }
 
+/// `NameStartChar` without `:` (an NCName start character).
 fn is_name_start_char(c: char) -> bool {
-    matches!(c,
-        'A'..='Z' | '_' | 'a'..='z' | '\u{C0}'..='\u{D6}' | '\u{D8}'..='\u{F6}'
-        | '\u{F8}'..='\u{2FF}' | '\u{370}'..='\u{37D}' | '\u{37F}'..='\u{1FFF}'
-        | '\u{200C}'..='\u{200D}' | '\u{2070}'..='\u{218F}' | '\u{2C00}'..='\u{2FEF}'
-        | '\u{3001}'..='\u{D7FF}' | '\u{F900}'..='\u{FDCF}' | '\u{FDF0}'..='\u{FFFD}'
-        | '\u{10000}'..='\u{EFFFF}')
+    c != ':' && super::is_name_start_char(c)
 }
 
+/// `NameChar` without `:` (an NCName character).
 fn is_name_char(c: char) -> bool {
-    is_name_start_char(c)
-        || matches!(c, '-' | '.' | '0'..='9' | '\u{B7}' | '\u{300}'..='\u{36F}' | '\u{203F}'..='\u{2040}')
+    c != ':' && super::is_name_char(c)
 }
 
 /// A name without colons (Namespaces in XML `NCName`).
