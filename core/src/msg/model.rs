@@ -893,7 +893,7 @@ pub(crate) fn encode_base64(data: &[u8]) -> String {
 ///
 /// Wire tag: `PackagedContent`. The model holds the decoded bytes: for `Transform="BASE64"` the
 /// base64 is decoded (and re-encoded by the writer), for `NONE` the bytes are the text's UTF-8.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PackagedContent {
     /// `@Name`: distinguishes siblings, and is what `PayReceiptNameRefs` names.
     pub name: Option<String>,
@@ -903,6 +903,18 @@ pub struct PackagedContent {
     pub transform: Transform,
     /// The decoded data.
     pub data: Vec<u8>,
+}
+
+impl Default for PackagedContent {
+    /// Unnamed PCDATA content with no transform, and no data.
+    fn default() -> Self {
+        PackagedContent {
+            name: None,
+            content: ContentType::Pcdata,
+            transform: Transform::None,
+            data: Vec::new(),
+        }
+    }
 }
 
 impl PackagedContent {

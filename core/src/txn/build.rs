@@ -1,0 +1,170 @@
+//! Building outgoing messages: IDs (§3.4), the Transaction Reference Block, Status and Error
+//! components, and UTC time stamps.
+
+use crate::msg::codes::*;
+use crate::msg::model::*;
+use crate::msg::{IotpMessage, TradingBlock};
+
+/// Assigns the IDs of one outgoing message: the message ID (`M3`) and, for every block and
+/// component first used in it, `M3.1`, `M3.2`, … (§3.4.2).
+pub(crate) struct Ids {
+    msg_id: String,
+    next: u32,
+}
+
+impl Ids {
+    pub(crate) fn new(msg_id: String) -> Self {
+        Ids { msg_id, next: 0 }
+    }
+
+    /// The message ID.
+    pub(crate) fn msg_id(&self) -> &str {
+        &self.msg_id
+    }
+
+    /// A fresh block or component ID.
+    pub(crate) fn next(&mut self) -> String {
+        self.next += 1;
+        format!("{}.{}", self.msg_id, self.next)
+    }
+}
+
+/// The header of an outgoing message.
+pub(crate) struct Header<'a> {
+    /// The transaction's `TransId` component (the same in every message), or `None` to make a
+    /// new one with these values.
+    pub trans_id: Option<&'a TransactionId>,
+    pub new_trans: Option<(&'a str, TransactionType, &'a str)>,
+    pub resp_iotp_msg: Option<&'a str>,
+    pub sender_trading_role_ref: Option<&'a str>,
+    pub lang: &'a str,
+    pub software_id: &'a str,
+    pub now: i64,
+}
+
+/// Starts a message: its TransRefBlk, with the TransId copied or created.
+pub(crate) fn message(ids: &mut Ids, h: Header<'_>) -> IotpMessage {
+    let trans_ref_id = ids.next();
+    let transaction_id = match (h.trans_id, h.new_trans) {
+        (Some(t), _) => t.clone(),
+        (None, Some((iotp_trans_id, trans_type, stamp))) => TransactionId {
+            id: ids.next(),
+            version: "1.0".into(),
+            iotp_trans_id: iotp_trans_id.into(),
+            iotp_trans_type: trans_type,
+            trans_time_stamp: stamp.into(),
+        },
+        (None, None) => TransactionId::default(),
+    };
+    IotpMessage {
+        trans_ref: TransactionReferenceBlock {
+            id: trans_ref_id,
+            transaction_id,
+            message_id: MessageId {
+                id: ids.msg_id().to_owned(),
+                resp_iotp_msg: h.resp_iotp_msg.map(str::to_owned),
+                lang: h.lang.into(),
+                sender_trading_role_ref: h.sender_trading_role_ref.map(str::to_owned),
+                software_id: h.software_id.into(),
+                time_stamp: Some(format_timestamp(h.now)),
+                ..MessageId::default()
+            },
+            related_to: Vec::new(), ..Default::default()
+        },
+        ..IotpMessage::default()
+    }
+}
+
+/// A Status component.
+pub(crate) fn status(
+    ids: &mut Ids,
+    lang: &str,
+    status_type: StatusType,
+    el_ref: Option<&str>,
+    state: ProcessState,
+    code: Option<CompletionCode>,
+    process_reference: Option<&str>,
+    desc: Option<&str>,
+) -> Status {
+    Status {
+        id: ids.next(),
+        lang: lang.into(),
+        status_type,
+        el_ref: el_ref.map(str::to_owned),
+        process_state: state,
+        completion_code: code,
+        process_reference: process_reference.map(str::to_owned),
+        status_desc: desc.map(str::to_owned),
+    }
+}
+
+/// An Error Component with one location.
+pub(crate) fn error_component(
+    ids: &mut Ids,
+    lang: &str,
+    code: ErrorCode,
+    severity: Severity,
+    desc: &str,
+    location: ErrorLocation,
+    min_retry_secs: Option<u32>,
+) -> ErrorComponent {
+    ErrorComponent {
+        id: ids.next(),
+        lang: lang.into(),
+        error_code: code,
+        error_desc: desc.into(),
+        severity,
+        min_retry_secs: min_retry_secs.map(|s| s.to_string()),
+        sw_vendor_error_ref: None,
+        error_locations: vec![location],
+        packaged_contents: Vec::new(), ..Default::default()
+    }
+}
+
+/// Formats Unix milliseconds as the RFC's UTC form, `CCYY-MM-DDTHH:MM:SS.sssZ`.
+pub fn format_timestamp(unix_millis: i64) -> String {
+    let secs = unix_millis.div_euclid(1000);
+    let millis = unix_millis.rem_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// Reads the RFC's UTC form (and ISO 8601 generally) into Unix milliseconds.
+pub fn parse_timestamp_millis(s: &str) -> Option<i64> {
+    crate::msg::validate::parse_timestamp(s).map(|secs| secs * 1000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_round_trip() {
+        assert_eq!(format_timestamp(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(format_timestamp(951_782_400_123), "2000-02-29T00:00:00.123Z");
+        let t = 1_795_000_000_000;
+        let s = format_timestamp(t);
+        assert_eq!(parse_timestamp_millis(&s), Some(t / 1000 * 1000));
+    }
+}
