@@ -221,7 +221,7 @@ impl Engine {
                     let host = Host::new(&*self.store, &c.bridge, now);
                     let pay_id = t.st.payment.as_ref().map(|p| p.pay_id.clone()).unwrap_or_default();
                     let ph_pay_id = t.st.payment.as_ref().and_then(|p| p.peer_pay_id.clone()).or_else(|| reference.clone());
-                    if let Ok(r) = bridge.start_payment_inquiry(&host, &payapi::StartPaymentInquiry { consumer_pay_id: pay_id, wallet: Default::default() }) {
+                    if let Ok(r) = bridge.start_payment_inquiry(&host, &payapi::StartPaymentInquiry { consumer_pay_id: pay_id.clone(), wallet: Default::default() }) {
                         psd = Some(PaymentSchemeData {
                             id: ids.next(),
                             payment_ref: el_ref.clone(),
