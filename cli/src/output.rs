@@ -10,9 +10,9 @@ use iotp::ValidationError;
 /// What a command found, worst last: combining keeps the worst.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Outcome {
-    /// Every document valid (warnings allowed): exit 0.
+    /// Every document valid (warnings allowed), or every demo scenario completed: exit 0.
     Valid,
-    /// A document is invalid: exit 1.
+    /// A document is invalid, or a demo scenario did not complete: exit 1.
     Invalid,
     /// A usage or I/O error: exit 2.
     Failure,
@@ -79,4 +79,39 @@ pub(crate) fn problems_to_stderr(path: &Path, problems: &[ValidationError]) -> b
         let _ = writeln!(err, "{}: {}", path.display(), problem_line(problem));
     }
     !problems.is_empty()
+}
+
+/// JSON on one line with a space after each `,` and `:`, as the documented examples show
+/// (`{"transaction": "BaselinePing", "messages": 2}`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SpacedJson;
+
+impl serde_json::ser::Formatter for SpacedJson {
+    fn begin_array_value<W: ?Sized + Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        if first {
+            Ok(())
+        } else {
+            writer.write_all(b", ")
+        }
+    }
+
+    fn begin_object_key<W: ?Sized + Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        if first {
+            Ok(())
+        } else {
+            writer.write_all(b", ")
+        }
+    }
+
+    fn begin_object_value<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        writer.write_all(b": ")
+    }
 }

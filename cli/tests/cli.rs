@@ -521,3 +521,192 @@ fn many_files_in_one_run() {
     assert_eq!(lines.len(), 2000);
     assert!(lines.iter().all(|line| line["valid"] == true));
 }
+
+/// The demo's transaction types: every baseline transaction of RFC 2801.
+const TRANSACTION_TYPES: [&str; 8] = [
+    "BaselinePurchase",
+    "BaselineRefund",
+    "BaselineDeposit",
+    "BaselineWithdrawal",
+    "BaselineValueExchange",
+    "BaselineAuthentication",
+    "BaselineInquiry",
+    "BaselinePing",
+];
+
+const ROLES: [&str; 4] = ["consumer", "merchant", "paymenthandler", "deliveryhandler"];
+
+/// The variant as it appears in a transcript directory name.
+fn slug(variant: &str) -> String {
+    let words: Vec<String> = variant
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect();
+    words.join("-")
+}
+
+#[test]
+fn demo_in_process_json_completes_every_transaction() {
+    let output = iotp(&["demo", "--in-process", "--json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    let lines = json_lines(&output);
+    assert_eq!(lines.len(), 12, "{text}");
+    let mut types = BTreeSet::new();
+    for (raw, line) in text.lines().zip(&lines) {
+        assert_eq!(line["outcome"], "CompletedOk", "{raw}");
+        let transaction = line["transaction"].as_str().unwrap();
+        let variant = line["variant"].as_str().unwrap();
+        let messages = line["messages"].as_u64().unwrap();
+        assert!(messages >= 2, "{raw}");
+        types.insert(transaction);
+        // Exactly the documented shape, keys in order; a completion code only when there is one.
+        let expected = format!(
+            r#"{{"transaction": "{transaction}", "variant": "{variant}", "outcome": "CompletedOk", "messages": {messages}"#
+        );
+        let rest = raw
+            .strip_prefix(&expected)
+            .unwrap_or_else(|| panic!("{raw}"));
+        match line.get("completion_code") {
+            Some(code) => assert_eq!(rest, format!(r#", "completion_code": {code}}}"#)),
+            None => assert_eq!(rest, "}"),
+        }
+    }
+    assert_eq!(types, BTreeSet::from(TRANSACTION_TYPES), "{text}");
+
+    // The table: a header, a rule, one row per scenario, then the summary.
+    let output = iotp(&["demo", "--in-process"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let table = stdout(&output);
+    let rows: Vec<&str> = table.lines().collect();
+    assert!(rows[0].starts_with("transaction "), "{table}");
+    assert!(rows[0].ends_with("messages"), "{table}");
+    for (row, line) in rows[2..14].iter().zip(&lines) {
+        assert!(
+            row.starts_with(line["transaction"].as_str().unwrap()),
+            "{table}"
+        );
+        assert!(row.contains(line["variant"].as_str().unwrap()), "{table}");
+        assert!(row.contains("CompletedOk"), "{table}");
+        assert!(row.ends_with(&format!(" {}", line["messages"])), "{table}");
+    }
+    assert_eq!(rows.last(), Some(&"12 of 12 scenarios completed ok"));
+}
+
+#[test]
+fn demo_transcript_writes_dtd_valid_messages() {
+    let xmllint = Command::new("xmllint").arg("--version").output();
+    assert!(
+        xmllint.is_ok(),
+        "xmllint is missing: run scripts/setup.sh (installs libxml2-utils)"
+    );
+    let dir = TempDir::new("demo-transcript");
+    let out = dir.0.join("transcript");
+    let output = iotp(&[
+        "demo",
+        "--in-process",
+        "--json",
+        "--transcript",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let lines = json_lines(&output);
+    assert_eq!(lines.len(), 12);
+
+    let mut scenario_dirs: Vec<PathBuf> = fs::read_dir(&out)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    scenario_dirs.sort();
+    assert_eq!(scenario_dirs.len(), lines.len());
+    let mut written = Vec::new();
+    for (index, (scenario_dir, line)) in scenario_dirs.iter().zip(&lines).enumerate() {
+        let expected = format!(
+            "{:02}-{}-{}",
+            index + 1,
+            line["transaction"].as_str().unwrap(),
+            slug(line["variant"].as_str().unwrap())
+        );
+        assert_eq!(
+            scenario_dir.file_name().unwrap().to_str().unwrap(),
+            expected
+        );
+        let mut files: Vec<String> = fs::read_dir(scenario_dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .collect();
+        files.sort();
+        assert_eq!(files.len() as u64, line["messages"].as_u64().unwrap());
+        for (n, name) in files.iter().enumerate() {
+            // NNN-<sender>-to-<receiver>.xml, numbered from 001 without gaps.
+            let rest = name
+                .strip_prefix(&format!("{:03}-", n + 1))
+                .and_then(|rest| rest.strip_suffix(".xml"))
+                .unwrap_or_else(|| panic!("{expected}/{name}"));
+            let (from, to) = rest
+                .split_once("-to-")
+                .unwrap_or_else(|| panic!("{expected}/{name}"));
+            assert!(ROLES.contains(&from), "{expected}/{name}");
+            assert!(ROLES.contains(&to), "{expected}/{name}");
+            assert_ne!(from, to, "{expected}/{name}");
+            written.push(scenario_dir.join(name));
+        }
+        // The Consumer takes part in every exchange.
+        assert!(
+            files.iter().all(|f| f.contains("consumer")),
+            "{expected}: {files:?}"
+        );
+    }
+    assert!(written.len() >= 40, "{}", written.len());
+
+    let result = Command::new("xmllint")
+        .arg("--noout")
+        .arg("--dtdvalid")
+        .arg(spec_dir().join("rfc-examples/iotp-v1.0-corrected.dtd"))
+        .args(&written)
+        .output()
+        .unwrap();
+    assert!(
+        result.status.success(),
+        "xmllint rejected demo messages:\n{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+
+    // The messages are the engine's own: our reader finds them valid too.
+    let paths: Vec<&Path> = written.iter().map(PathBuf::as_path).collect();
+    let output = iotp_paths(&["validate"], &paths);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+}
+
+#[test]
+fn demo_without_in_process_exits_2() {
+    let output = iotp(&["demo"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty());
+    let err = stderr(&output);
+    assert!(err.contains("--in-process"), "{err}");
+
+    let output = iotp(&["demo", "--json"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn demo_transcript_that_cannot_be_written_exits_2() {
+    let dir = TempDir::new("demo-unwritable");
+    // A file where the directory should be.
+    let file = dir.write("not-a-dir", "x");
+    let output = iotp(&[
+        "demo",
+        "--in-process",
+        "--transcript",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("cannot write"),
+        "{}",
+        stderr(&output)
+    );
+}
