@@ -305,6 +305,10 @@ impl<'m> V<'m, '_> {
             ),
             Some(r) => {
                 let target: &[&str] = match s.status_type {
+                    // Before the Offer Response there is no Order: a Cancel Block or an
+                    // Inquiry Response about a brand-dependent offer refers to the TPO
+                    // (settled here; §9.1.2 asks for the Cancel, §7.16 for the ElRef).
+                    StatusType::Offer if in_cancel || in_inquiry => &["Order", "TpoBlk"],
                     StatusType::Offer => &["Order"],
                     StatusType::Payment => &["Payment"],
                     StatusType::Delivery => &["Delivery"],
@@ -826,7 +830,11 @@ impl<'m> V<'m, '_> {
             ),
             None => {}
         }
-        if psd.payment_handler_pay_id.is_none() && !matches!(block, "PayReqBlk" | "ErrorBlk") {
+        // A Consumer whose Payment Request got no answer inquires without knowing the
+        // Payment Handler's id (§9.2.1), so an Inquiry Request may lack it too.
+        if psd.payment_handler_pay_id.is_none()
+            && !matches!(block, "PayReqBlk" | "ErrorBlk" | "InquiryReqBlk")
+        {
             self.missing_att(
                 at,
                 "PaymentHandlerPayId",

@@ -113,7 +113,10 @@ impl Engine {
             for list in &tp.brand_lists {
                 match self.choose(t, tp, list, offer_resp, msg, now)? {
                     Some(c) => choices.push(c),
-                    None => return self.consumer_cancel_now(t, StatusType::Offer, None, CompletionCode::ConsCancelled, out),
+                    None => {
+                        let el = tp.id.clone();
+                        return self.consumer_cancel_now(t, StatusType::Offer, Some(&el), CompletionCode::ConsCancelled, out);
+                    }
                 }
             }
             t.st.choices = choices;
@@ -805,7 +808,7 @@ impl Engine {
         let el_ref = match status_type {
             StatusType::Payment => t.st.payment.as_ref().map(|p| p.payment_ref.clone()),
             StatusType::Delivery => t.offer_response().and_then(|o| o.delivery.as_ref().map(|d| d.id.clone())),
-            StatusType::Offer => t.offer_response().and_then(|o| o.order.as_ref().map(|o| o.id.clone())),
+            StatusType::Offer => t.offer_el_ref(),
             _ => t.blocks().find_map(|b| match b {
                 TradingBlock::AuthenticationRequest(a) => a.auth_requests.first().map(|q| q.id.clone()),
                 _ => None,

@@ -91,7 +91,13 @@ impl Engine {
                 s.process_reference.as_deref(),
                 None,
             ),
-            (_, None) => build::status(&mut ids, &lang, status_type, q.inquiry_type.el_ref.as_deref(), ProcessState::InProgress, None, None, None),
+            (_, None) => {
+                let el = q.inquiry_type.el_ref.clone().or_else(|| match status_type {
+                    StatusType::Offer => t.offer_el_ref(),
+                    _ => None,
+                });
+                build::status(&mut ids, &lang, status_type, el.as_deref(), ProcessState::InProgress, None, None, None)
+            }
         };
         let mut psd = None;
         if status.status_type == StatusType::Payment && t.role() == TradingRole::PaymentHandler {

@@ -613,7 +613,7 @@ impl Engine {
             .collect();
         let mut d = self.draft(t);
         if let Err(code) = self.merchant_app.accept_selection(&offer, &brand_ids) {
-            let cancel = self.cancel_block(&mut d.ids, StatusType::Offer, None, code.clone());
+            let cancel = self.cancel_block(&mut d.ids, StatusType::Offer, Some(&tpo.id), code.clone());
             d.blocks.push(cancel);
             t.end(EndKind::Cancelled, ProcessState::Failed, Some(code));
             return Ok(Step::Reply(d));

@@ -256,6 +256,13 @@ impl Txn {
         any
     }
 
+    /// What an Offer Status refers to: the Order, or the TPO before there is one.
+    pub(crate) fn offer_el_ref(&self) -> Option<String> {
+        self.offer_response()
+            .and_then(|o| o.order.as_ref().map(|o| o.id.clone()))
+            .or_else(|| self.tpo().map(|t| t.id.clone()))
+    }
+
     pub(crate) fn offer_response(&self) -> Option<&OfferResponseBlock> {
         self.blocks().find_map(|b| match b {
             TradingBlock::OfferResponse(o) => Some(o),
