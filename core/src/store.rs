@@ -284,7 +284,11 @@ pub fn check_store_contract(store: &dyn Store) {
         iotp_trans_id: "contract@example.com".into(),
         role: "Merchant".into(),
     };
-    assert_eq!(store.load(&key).ok().flatten(), None, "empty store has no record");
+    assert_eq!(
+        store.load(&key).ok().flatten(),
+        None,
+        "empty store has no record"
+    );
     let record = TransactionRecord {
         key: key.clone(),
         state: "{\"phase\":1}".into(),
@@ -297,7 +301,11 @@ pub fn check_store_contract(store: &dyn Store) {
         finished: false,
     };
     let digest = [7u8; 32];
-    assert_eq!(store.replay_begin(&digest, 5).ok(), Some(None), "first begin inserts");
+    assert_eq!(
+        store.replay_begin(&digest, 5).ok(),
+        Some(None),
+        "first begin inserts"
+    );
     assert_eq!(
         store.replay_begin(&digest, 6).ok(),
         Some(Some(ReplayEntry::InProgress { since: 5 })),
@@ -306,7 +314,11 @@ pub fn check_store_contract(store: &dyn Store) {
     let answered = ReplayEntry::Answered {
         response: Some(b"<r/>".to_vec()),
     };
-    assert!(store.commit(&[&record], &[(digest, answered.clone())]).is_ok());
+    assert!(
+        store
+            .commit(&[&record], &[(digest, answered.clone())])
+            .is_ok()
+    );
     assert_eq!(store.load(&key).ok().flatten(), Some(record.clone()));
     assert_eq!(store.replay_get(&digest).ok().flatten(), Some(answered));
     assert_eq!(store.due(999).ok(), Some(vec![]));
@@ -316,7 +328,11 @@ pub fn check_store_contract(store: &dyn Store) {
     assert_eq!(store.kv_insert_if_absent("b", "k", b"1").ok(), Some(true));
     assert_eq!(store.kv_insert_if_absent("b", "k", b"2").ok(), Some(false));
     assert_eq!(store.kv_get("b", "k").ok().flatten(), Some(b"1".to_vec()));
-    assert_eq!(store.kv_get("other", "k").ok().flatten(), None, "namespaces are apart");
+    assert_eq!(
+        store.kv_get("other", "k").ok().flatten(),
+        None,
+        "namespaces are apart"
+    );
     assert!(store.kv_put("b", "k", b"3").is_ok());
     assert_eq!(store.kv_get("b", "k").ok().flatten(), Some(b"3".to_vec()));
     assert!(store.kv_delete("b", "k").is_ok());

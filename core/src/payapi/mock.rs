@@ -203,7 +203,10 @@ impl Record {
                 "MockDecline",
                 format!(
                     "declined;code={}",
-                    self.code.as_ref().map(|c| c.as_str()).unwrap_or("Unspecified")
+                    self.code
+                        .as_ref()
+                        .map(|c| c.as_str())
+                        .unwrap_or("Unspecified")
                 ),
             )],
         }
@@ -225,7 +228,10 @@ fn key_of(host: &dyn BridgeHost, pay_id: &str) -> ApiResult<String> {
             return Ok(key);
         }
     }
-    Err(ApiError::illegal_value("PayId", format!("no payment {pay_id}")))
+    Err(ApiError::illegal_value(
+        "PayId",
+        format!("no payment {pay_id}"),
+    ))
 }
 
 impl PaymentBridge for MockScheme {
@@ -244,7 +250,11 @@ impl PaymentBridge for MockScheme {
         request: &FindAcceptedPaymentBrand,
     ) -> ApiResult<FindAcceptedPaymentBrandResponse> {
         let ok = request.amount.curr_code.len() == 3
-            && request.amount.curr_code.bytes().all(|b| b.is_ascii_uppercase());
+            && request
+                .amount
+                .curr_code
+                .bytes()
+                .all(|b| b.is_ascii_uppercase());
         Ok(FindAcceptedPaymentBrandResponse {
             brands: ok
                 .then(|| BrandItem {
@@ -371,7 +381,10 @@ impl PaymentBridge for MockScheme {
         _host: &dyn BridgeHost,
         request: &CheckPaymentPossibility,
     ) -> ApiResult<CheckPaymentPossibilityResponse> {
-        let id = request.payment_instrument_id.as_deref().unwrap_or("approve");
+        let id = request
+            .payment_instrument_id
+            .as_deref()
+            .unwrap_or("approve");
         if !MockScheme::instruments().iter().any(|i| i.id == id) {
             return Err(ApiError::illegal_value(
                 "PaymentInstrumentId",
@@ -435,16 +448,15 @@ impl PaymentBridge for MockScheme {
         let key = handler_key(&request.payment_handler_pay_id);
         // A payment already started (a retransmitted or resumed Payment Request) is answered
         // from its record: it is never authorised twice.
-        if let Some(bytes) = host.kv_get(&key)? {
-            if let Some(r) = Record::decode(&bytes) {
-                return Ok(match r.challenge {
-                    Some(c) if !r.is_final() => SchemeStep::more(vec![named(
-                        "MockChallenge",
-                        format!("challenge={c}"),
-                    )]),
-                    _ => SchemeStep::end(r.final_data(&request.payment_handler_pay_id)),
-                });
-            }
+        if let Some(bytes) = host.kv_get(&key)?
+            && let Some(r) = Record::decode(&bytes)
+        {
+            return Ok(match r.challenge {
+                Some(c) if !r.is_final() => {
+                    SchemeStep::more(vec![named("MockChallenge", format!("challenge={c}"))])
+                }
+                _ => SchemeStep::end(r.final_data(&request.payment_handler_pay_id)),
+            });
         }
         let text = content(&request.pay_scheme, "MockPayment")
             .ok_or_else(|| encap_error("the Payment Request has no MockPayment scheme data"))?;
@@ -605,7 +617,11 @@ impl PaymentBridge for MockScheme {
         let ok = record.state == ProcessState::CompletedOk && key.starts_with("handler/");
         Ok(InquireProcessStateResponse {
             status: record.status(),
-            pay_receipt_name_refs: if ok { vec!["MockAuth".into()] } else { Vec::new() },
+            pay_receipt_name_refs: if ok {
+                vec!["MockAuth".into()]
+            } else {
+                Vec::new()
+            },
             receipt: if ok {
                 vec![named(
                     "MockReceipt",
@@ -646,7 +662,11 @@ impl PaymentBridge for MockScheme {
         })
     }
 
-    fn remove_payment_log(&self, host: &dyn BridgeHost, request: &RemovePaymentLog) -> ApiResult<()> {
+    fn remove_payment_log(
+        &self,
+        host: &dyn BridgeHost,
+        request: &RemovePaymentLog,
+    ) -> ApiResult<()> {
         let key = key_of(host, &request.pay_id)?;
         host.kv_delete(&key)
     }
@@ -735,7 +755,10 @@ mod tests {
         let host = Host::default();
         let step = pay(&host, "approve");
         assert_eq!(step.cont_status, ContStatus::End);
-        assert_eq!(content(&step.pay_scheme, "MockAuth").map(|t| t.starts_with("approved")), Some(true));
+        assert_eq!(
+            content(&step.pay_scheme, "MockAuth").map(|t| t.starts_with("approved")),
+            Some(true)
+        );
         // The same payment again is answered from the record.
         let again = pay(&host, "approve");
         assert_eq!(again, step);
@@ -744,10 +767,19 @@ mod tests {
             pay(&host, &format!("decline-{code}"));
             let m = MockScheme::new(None);
             let st = m
-                .inquire_process_state(&host, &InquireProcessState { pay_id: "P-1".into(), ..Default::default() })
+                .inquire_process_state(
+                    &host,
+                    &InquireProcessState {
+                        pay_id: "P-1".into(),
+                        ..Default::default()
+                    },
+                )
                 .expect("state");
             assert_eq!(st.status.completion_code.as_ref(), Some(code));
-            assert_eq!(st.status.process_state, PaymentState::Iotp(ProcessState::Failed));
+            assert_eq!(
+                st.status.process_state,
+                PaymentState::Iotp(ProcessState::Failed)
+            );
         }
     }
 
@@ -758,27 +790,51 @@ mod tests {
         let step = pay(&host, "extra-round");
         assert_eq!(step.cont_status, ContStatus::Continue);
         let answer = m
-            .continue_process(&host, &ContinueProcess { pay_id: "C-1".into(), pay_scheme: step.pay_scheme, ..Default::default() })
+            .continue_process(
+                &host,
+                &ContinueProcess {
+                    pay_id: "C-1".into(),
+                    pay_scheme: step.pay_scheme,
+                    ..Default::default()
+                },
+            )
             .expect("consumer answers");
         let done = m
-            .continue_process(&host, &ContinueProcess { pay_id: "P-1".into(), pay_scheme: answer.pay_scheme, ..Default::default() })
+            .continue_process(
+                &host,
+                &ContinueProcess {
+                    pay_id: "P-1".into(),
+                    pay_scheme: answer.pay_scheme,
+                    ..Default::default()
+                },
+            )
             .expect("handler checks");
         assert_eq!(done.cont_status, ContStatus::End);
         assert!(content(&done.pay_scheme, "MockAuth").is_some());
 
         let host = Host::default();
-        let step = m.start_payment_consumer(&host, &StartPaymentConsumer {
-            payment_instrument_id: Some("timeout".into()),
-            amount: amount(),
-            consumer_pay_id: "C-1".into(),
-            ..Default::default()
-        }).expect("start");
-        let err = m.start_payment_payment_handler(&host, &StartPaymentPaymentHandler {
-            amount: amount(),
-            payment_handler_pay_id: "P-1".into(),
-            pay_scheme: step.pay_scheme,
-            ..Default::default()
-        }).expect_err("times out");
+        let step = m
+            .start_payment_consumer(
+                &host,
+                &StartPaymentConsumer {
+                    payment_instrument_id: Some("timeout".into()),
+                    amount: amount(),
+                    consumer_pay_id: "C-1".into(),
+                    ..Default::default()
+                },
+            )
+            .expect("start");
+        let err = m
+            .start_payment_payment_handler(
+                &host,
+                &StartPaymentPaymentHandler {
+                    amount: amount(),
+                    payment_handler_pay_id: "P-1".into(),
+                    pay_scheme: step.pay_scheme,
+                    ..Default::default()
+                },
+            )
+            .expect_err("times out");
         assert_eq!(err.severity, Severity::TransientError);
     }
 

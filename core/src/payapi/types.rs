@@ -1,6 +1,8 @@
 //! Requests, responses and shared types of the Payment API (RFC 3867 §3, §4).
 
-use crate::msg::codes::{CompletionCode, CurrCodeType, ErrorCode, PayDirection, ProcessState, Severity};
+use crate::msg::codes::{
+    CompletionCode, CurrCodeType, ErrorCode, PayDirection, ProcessState, Severity,
+};
 use crate::msg::model::{Algorithm, ErrorLocation, PackagedContent};
 
 // ---------------------------------------------------------------------------------------------
@@ -83,7 +85,10 @@ impl std::fmt::Debug for WalletAccess {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WalletAccess")
             .field("wallet_id", &self.wallet_id)
-            .field("passphrase", &self.passphrase.as_ref().map(|_| "<redacted>"))
+            .field(
+                "passphrase",
+                &self.passphrase.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
@@ -319,7 +324,13 @@ impl ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({}): {}", self.code.as_str(), self.severity, self.desc)
+        write!(
+            f,
+            "{} ({}): {}",
+            self.code.as_str(),
+            self.severity,
+            self.desc
+        )
     }
 }
 

@@ -178,7 +178,12 @@ pub struct OfferSummary {
 pub trait ConsumerApp: Send + Sync {
     /// Picks one of the options for a Brand List (index into `options`), or `None` to cancel
     /// (`ConsCancelled`). The default takes the first.
-    fn choose(&self, offer: &OfferSummary, direction: &PayDirection, options: &[PaymentOption]) -> Option<usize> {
+    fn choose(
+        &self,
+        offer: &OfferSummary,
+        direction: &PayDirection,
+        options: &[PaymentOption],
+    ) -> Option<usize> {
         let _ = (offer, direction);
         (!options.is_empty()).then_some(0)
     }

@@ -1,9 +1,9 @@
 //! Building outgoing messages: IDs (§3.4), the Transaction Reference Block, Status and Error
 //! components, and UTC time stamps.
 
+use crate::msg::IotpMessage;
 use crate::msg::codes::*;
 use crate::msg::model::*;
-use crate::msg::{IotpMessage, TradingBlock};
 
 /// Assigns the IDs of one outgoing message: the message ID (`M3`) and, for every block and
 /// component first used in it, `M3.1`, `M3.2`, … (§3.4.2).
@@ -69,13 +69,15 @@ pub(crate) fn message(ids: &mut Ids, h: Header<'_>) -> IotpMessage {
                 time_stamp: Some(format_timestamp(h.now)),
                 ..MessageId::default()
             },
-            related_to: Vec::new(), ..Default::default()
+            related_to: Vec::new(),
+            ..Default::default()
         },
         ..IotpMessage::default()
     }
 }
 
-/// A Status component.
+/// A Status component (one argument per attribute).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn status(
     ids: &mut Ids,
     lang: &str,
@@ -117,7 +119,8 @@ pub(crate) fn error_component(
         min_retry_secs: min_retry_secs.map(|s| s.to_string()),
         sw_vendor_error_ref: None,
         error_locations: vec![location],
-        packaged_contents: Vec::new(), ..Default::default()
+        packaged_contents: Vec::new(),
+        ..Default::default()
     }
 }
 
@@ -162,7 +165,10 @@ mod tests {
     #[test]
     fn timestamps_round_trip() {
         assert_eq!(format_timestamp(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(format_timestamp(951_782_400_123), "2000-02-29T00:00:00.123Z");
+        assert_eq!(
+            format_timestamp(951_782_400_123),
+            "2000-02-29T00:00:00.123Z"
+        );
         let t = 1_795_000_000_000;
         let s = format_timestamp(t);
         assert_eq!(parse_timestamp_millis(&s), Some(t / 1000 * 1000));

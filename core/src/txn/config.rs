@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::msg::codes::TradingRole;
 use crate::msg::codes::Flag;
+use crate::msg::codes::TradingRole;
 use crate::msg::model::{Organisation, PostalAddress, TradingRoleElement};
 
 use super::build::Ids;

@@ -47,7 +47,11 @@ impl Engine {
                 TradingBlock::PaymentResponse(x) => pay_resp = Some(x),
                 TradingBlock::DeliveryResponse(x) => deliv_resp = Some(x),
                 other => {
-                    return Err(unexpected(other.tag(), other.id(), "a Consumer does not accept this block"));
+                    return Err(unexpected(
+                        other.tag(),
+                        other.id(),
+                        "a Consumer does not accept this block",
+                    ));
                 }
             }
         }
@@ -56,7 +60,9 @@ impl Engine {
             let why = if auth_req.is_some() && offer_resp.is_some() {
                 Some("a TPO may not come with both an Authentication Request and an Offer Response")
             } else if auth_req.is_some() && auth_status.is_some() {
-                Some("a TPO may not come with both an Authentication Request and an Authentication Status")
+                Some(
+                    "a TPO may not come with both an Authentication Request and an Authentication Status",
+                )
             } else if auth_req.is_some() && known {
                 Some("an Authentication Request must start a new transaction")
             } else if auth_status.is_some() && !known {
@@ -75,7 +81,11 @@ impl Engine {
         if !known {
             if tpo.is_none() {
                 let b = msg.blocks.first();
-                return Err(unexpected(b.map(|b| b.tag()).unwrap_or("IotpMessage"), b.map(|b| b.id()).unwrap_or(""), "unknown transaction"));
+                return Err(unexpected(
+                    b.map(|b| b.tag()).unwrap_or("IotpMessage"),
+                    b.map(|b| b.id()).unwrap_or(""),
+                    "unknown transaction",
+                ));
             }
             t.st.trans_type = msg.trans_ref.transaction_id.iotp_trans_type.to_string();
             t.st.prefix = "C".into();
@@ -84,13 +94,22 @@ impl Engine {
             if t.st.success_net_locn.is_none() {
                 t.st.success_net_locn = Some(tp.protocol_options.success_net_locn.clone());
             }
-            let merchant = net_locn(&tp.protocol_options.sender_net_locn, &tp.protocol_options.secure_sender_net_locn);
+            let merchant = net_locn(
+                &tp.protocol_options.sender_net_locn,
+                &tp.protocol_options.secure_sender_net_locn,
+            );
             if merchant.is_some() && t.st.peer.is_none() {
                 t.st.peer = merchant;
             }
         }
         if let Some(areq) = auth_req {
-            let tp = tpo.ok_or_else(|| unexpected("AuthReqBlk", &areq.id, "an Authentication Request comes with a TPO"))?;
+            let tp = tpo.ok_or_else(|| {
+                unexpected(
+                    "AuthReqBlk",
+                    &areq.id,
+                    "an Authentication Request comes with a TPO",
+                )
+            })?;
             return self.consumer_authenticate(t, tp, areq, now);
         }
         if let Some(st) = auth_status {
@@ -115,7 +134,13 @@ impl Engine {
                     Some(c) => choices.push(c),
                     None => {
                         let el = tp.id.clone();
-                        return self.consumer_cancel_now(t, StatusType::Offer, Some(&el), CompletionCode::ConsCancelled, out);
+                        return self.consumer_cancel_now(
+                            t,
+                            StatusType::Offer,
+                            Some(&el),
+                            CompletionCode::ConsCancelled,
+                            out,
+                        );
                     }
                 }
             }
@@ -131,48 +156,90 @@ impl Engine {
                 }
                 d.blocks.push(TradingBlock::TpoSelection(TpoSelectionBlock {
                     id: String::new(),
-                    brand_selections: selections, ..Default::default()
+                    brand_selections: selections,
+                    ..Default::default()
                 }));
                 t.st.phase = Phase::AwaitOffer;
-                let to = t.st.peer.clone().ok_or_else(|| Fault::hard(ErrorCode::AttMissing, "ProtocolOptions", "the TPO names no SenderNetLocn for the TPO Selection").att("SenderNetLocn"))?;
-                return Ok(Step::Request { to, draft: d, payment: false });
+                let to = t.st.peer.clone().ok_or_else(|| {
+                    Fault::hard(
+                        ErrorCode::AttMissing,
+                        "ProtocolOptions",
+                        "the TPO names no SenderNetLocn for the TPO Selection",
+                    )
+                    .att("SenderNetLocn")
+                })?;
+                return Ok(Step::Request {
+                    to,
+                    draft: d,
+                    payment: false,
+                });
             }
         }
         if let Some(or) = offer_resp {
             if tpo.is_none() && t.st.phase != Phase::AwaitOffer {
-                return Err(unexpected("OfferRespBlk", &or.id, "no TPO Selection was sent before this Offer Response"));
+                return Err(unexpected(
+                    "OfferRespBlk",
+                    &or.id,
+                    "no TPO Selection was sent before this Offer Response",
+                ));
             }
             if or.status.process_state != ProcessState::CompletedOk {
-                t.end(EndKind::Failed, ProcessState::Failed, or.status.completion_code.clone());
+                t.end(
+                    EndKind::Failed,
+                    ProcessState::Failed,
+                    or.status.completion_code.clone(),
+                );
                 out.events.push(Event::Finished(self.outcome_of(t, None)));
                 return Ok(Step::Quiet);
             }
             let summary = self.offer_summary(t, msg);
             if !self.consumer_app.approve(&summary) {
                 let order = or.order.as_ref().map(|o| o.id.clone());
-                return self.consumer_cancel_now(t, StatusType::Offer, order.as_deref(), CompletionCode::ConsCancelled, out);
+                return self.consumer_cancel_now(
+                    t,
+                    StatusType::Offer,
+                    order.as_deref(),
+                    CompletionCode::ConsCancelled,
+                    out,
+                );
             }
             return self.pay_next(t, Some(msg), now, out);
         }
         if let Some(px) = pay_exch {
             if t.st.phase != Phase::AwaitPayment {
-                return Err(unexpected("PayExchBlk", &px.id, "no Payment Request or Payment Exchange was sent before this Payment Exchange"));
+                return Err(unexpected(
+                    "PayExchBlk",
+                    &px.id,
+                    "no Payment Request or Payment Exchange was sent before this Payment Exchange",
+                ));
             }
             return self.consumer_exchange(t, px, now);
         }
         if let Some(pr) = pay_resp {
             if t.st.phase != Phase::AwaitPayment {
-                return Err(unexpected("PayRespBlk", &pr.id, "no Payment Request or Payment Exchange was sent before this Payment Response"));
+                return Err(unexpected(
+                    "PayRespBlk",
+                    &pr.id,
+                    "no Payment Request or Payment Exchange was sent before this Payment Response",
+                ));
             }
             return self.consumer_payment_response(t, msg, pr, deliv_resp, now, out);
         }
         if let Some(dr) = deliv_resp {
             if t.st.phase != Phase::AwaitDelivery {
-                return Err(unexpected("DeliveryRespBlk", &dr.id, "no Delivery Request was sent before this Delivery Response"));
+                return Err(unexpected(
+                    "DeliveryRespBlk",
+                    &dr.id,
+                    "no Delivery Request was sent before this Delivery Response",
+                ));
             }
             return Ok(self.consumer_delivered(t, dr, out));
         }
-        Err(Fault::hard(ErrorCode::ElMissing, "IotpMessage", "the message has no block a Consumer acts on"))
+        Err(Fault::hard(
+            ErrorCode::ElMissing,
+            "IotpMessage",
+            "the message has no block a Consumer acts on",
+        ))
     }
 
     fn offer_summary(&self, t: &Txn, msg: &IotpMessage) -> OfferSummary {
@@ -195,12 +262,16 @@ impl Engine {
         OfferSummary {
             iotp_trans_id: t.key.iotp_trans_id.clone(),
             trans_type: TransactionType::from_wire(&t.st.trans_type),
-            short_desc: tpo.map(|t| t.protocol_options.short_desc.clone()).unwrap_or_default(),
+            short_desc: tpo
+                .map(|t| t.protocol_options.short_desc.clone())
+                .unwrap_or_default(),
             merchant: tpo
                 .and_then(|t| {
-                    t.organisations
-                        .iter()
-                        .find(|o| o.trading_roles.iter().any(|r| r.trading_role == TradingRole::Merchant))
+                    t.organisations.iter().find(|o| {
+                        o.trading_roles
+                            .iter()
+                            .any(|r| r.trading_role == TradingRole::Merchant)
+                    })
                 })
                 .map(|o| o.org_id.clone())
                 .unwrap_or_default(),
@@ -223,13 +294,25 @@ impl Engine {
         let mut refs = Vec::new();
         for brand in &list.brands {
             for pa_ref in &brand.protocol_amount_refs {
-                let Some(pa) = list.protocol_amounts.iter().find(|p| &p.id == pa_ref) else { continue };
-                let Some(pp) = list.pay_protocols.iter().find(|p| p.id == pa.pay_protocol_ref) else { continue };
-                let Some(bridge) = self.bridge_for_protocol(&pp.protocol_id) else { continue };
+                let Some(pa) = list.protocol_amounts.iter().find(|p| &p.id == pa_ref) else {
+                    continue;
+                };
+                let Some(pp) = list
+                    .pay_protocols
+                    .iter()
+                    .find(|p| p.id == pa.pay_protocol_ref)
+                else {
+                    continue;
+                };
+                let Some(bridge) = self.bridge_for_protocol(&pp.protocol_id) else {
+                    continue;
+                };
                 let info = bridge.info();
                 let host = Host::new(&*self.store, &info.software_id, now);
                 for ca_ref in &pa.currency_amount_refs {
-                    let Some(ca) = list.currency_amounts.iter().find(|c| &c.id == ca_ref) else { continue };
+                    let Some(ca) = list.currency_amounts.iter().find(|c| &c.id == ca_ref) else {
+                        continue;
+                    };
                     let instruments = bridge
                         .find_payment_instrument(
                             &host,
@@ -300,11 +383,21 @@ impl Engine {
             .iter()
             .find(|l| l.id == c.brand_list_ref)
             .or_else(|| t.brand_list(&c.brand_list_ref))
-            .ok_or_else(|| Fault::hard(ErrorCode::ElMissing, "BrandList", "the chosen Brand List is gone"))?;
+            .ok_or_else(|| {
+                Fault::hard(
+                    ErrorCode::ElMissing,
+                    "BrandList",
+                    "the chosen Brand List is gone",
+                )
+            })?;
         let (brand, pa, pp, ca) = resolve(list, &c)?;
-        let bridge = self
-            .bridge_by_id(&c.bridge)
-            .ok_or_else(|| Fault::hard(ErrorCode::UnknownError, "BrandList", "the payment bridge is gone"))?;
+        let bridge = self.bridge_by_id(&c.bridge).ok_or_else(|| {
+            Fault::hard(
+                ErrorCode::UnknownError,
+                "BrandList",
+                "the payment bridge is gone",
+            )
+        })?;
         let pay_id = self.new_pay_id('C');
         let host = Host::new(&*self.store, &c.bridge, now);
         let content = bridge
@@ -322,7 +415,9 @@ impl Engine {
             )
             .map_err(|e| api_fault(&e, "BrandSelection"))?
             .brand_selection;
-        let part = |ids: &mut build::Ids, pcs: Vec<PackagedContent>| (!pcs.is_empty()).then(|| (ids.next(), pcs));
+        let part = |ids: &mut build::Ids, pcs: Vec<PackagedContent>| {
+            (!pcs.is_empty()).then(|| (ids.next(), pcs))
+        };
         let bi = part(ids, content.brand_info);
         let pai = part(ids, content.protocol_amount_info);
         let cai = part(ids, content.currency_amount_info);
@@ -332,55 +427,112 @@ impl Engine {
             brand_ref: brand.id.clone(),
             protocol_amount_ref: pa.id.clone(),
             currency_amount_ref: ca.id.clone(),
-            brand_info: bi.map(|(id, packaged_contents)| BrandSelectionBrandInfo { id, content_software_id: None, packaged_contents, ..Default::default() }),
-            protocol_amount_info: pai.map(|(id, packaged_contents)| BrandSelectionProtocolAmountInfo { id, content_software_id: None, packaged_contents, ..Default::default() }),
-            currency_amount_info: cai.map(|(id, packaged_contents)| BrandSelectionCurrencyAmountInfo { id, content_software_id: None, packaged_contents, ..Default::default() }), ..Default::default()
+            brand_info: bi.map(|(id, packaged_contents)| BrandSelectionBrandInfo {
+                id,
+                content_software_id: None,
+                packaged_contents,
+                ..Default::default()
+            }),
+            protocol_amount_info: pai.map(|(id, packaged_contents)| {
+                BrandSelectionProtocolAmountInfo {
+                    id,
+                    content_software_id: None,
+                    packaged_contents,
+                    ..Default::default()
+                }
+            }),
+            currency_amount_info: cai.map(|(id, packaged_contents)| {
+                BrandSelectionCurrencyAmountInfo {
+                    id,
+                    content_software_id: None,
+                    packaged_contents,
+                    ..Default::default()
+                }
+            }),
+            ..Default::default()
         })
     }
 
     /// Sends the Payment Request of the next payment whose predecessors are paid (§9.1.3;
     /// `StartAfterRefs` orders a value exchange's two payments).
-    fn pay_next(&mut self, t: &mut Txn, _msg: Option<&IotpMessage>, now: i64, out: &mut Outcome) -> Result<Step, Fault> {
-        let or = t
-            .offer_response()
-            .cloned()
-            .ok_or_else(|| Fault::hard(ErrorCode::ElMissing, "OfferRespBlk", "no Offer Response in the transaction"))?;
+    fn pay_next(
+        &mut self,
+        t: &mut Txn,
+        _msg: Option<&IotpMessage>,
+        now: i64,
+        out: &mut Outcome,
+    ) -> Result<Step, Fault> {
+        let or = t.offer_response().cloned().ok_or_else(|| {
+            Fault::hard(
+                ErrorCode::ElMissing,
+                "OfferRespBlk",
+                "no Offer Response in the transaction",
+            )
+        })?;
         let next = or.payments.iter().find(|p| {
             !t.st.payments_done.contains(&p.id)
-                && p.start_after_refs.iter().flatten().all(|r| t.st.payments_done.contains(r))
+                && p.start_after_refs
+                    .iter()
+                    .flatten()
+                    .all(|r| t.st.payments_done.contains(r))
         });
         let Some(payment) = next.cloned() else {
             return Ok(self.consumer_after_payments(t, &or, now, out));
         };
-        let ci = t
-            .st
-            .choices
-            .iter()
-            .position(|c| c.brand_list_ref == payment.brand_list_ref)
-            .ok_or_else(|| Fault::hard(ErrorCode::ElInconsistent, "Payment", "the Payment's Brand List is not in the TPO").comp(&payment.id).att("BrandListRef"))?;
+        let ci =
+            t.st.choices
+                .iter()
+                .position(|c| c.brand_list_ref == payment.brand_list_ref)
+                .ok_or_else(|| {
+                    Fault::hard(
+                        ErrorCode::ElInconsistent,
+                        "Payment",
+                        "the Payment's Brand List is not in the TPO",
+                    )
+                    .comp(&payment.id)
+                    .att("BrandListRef")
+                })?;
         let c = t.st.choices[ci].clone();
-        let tpo = t.tpo().cloned().ok_or_else(|| Fault::hard(ErrorCode::ElMissing, "TpoBlk", "no TPO"))?;
-        let list = t
-            .brand_list(&c.brand_list_ref)
+        let tpo = t
+            .tpo()
             .cloned()
-            .ok_or_else(|| Fault::hard(ErrorCode::ElMissing, "BrandList", "the chosen Brand List is gone"))?;
+            .ok_or_else(|| Fault::hard(ErrorCode::ElMissing, "TpoBlk", "no TPO"))?;
+        let list = t.brand_list(&c.brand_list_ref).cloned().ok_or_else(|| {
+            Fault::hard(
+                ErrorCode::ElMissing,
+                "BrandList",
+                "the chosen Brand List is gone",
+            )
+        })?;
         let (brand, pa, pp, ca) = resolve(&list, &c)?;
         let (brand, pa, pp, ca) = (brand.clone(), pa.clone(), pp.clone(), ca.clone());
-        let to = net_locn(&pp.pay_req_net_locn, &pp.sec_pay_req_net_locn)
-            .ok_or_else(|| Fault::hard(ErrorCode::AttMissing, "PayProtocol", "the PayProtocol names no PayReqNetLocn").att("PayReqNetLocn"))?;
+        let to = net_locn(&pp.pay_req_net_locn, &pp.sec_pay_req_net_locn).ok_or_else(|| {
+            Fault::hard(
+                ErrorCode::AttMissing,
+                "PayProtocol",
+                "the PayProtocol names no PayReqNetLocn",
+            )
+            .att("PayReqNetLocn")
+        })?;
         let mut d = self.draft(t);
         let selection = match c.selection_id.as_deref().and_then(|id| {
             t.blocks().find_map(|b| match b {
-                TradingBlock::TpoSelection(s) => s.brand_selections.iter().find(|x| x.id == id).cloned(),
+                TradingBlock::TpoSelection(s) => {
+                    s.brand_selections.iter().find(|x| x.id == id).cloned()
+                }
                 _ => None,
             })
         }) {
             Some(s) => s,
             None => self.brand_selection(t, &tpo, ci, &mut d.ids, now)?,
         };
-        let bridge = self
-            .bridge_by_id(&c.bridge)
-            .ok_or_else(|| Fault::hard(ErrorCode::UnknownError, "PayProtocol", "the payment bridge is gone"))?;
+        let bridge = self.bridge_by_id(&c.bridge).ok_or_else(|| {
+            Fault::hard(
+                ErrorCode::UnknownError,
+                "PayProtocol",
+                "the payment bridge is gone",
+            )
+        })?;
         let pay_id = self.new_pay_id('C');
         let host = Host::new(&*self.store, &c.bridge, now);
         let step = bridge
@@ -397,7 +549,11 @@ impl Engine {
                     consumer_pay_id: pay_id.clone(),
                     wallet: Default::default(),
                     offer: OfferContent {
-                        order: or.order.as_ref().map(|o| o.packaged_contents.clone()).unwrap_or_default(),
+                        order: or
+                            .order
+                            .as_ref()
+                            .map(|o| o.packaged_contents.clone())
+                            .unwrap_or_default(),
                         ..offer_content(&brand, &pa, &pp, None)
                     },
                 },
@@ -412,22 +568,28 @@ impl Engine {
         // Orgs (§8.7): Merchant, Consumer, this Payment Handler, the previous and next steps.
         let mut orgs: Vec<Organisation> = Vec::new();
         let mut add = |o: Option<&Organisation>| {
-            if let Some(o) = o {
-                if !orgs.iter().any(|x| x.id == o.id) {
-                    orgs.push(o.clone());
-                }
+            if let Some(o) = o
+                && !orgs.iter().any(|x| x.id == o.id)
+            {
+                orgs.push(o.clone());
             }
         };
         add(t.org_with_role(&TradingRole::Merchant));
         add(t.org_with_role(&TradingRole::Consumer));
         add(t.org_by_id(&pp.action_org_ref));
         for r in payment.start_after_refs.iter().flatten() {
-            let prev = or.payments.iter().find(|p| &p.id == r).and_then(|p| {
-                t.choices_pp(&p.brand_list_ref)
-            });
+            let prev = or
+                .payments
+                .iter()
+                .find(|p| &p.id == r)
+                .and_then(|p| t.choices_pp(&p.brand_list_ref));
             add(prev.as_deref().and_then(|id| t.org_by_id(id)));
         }
-        if let Some(dh) = or.delivery.as_ref().and_then(|d| d.action_org_ref.as_deref()) {
+        if let Some(dh) = or
+            .delivery
+            .as_ref()
+            .and_then(|d| d.action_org_ref.as_deref())
+        {
             add(t.org_by_id(dh));
         }
         let trd: Vec<TradingRoleData> = or
@@ -442,18 +604,21 @@ impl Engine {
             consumer_payment_id: Some(pay_id.clone()),
             payment_handler_pay_id: None,
             content_software_id: Some(c.bridge.clone()),
-            packaged_contents: step.pay_scheme, ..Default::default()
+            packaged_contents: step.pay_scheme,
+            ..Default::default()
         });
-        d.blocks.push(TradingBlock::PaymentRequest(PaymentRequestBlock {
-            id: String::new(),
-            statuses,
-            brand_list: list.clone(),
-            brand_selection: selection,
-            payment: payment.clone(),
-            pay_scheme_data: psd,
-            organisations: orgs,
-            trading_role_data: trd, ..Default::default()
-        }));
+        d.blocks
+            .push(TradingBlock::PaymentRequest(PaymentRequestBlock {
+                id: String::new(),
+                statuses,
+                brand_list: list.clone(),
+                brand_selection: selection,
+                payment: payment.clone(),
+                pay_scheme_data: psd,
+                organisations: orgs,
+                trading_role_data: trd,
+                ..Default::default()
+            }));
         t.st.payment = Some(PayContext {
             bridge: c.bridge.clone(),
             pay_id,
@@ -461,17 +626,40 @@ impl Engine {
             peer_pay_id: None,
         });
         t.st.phase = Phase::AwaitPayment;
-        Ok(Step::Request { to, draft: d, payment: true })
+        Ok(Step::Request {
+            to,
+            draft: d,
+            payment: true,
+        })
     }
 
-    fn consumer_exchange(&mut self, t: &mut Txn, px: &PaymentExchangeBlock, now: i64) -> Result<Step, Fault> {
-        let p = t.st.payment.clone().ok_or_else(|| unexpected("PayExchBlk", &px.id, "no payment in progress"))?;
-        let bridge = self
-            .bridge_by_id(&p.bridge)
-            .ok_or_else(|| Fault::hard(ErrorCode::UnknownError, "PayExchBlk", "the payment bridge is gone"))?;
+    fn consumer_exchange(
+        &mut self,
+        t: &mut Txn,
+        px: &PaymentExchangeBlock,
+        now: i64,
+    ) -> Result<Step, Fault> {
+        let p =
+            t.st.payment
+                .clone()
+                .ok_or_else(|| unexpected("PayExchBlk", &px.id, "no payment in progress"))?;
+        let bridge = self.bridge_by_id(&p.bridge).ok_or_else(|| {
+            Fault::hard(
+                ErrorCode::UnknownError,
+                "PayExchBlk",
+                "the payment bridge is gone",
+            )
+        })?;
         let host = Host::new(&*self.store, &p.bridge, now);
-        let input: Vec<PackagedContent> = px.pay_scheme_data.iter().flat_map(|s| s.packaged_contents.iter().cloned()).collect();
-        let ph_pay_id = px.pay_scheme_data.iter().find_map(|s| s.payment_handler_pay_id.clone());
+        let input: Vec<PackagedContent> = px
+            .pay_scheme_data
+            .iter()
+            .flat_map(|s| s.packaged_contents.iter().cloned())
+            .collect();
+        let ph_pay_id = px
+            .pay_scheme_data
+            .iter()
+            .find_map(|s| s.payment_handler_pay_id.clone());
         let step = bridge
             .continue_process(
                 &host,
@@ -485,12 +673,23 @@ impl Engine {
             )
             .map_err(|e| api_fault(&e, "PaySchemeData").block(&px.id))?;
         if step.cont_status == ContStatus::End && step.pay_scheme.is_empty() {
-            return Err(Fault::hard(ErrorCode::EncapProtErr, "PaySchemeData", "the payment scheme ended the exchange without an answer").block(&px.id));
+            return Err(Fault::hard(
+                ErrorCode::EncapProtErr,
+                "PaySchemeData",
+                "the payment scheme ended the exchange without an answer",
+            )
+            .block(&px.id));
         }
         if let Some(pp) = &mut t.st.payment {
             pp.peer_pay_id = ph_pay_id.clone().or(pp.peer_pay_id.take());
         }
-        let to = t.st.peer.clone().ok_or_else(|| Fault::hard(ErrorCode::UnknownError, "PayExchBlk", "the Payment Handler's location is unknown"))?;
+        let to = t.st.peer.clone().ok_or_else(|| {
+            Fault::hard(
+                ErrorCode::UnknownError,
+                "PayExchBlk",
+                "the Payment Handler's location is unknown",
+            )
+        })?;
         let mut d = self.draft(t);
         let psd = PaymentSchemeData {
             id: d.ids.next(),
@@ -498,13 +697,20 @@ impl Engine {
             consumer_payment_id: Some(p.pay_id.clone()),
             payment_handler_pay_id: ph_pay_id,
             content_software_id: Some(p.bridge.clone()),
-            packaged_contents: step.pay_scheme, ..Default::default()
+            packaged_contents: step.pay_scheme,
+            ..Default::default()
         };
-        d.blocks.push(TradingBlock::PaymentExchange(PaymentExchangeBlock {
-            id: String::new(),
-            pay_scheme_data: vec![psd], ..Default::default()
-        }));
-        Ok(Step::Request { to, draft: d, payment: true })
+        d.blocks
+            .push(TradingBlock::PaymentExchange(PaymentExchangeBlock {
+                id: String::new(),
+                pay_scheme_data: vec![psd],
+                ..Default::default()
+            }));
+        Ok(Step::Request {
+            to,
+            draft: d,
+            payment: true,
+        })
     }
 
     fn consumer_payment_response(
@@ -516,10 +722,17 @@ impl Engine {
         now: i64,
         out: &mut Outcome,
     ) -> Result<Step, Fault> {
-        let p = t.st.payment.clone().ok_or_else(|| unexpected("PayRespBlk", &pr.id, "no payment in progress"))?;
-        let bridge = self
-            .bridge_by_id(&p.bridge)
-            .ok_or_else(|| Fault::hard(ErrorCode::UnknownError, "PayRespBlk", "the payment bridge is gone"))?;
+        let p =
+            t.st.payment
+                .clone()
+                .ok_or_else(|| unexpected("PayRespBlk", &pr.id, "no payment in progress"))?;
+        let bridge = self.bridge_by_id(&p.bridge).ok_or_else(|| {
+            Fault::hard(
+                ErrorCode::UnknownError,
+                "PayRespBlk",
+                "the payment bridge is gone",
+            )
+        })?;
         let host = Host::new(&*self.store, &p.bridge, now);
         let ok = pr.status.process_state == ProcessState::CompletedOk;
         // The last scheme data goes to the bridge (RFC 3867 §2.3.2).
@@ -555,17 +768,27 @@ impl Engine {
             return Ok(Step::Quiet);
         }
         let receipt = pr.pay_receipt.as_ref().ok_or_else(|| {
-            Fault::hard(ErrorCode::ElMissing, "PayReceipt", "a CompletedOk Payment Response needs a PayReceipt (§8.9)").block(&pr.id).with_value("PayReceipt")
+            Fault::hard(
+                ErrorCode::ElMissing,
+                "PayReceipt",
+                "a CompletedOk Payment Response needs a PayReceipt (§8.9)",
+            )
+            .block(&pr.id)
+            .with_value("PayReceipt")
         })?;
         // Rebuild the receipt from PayReceiptNameRefs (RFC 3867 §2.4).
         let names = receipt.pay_receipt_name_refs.clone().unwrap_or_default();
         let mut parts: Vec<PackagedContent> = Vec::new();
         let psds = std::iter::once(pr.pay_scheme_data.as_ref())
             .flatten()
-            .chain(t.blocks().filter_map(|b| match b {
-                TradingBlock::PaymentExchange(x) => Some(x.pay_scheme_data.iter()),
-                _ => None,
-            }).flatten());
+            .chain(
+                t.blocks()
+                    .filter_map(|b| match b {
+                        TradingBlock::PaymentExchange(x) => Some(x.pay_scheme_data.iter()),
+                        _ => None,
+                    })
+                    .flatten(),
+            );
         for psd in psds {
             for pc in &psd.packaged_contents {
                 if pc.name.as_ref().is_some_and(|n| names.contains(n)) && !parts.contains(pc) {
@@ -585,7 +808,13 @@ impl Engine {
                 },
             )
             .map_err(|e| api_fault(&e, "PayReceipt").block(&pr.id).comp(&receipt.id))?;
-        let _ = bridge.inquire_process_state(&host, &payapi::InquireProcessState { pay_id: p.pay_id.clone(), wallet: Default::default() });
+        let _ = bridge.inquire_process_state(
+            &host,
+            &payapi::InquireProcessState {
+                pay_id: p.pay_id.clone(),
+                wallet: Default::default(),
+            },
+        );
         let _ = bridge.change_process_state(
             &host,
             &payapi::ChangeProcessState {
@@ -600,7 +829,11 @@ impl Engine {
         t.st.last_status = Some(SavedStatus::of(&pr.status));
         if let Some(pc) = &mut t.st.payment {
             // Kept for inquiries: the Payment Handler's id of this payment.
-            pc.peer_pay_id = pr.status.process_reference.clone().or(pc.peer_pay_id.take());
+            pc.peer_pay_id = pr
+                .status
+                .process_reference
+                .clone()
+                .or(pc.peer_pay_id.take());
         }
         if let Some(dr) = deliv_resp {
             return Ok(self.consumer_delivered(t, dr, out));
@@ -609,7 +842,13 @@ impl Engine {
     }
 
     /// After the last payment: the Delivery Request, or the end.
-    fn consumer_after_payments(&mut self, t: &mut Txn, or: &OfferResponseBlock, _now: i64, out: &mut Outcome) -> Step {
+    fn consumer_after_payments(
+        &mut self,
+        t: &mut Txn,
+        or: &OfferResponseBlock,
+        _now: i64,
+        out: &mut Outcome,
+    ) -> Step {
         let delivery = or
             .delivery
             .as_ref()
@@ -624,7 +863,9 @@ impl Engine {
             return Step::Quiet;
         };
         let data = delivery.delivery_data.as_ref();
-        let Some(to) = data.and_then(|d| net_locn(&d.deliv_req_net_locn, &d.sec_deliv_req_net_locn)) else {
+        let Some(to) =
+            data.and_then(|d| net_locn(&d.deliv_req_net_locn, &d.sec_deliv_req_net_locn))
+        else {
             // A delivery without a net location is the Merchant's own business (§7.13.1).
             t.st.phase = Phase::Done;
             t.end(EndKind::Completed, ProcessState::CompletedOk, None);
@@ -642,16 +883,19 @@ impl Engine {
         }
         let mut orgs: Vec<Organisation> = Vec::new();
         let mut add = |o: Option<&Organisation>| {
-            if let Some(o) = o {
-                if !orgs.iter().any(|x| x.id == o.id) {
-                    orgs.push(o.clone());
-                }
+            if let Some(o) = o
+                && !orgs.iter().any(|x| x.id == o.id)
+            {
+                orgs.push(o.clone());
             }
         };
         add(t.org_with_role(&TradingRole::Merchant));
         add(t.org_with_role(&TradingRole::Consumer));
         add(data.and_then(|d| t.org_by_id(&d.deliv_to_ref)));
-        add(delivery.action_org_ref.as_deref().and_then(|id| t.org_by_id(id)));
+        add(delivery
+            .action_org_ref
+            .as_deref()
+            .and_then(|id| t.org_by_id(id)));
         add(t.org_with_role(&TradingRole::PaymentHandler));
         let dh = delivery.action_org_ref.clone().unwrap_or_default();
         let trd = or
@@ -661,29 +905,48 @@ impl Engine {
             .cloned()
             .collect();
         let mut d = self.draft(t);
-        d.blocks.push(TradingBlock::DeliveryRequest(DeliveryRequestBlock {
-            id: String::new(),
-            statuses,
-            order: or.order.clone().unwrap_or_default(),
-            organisations: orgs,
-            delivery: delivery.clone(),
-            consumer_delivery_data: None,
-            trading_role_data: trd, ..Default::default()
-        }));
+        d.blocks
+            .push(TradingBlock::DeliveryRequest(DeliveryRequestBlock {
+                id: String::new(),
+                statuses,
+                order: or.order.clone().unwrap_or_default(),
+                organisations: orgs,
+                delivery: delivery.clone(),
+                consumer_delivery_data: None,
+                trading_role_data: trd,
+                ..Default::default()
+            }));
         t.st.phase = Phase::AwaitDelivery;
-        Step::Request { to, draft: d, payment: false }
+        Step::Request {
+            to,
+            draft: d,
+            payment: false,
+        }
     }
 
-    fn consumer_delivered(&mut self, t: &mut Txn, dr: &DeliveryResponseBlock, out: &mut Outcome) -> Step {
+    fn consumer_delivered(
+        &mut self,
+        t: &mut Txn,
+        dr: &DeliveryResponseBlock,
+        out: &mut Outcome,
+    ) -> Step {
         let ok = dr.status.process_state == ProcessState::CompletedOk;
         t.st.last_status = Some(SavedStatus::of(&dr.status));
         t.st.phase = Phase::Done;
         t.end(
-            if ok { EndKind::Completed } else { EndKind::Failed },
+            if ok {
+                EndKind::Completed
+            } else {
+                EndKind::Failed
+            },
             dr.status.process_state.clone(),
             dr.status.completion_code.clone(),
         );
-        let next = if ok { t.st.success_net_locn.clone() } else { None };
+        let next = if ok {
+            t.st.success_net_locn.clone()
+        } else {
+            None
+        };
         let mut outcome = self.outcome_of(t, next);
         outcome.receipts = receipts(t);
         out.events.push(Event::Finished(outcome));
@@ -697,20 +960,40 @@ impl Engine {
         areq: &AuthenticationRequestBlock,
         now: i64,
     ) -> Result<Step, Fault> {
-        let to = t
-            .st
-            .peer
-            .clone()
-            .ok_or_else(|| Fault::hard(ErrorCode::AttMissing, "ProtocolOptions", "the TPO names no SenderNetLocn").att("SenderNetLocn"))?;
-        let authenticator = tpo.organisations.first().map(|o| o.org_id.clone()).unwrap_or_default();
+        let to = t.st.peer.clone().ok_or_else(|| {
+            Fault::hard(
+                ErrorCode::AttMissing,
+                "ProtocolOptions",
+                "the TPO names no SenderNetLocn",
+            )
+            .att("SenderNetLocn")
+        })?;
+        let authenticator = tpo
+            .organisations
+            .first()
+            .map(|o| o.org_id.clone())
+            .unwrap_or_default();
         let mut d = self.draft(t);
         let lang = self.config.lang.clone();
         if !self.consumer_app.consent_to_authenticate(&authenticator) {
             let el = areq.auth_requests.first().map(|q| q.id.clone());
-            let c = self.cancel_block(&mut d.ids, StatusType::Authentication, el.as_deref(), CompletionCode::AutEeCancel);
+            let c = self.cancel_block(
+                &mut d.ids,
+                StatusType::Authentication,
+                el.as_deref(),
+                CompletionCode::AutEeCancel,
+            );
             d.blocks.push(c);
-            t.end(EndKind::Cancelled, ProcessState::Failed, Some(CompletionCode::AutEeCancel));
-            return Ok(Step::Request { to, draft: d, payment: false });
+            t.end(
+                EndKind::Cancelled,
+                ProcessState::Failed,
+                Some(CompletionCode::AutEeCancel),
+            );
+            return Ok(Step::Request {
+                to,
+                draft: d,
+                payment: false,
+            });
         }
         let mut response = None;
         if !areq.auth_requests.is_empty() {
@@ -722,10 +1005,23 @@ impl Engine {
             });
             let Some((q, bridge)) = found else {
                 let el = areq.auth_requests.first().map(|q| q.id.clone());
-                let c = self.cancel_block(&mut d.ids, StatusType::Authentication, el.as_deref(), CompletionCode::NoAuthReq);
+                let c = self.cancel_block(
+                    &mut d.ids,
+                    StatusType::Authentication,
+                    el.as_deref(),
+                    CompletionCode::NoAuthReq,
+                );
                 d.blocks.push(c);
-                t.end(EndKind::Cancelled, ProcessState::Failed, Some(CompletionCode::NoAuthReq));
-                return Ok(Step::Request { to, draft: d, payment: false });
+                t.end(
+                    EndKind::Cancelled,
+                    ProcessState::Failed,
+                    Some(CompletionCode::NoAuthReq),
+                );
+                return Ok(Step::Request {
+                    to,
+                    draft: d,
+                    payment: false,
+                });
             };
             let info = bridge.info();
             let host = Host::new(&*self.store, &info.software_id, now);
@@ -745,28 +1041,50 @@ impl Engine {
                 authentication_id: q.authentication_id.clone(),
                 selected_algorithm_ref: q.algorithm.id.clone(),
                 content_software_id: Some(info.software_id.clone()),
-                packaged_contents: res.auth_res, ..Default::default()
+                packaged_contents: res.auth_res,
+                ..Default::default()
             });
         }
         let mut orgs = Vec::new();
         if let Some(info) = &areq.trading_role_info_request {
             let mut me = self.config.org.clone();
-            me.roles.retain(|r| info.trading_role_list.iter().any(|l| l == &r.role));
+            me.roles
+                .retain(|r| info.trading_role_list.iter().any(|l| l == &r.role));
             if me.roles.is_empty() {
-                let c = self.cancel_block(&mut d.ids, StatusType::Authentication, None, CompletionCode::TradRolesIncon);
+                let c = self.cancel_block(
+                    &mut d.ids,
+                    StatusType::Authentication,
+                    None,
+                    CompletionCode::TradRolesIncon,
+                );
                 d.blocks.push(c);
-                t.end(EndKind::Cancelled, ProcessState::Failed, Some(CompletionCode::TradRolesIncon));
-                return Ok(Step::Request { to, draft: d, payment: false });
+                t.end(
+                    EndKind::Cancelled,
+                    ProcessState::Failed,
+                    Some(CompletionCode::TradRolesIncon),
+                );
+                return Ok(Step::Request {
+                    to,
+                    draft: d,
+                    payment: false,
+                });
             }
             orgs.push(me.to_component(&mut d.ids, &lang));
         }
-        d.blocks.push(TradingBlock::AuthenticationResponse(AuthenticationResponseBlock {
-            id: String::new(),
-            auth_response: response,
-            organisations: orgs, ..Default::default()
-        }));
+        d.blocks.push(TradingBlock::AuthenticationResponse(
+            AuthenticationResponseBlock {
+                id: String::new(),
+                auth_response: response,
+                organisations: orgs,
+                ..Default::default()
+            },
+        ));
         t.st.phase = Phase::AwaitAuthStatus;
-        Ok(Step::Request { to, draft: d, payment: false })
+        Ok(Step::Request {
+            to,
+            draft: d,
+            payment: false,
+        })
     }
 
     /// The Consumer cancels now, in answer to what it just received.
@@ -778,7 +1096,14 @@ impl Engine {
         code: CompletionCode,
         out: &mut Outcome,
     ) -> Result<Step, Fault> {
-        let to = t.st.peer.clone().ok_or_else(|| Fault::hard(ErrorCode::AttMissing, "ProtocolOptions", "no net location to send the Cancel Block to").att("SenderNetLocn"))?;
+        let to = t.st.peer.clone().ok_or_else(|| {
+            Fault::hard(
+                ErrorCode::AttMissing,
+                "ProtocolOptions",
+                "no net location to send the Cancel Block to",
+            )
+            .att("SenderNetLocn")
+        })?;
         let mut d = self.draft(t);
         let c = self.cancel_block(&mut d.ids, status_type, el_ref, code.clone());
         d.blocks.push(c);
@@ -786,7 +1111,11 @@ impl Engine {
         t.end(EndKind::Cancelled, ProcessState::Failed, Some(code));
         let next = self.cancel_locn(t, &TradingRole::Merchant);
         out.events.push(Event::Finished(self.outcome_of(t, next)));
-        Ok(Step::Request { to, draft: d, payment: false })
+        Ok(Step::Request {
+            to,
+            draft: d,
+            payment: false,
+        })
     }
 
     fn cancel_locn(&self, t: &Txn, role: &TradingRole) -> Option<String> {
@@ -797,7 +1126,12 @@ impl Engine {
 
     /// A local cancel by the Consumer (§3.10): a Cancel Block where the next message of the
     /// current exchange would go.
-    pub(crate) fn consumer_cancel(&mut self, t: &mut Txn, now: i64, out: &mut Outcome) -> Result<(), EngineError> {
+    pub(crate) fn consumer_cancel(
+        &mut self,
+        t: &mut Txn,
+        now: i64,
+        out: &mut Outcome,
+    ) -> Result<(), EngineError> {
         let status_type = exchange_of(t.st.phase);
         let (code, recipient) = match status_type {
             StatusType::Authentication => (CompletionCode::AutEeCancel, TradingRole::Merchant),
@@ -807,25 +1141,38 @@ impl Engine {
         };
         let el_ref = match status_type {
             StatusType::Payment => t.st.payment.as_ref().map(|p| p.payment_ref.clone()),
-            StatusType::Delivery => t.offer_response().and_then(|o| o.delivery.as_ref().map(|d| d.id.clone())),
+            StatusType::Delivery => t
+                .offer_response()
+                .and_then(|o| o.delivery.as_ref().map(|d| d.id.clone())),
             StatusType::Offer => t.offer_el_ref(),
             _ => t.blocks().find_map(|b| match b {
-                TradingBlock::AuthenticationRequest(a) => a.auth_requests.first().map(|q| q.id.clone()),
+                TradingBlock::AuthenticationRequest(a) => {
+                    a.auth_requests.first().map(|q| q.id.clone())
+                }
                 _ => None,
             }),
         };
         let to = match status_type {
             StatusType::Payment | StatusType::Delivery => t.st.peer.clone(),
-            _ => t.tpo().and_then(|tp| net_locn(&tp.protocol_options.sender_net_locn, &tp.protocol_options.secure_sender_net_locn)),
+            _ => t.tpo().and_then(|tp| {
+                net_locn(
+                    &tp.protocol_options.sender_net_locn,
+                    &tp.protocol_options.secure_sender_net_locn,
+                )
+            }),
         }
-        .ok_or_else(|| EngineError::NotAllowed("no net location to send the Cancel Block to".into()))?;
+        .ok_or_else(|| {
+            EngineError::NotAllowed("no net location to send the Cancel Block to".into())
+        })?;
         let mut d = self.draft(t);
         let c = self.cancel_block(&mut d.ids, status_type, el_ref.as_deref(), code.clone());
         d.blocks.push(c);
         self.send_local(t, to, d, now, out, false);
         self.abandon_payment(t, ProcessState::Failed, Some(code.clone()), now);
         t.end(EndKind::Cancelled, ProcessState::Failed, Some(code));
-        let next = self.cancel_locn(t, &recipient).or_else(|| self.cancel_locn(t, &TradingRole::Merchant));
+        let next = self
+            .cancel_locn(t, &recipient)
+            .or_else(|| self.cancel_locn(t, &TradingRole::Merchant));
         out.events.push(Event::Finished(self.outcome_of(t, next)));
         Ok(())
     }
@@ -834,10 +1181,20 @@ impl Engine {
 impl Txn {
     /// The Payment Handler Org ID of the choice made for a Brand List.
     pub(crate) fn choices_pp(&self, brand_list_ref: &str) -> Option<String> {
-        let c = self.st.choices.iter().find(|c| c.brand_list_ref == brand_list_ref)?;
+        let c = self
+            .st
+            .choices
+            .iter()
+            .find(|c| c.brand_list_ref == brand_list_ref)?;
         let list = self.brand_list(brand_list_ref)?;
-        let pa = list.protocol_amounts.iter().find(|p| p.id == c.protocol_amount_ref)?;
-        let pp = list.pay_protocols.iter().find(|p| p.id == pa.pay_protocol_ref)?;
+        let pa = list
+            .protocol_amounts
+            .iter()
+            .find(|p| p.id == c.protocol_amount_ref)?;
+        let pp = list
+            .pay_protocols
+            .iter()
+            .find(|p| p.id == pa.pay_protocol_ref)?;
         Some(pp.action_org_ref.clone())
     }
 }
@@ -847,7 +1204,11 @@ fn receipts(t: &Txn) -> Vec<Receipt> {
     let mut v: Vec<Receipt> = t
         .blocks()
         .filter_map(|b| match b {
-            TradingBlock::PaymentResponse(p) if p.status.process_state == ProcessState::CompletedOk => Some(p),
+            TradingBlock::PaymentResponse(p)
+                if p.status.process_state == ProcessState::CompletedOk =>
+            {
+                Some(p)
+            }
             _ => None,
         })
         .map(|p| Receipt {
@@ -857,7 +1218,11 @@ fn receipts(t: &Txn) -> Vec<Receipt> {
                 .pay_receipt
                 .iter()
                 .flat_map(|r| r.packaged_contents.iter())
-                .chain(p.pay_scheme_data.iter().flat_map(|s| s.packaged_contents.iter()))
+                .chain(
+                    p.pay_scheme_data
+                        .iter()
+                        .flat_map(|s| s.packaged_contents.iter()),
+                )
                 .map(|pc| (pc.name.clone(), pc.as_text().unwrap_or("").to_owned()))
                 .collect(),
         })
@@ -870,12 +1235,42 @@ fn receipts(t: &Txn) -> Vec<Receipt> {
 pub(crate) fn resolve<'l>(
     list: &'l BrandList,
     c: &Choice,
-) -> Result<(&'l Brand, &'l ProtocolAmount, &'l PaymentProtocol, &'l CurrencyAmount), Fault> {
-    let missing = |what: &str| Fault::hard(ErrorCode::ElInconsistent, "BrandSelection", format!("the selection names no {what} of the Brand List"));
-    let brand = list.brands.iter().find(|b| b.id == c.brand_ref).ok_or_else(|| missing("Brand").att("BrandRef"))?;
-    let pa = list.protocol_amounts.iter().find(|p| p.id == c.protocol_amount_ref).ok_or_else(|| missing("ProtocolAmount").att("ProtocolAmountRef"))?;
-    let pp = list.pay_protocols.iter().find(|p| p.id == pa.pay_protocol_ref).ok_or_else(|| missing("PayProtocol"))?;
-    let ca = list.currency_amounts.iter().find(|x| x.id == c.currency_amount_ref).ok_or_else(|| missing("CurrencyAmount").att("CurrencyAmountRef"))?;
+) -> Result<
+    (
+        &'l Brand,
+        &'l ProtocolAmount,
+        &'l PaymentProtocol,
+        &'l CurrencyAmount,
+    ),
+    Fault,
+> {
+    let missing = |what: &str| {
+        Fault::hard(
+            ErrorCode::ElInconsistent,
+            "BrandSelection",
+            format!("the selection names no {what} of the Brand List"),
+        )
+    };
+    let brand = list
+        .brands
+        .iter()
+        .find(|b| b.id == c.brand_ref)
+        .ok_or_else(|| missing("Brand").att("BrandRef"))?;
+    let pa = list
+        .protocol_amounts
+        .iter()
+        .find(|p| p.id == c.protocol_amount_ref)
+        .ok_or_else(|| missing("ProtocolAmount").att("ProtocolAmountRef"))?;
+    let pp = list
+        .pay_protocols
+        .iter()
+        .find(|p| p.id == pa.pay_protocol_ref)
+        .ok_or_else(|| missing("PayProtocol"))?;
+    let ca = list
+        .currency_amounts
+        .iter()
+        .find(|x| x.id == c.currency_amount_ref)
+        .ok_or_else(|| missing("CurrencyAmount").att("CurrencyAmountRef"))?;
     Ok((brand, pa, pp, ca))
 }
 
@@ -888,7 +1283,12 @@ pub(crate) fn amount_of(list: &BrandList, ca: &CurrencyAmount) -> AmountInfo {
     }
 }
 
-pub(crate) fn offer_content(brand: &Brand, pa: &ProtocolAmount, pp: &PaymentProtocol, order: Option<&Order>) -> OfferContent {
+pub(crate) fn offer_content(
+    brand: &Brand,
+    pa: &ProtocolAmount,
+    pp: &PaymentProtocol,
+    order: Option<&Order>,
+) -> OfferContent {
     OfferContent {
         brand: brand.packaged_contents.clone(),
         protocol_brand: brand
@@ -901,6 +1301,8 @@ pub(crate) fn offer_content(brand: &Brand, pa: &ProtocolAmount, pp: &PaymentProt
             }),
         protocol_amount: pa.packaged_contents.clone(),
         pay_protocol: pp.packaged_contents.clone(),
-        order: order.map(|o| o.packaged_contents.clone()).unwrap_or_default(),
+        order: order
+            .map(|o| o.packaged_contents.clone())
+            .unwrap_or_default(),
     }
 }

@@ -26,17 +26,34 @@ impl Engine {
             _ => None,
         }) else {
             let first = msg.blocks.first();
-            return Err(Fault::hard(ErrorCode::ElUnexpected, first.map(|b| b.tag()).unwrap_or("IotpMessage"), "a Delivery Handler does not accept this block").block(first.map(|b| b.id()).unwrap_or("")));
+            return Err(Fault::hard(
+                ErrorCode::ElUnexpected,
+                first.map(|b| b.tag()).unwrap_or("IotpMessage"),
+                "a Delivery Handler does not accept this block",
+            )
+            .block(first.map(|b| b.id()).unwrap_or("")));
         };
-        let hard = |code: ErrorCode, el: &str, why: String| Fault::hard(code, el, why).block(&dr.id);
+        let hard =
+            |code: ErrorCode, el: &str, why: String| Fault::hard(code, el, why).block(&dr.id);
         if known {
             // §4.5.2.4: a Delivery Request must be the first this role hears of it.
-            return Err(hard(ErrorCode::ElUnexpected, "DeliveryReqBlk", "this Delivery Handler already knows the transaction".into()));
+            return Err(hard(
+                ErrorCode::ElUnexpected,
+                "DeliveryReqBlk",
+                "this Delivery Handler already knows the transaction".into(),
+            ));
         }
         t.st.trans_type = msg.trans_ref.transaction_id.iotp_trans_type.to_string();
-        let my_org = dr.organisations.iter().find(|o| o.org_id.eq_ignore_ascii_case(&self.config.org.org_id));
+        let my_org = dr
+            .organisations
+            .iter()
+            .find(|o| o.org_id.eq_ignore_ascii_case(&self.config.org.org_id));
         if let Some(prefix) = my_org
-            .and_then(|o| o.trading_roles.iter().find(|r| r.trading_role == TradingRole::DeliveryHandler))
+            .and_then(|o| {
+                o.trading_roles
+                    .iter()
+                    .find(|r| r.trading_role == TradingRole::DeliveryHandler)
+            })
             .map(|r| r.iotp_msg_id_prefix.clone())
         {
             t.st.prefix = prefix;
@@ -44,18 +61,38 @@ impl Engine {
         // §6.3: deliver only when the offer and the payments completed.
         for s in &dr.statuses {
             if s.process_state != ProcessState::CompletedOk {
-                return Err(hard(ErrorCode::ElInconsistent, "Status", format!("the {} step this delivery depends on did not complete", s.status_type)).comp(&s.id).att("ProcessState"));
+                return Err(hard(
+                    ErrorCode::ElInconsistent,
+                    "Status",
+                    format!(
+                        "the {} step this delivery depends on did not complete",
+                        s.status_type
+                    ),
+                )
+                .comp(&s.id)
+                .att("ProcessState"));
             }
         }
         for needed in [StatusType::Offer, StatusType::Payment] {
             if !dr.statuses.iter().any(|s| s.status_type == needed) {
-                return Err(hard(ErrorCode::ElMissing, "Status", format!("the Delivery Request carries no {needed} status (§8.10)")).with_value("Status"));
+                return Err(hard(
+                    ErrorCode::ElMissing,
+                    "Status",
+                    format!("the Delivery Request carries no {needed} status (§8.10)"),
+                )
+                .with_value("Status"));
             }
         }
         if let Some(action) = &dr.delivery.action_org_ref {
             let dh = dr.organisations.iter().find(|o| &o.id == action);
             if dh.is_some_and(|o| !o.org_id.eq_ignore_ascii_case(&self.config.org.org_id)) {
-                return Err(hard(ErrorCode::ElInconsistent, "Delivery", "the Delivery names another Delivery Handler".into()).comp(&dr.delivery.id).att("ActionOrgRef"));
+                return Err(hard(
+                    ErrorCode::ElInconsistent,
+                    "Delivery",
+                    "the Delivery names another Delivery Handler".into(),
+                )
+                .comp(&dr.delivery.id)
+                .att("ActionOrgRef"));
             }
         }
         let data = dr.delivery.delivery_data.as_ref();
@@ -63,7 +100,9 @@ impl Engine {
             iotp_trans_id: t.key.iotp_trans_id.clone(),
             order_identifier: dr.order.order_identifier.clone(),
             order_desc: dr.order.short_desc.clone(),
-            method: data.map(|d| d.deliv_method.clone()).unwrap_or(DelivMethod::Web),
+            method: data
+                .map(|d| d.deliv_method.clone())
+                .unwrap_or(DelivMethod::Web),
             deliv_to: data
                 .and_then(|d| dr.organisations.iter().find(|o| o.id == d.deliv_to_ref))
                 .map(|o| o.org_id.clone())
@@ -76,16 +115,37 @@ impl Engine {
         let code = resp.status.completion_code.clone();
         d.blocks.push(TradingBlock::DeliveryResponse(resp));
         t.st.phase = Phase::Done;
-        t.end(if ok { EndKind::Completed } else { EndKind::Failed }, if ok { ProcessState::CompletedOk } else { ProcessState::Failed }, code);
+        t.end(
+            if ok {
+                EndKind::Completed
+            } else {
+                EndKind::Failed
+            },
+            if ok {
+                ProcessState::CompletedOk
+            } else {
+                ProcessState::Failed
+            },
+            code,
+        );
         out.events.push(Event::Finished(self.outcome_of(t, None)));
         Ok(Step::Reply(d))
     }
 
     /// The Delivery Response for a delivery, from the application's result.
-    pub(crate) fn delivery_response(&self, ids: &mut Ids, delivery_id: &str, request: &DeliveryRequest) -> DeliveryResponseBlock {
+    pub(crate) fn delivery_response(
+        &self,
+        ids: &mut Ids,
+        delivery_id: &str,
+        request: &DeliveryRequest,
+    ) -> DeliveryResponseBlock {
         let result = self.delivery_app.deliver(request);
         let lang = self.config.lang.clone();
-        let state = if result.ok { ProcessState::CompletedOk } else { ProcessState::Failed };
+        let state = if result.ok {
+            ProcessState::CompletedOk
+        } else {
+            ProcessState::Failed
+        };
         let status = build::status(
             ids,
             &lang,
@@ -104,8 +164,10 @@ impl Engine {
                 lang,
                 deliv_handler_deliv_id: Some(result.deliv_handler_deliv_id.clone()),
                 content_software_id: None,
-                packaged_contents: vec![PackagedContent::text(result.note)], ..Default::default()
-            }, ..Default::default()
+                packaged_contents: vec![PackagedContent::text(result.note)],
+                ..Default::default()
+            },
+            ..Default::default()
         }
     }
 }

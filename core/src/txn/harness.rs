@@ -46,6 +46,9 @@ pub struct Envelope {
     pub fate: Fate,
 }
 
+/// Decides the [`Fate`] of each message.
+type FateFn = Box<dyn FnMut(&Envelope) -> Fate>;
+
 struct Node {
     name: String,
     prefixes: Vec<String>,
@@ -61,12 +64,15 @@ pub struct Network {
     pub transcript: Vec<Envelope>,
     /// Every event, with the name of the node it happened at.
     pub events: Vec<(String, Event)>,
-    fate: Option<Box<dyn FnMut(&Envelope) -> Fate>>,
+    fate: Option<FateFn>,
 }
 
 impl std::fmt::Debug for Network {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Network").field("nodes", &self.nodes.len()).field("now", &self.now).finish()
+        f.debug_struct("Network")
+            .field("nodes", &self.nodes.len())
+            .field("now", &self.now)
+            .finish()
     }
 }
 
@@ -130,7 +136,12 @@ impl Network {
     /// as the answer to its start-up request, then runs until quiet.
     pub fn start(&mut self, merchant: usize, consumer: usize, outcome: Outcome) {
         let mut rest = outcome;
-        let replies: Vec<Outgoing> = rest.messages.iter().filter(|m| m.to == Destination::Reply).cloned().collect();
+        let replies: Vec<Outgoing> = rest
+            .messages
+            .iter()
+            .filter(|m| m.to == Destination::Reply)
+            .cloned()
+            .collect();
         rest.messages.retain(|m| m.to != Destination::Reply);
         self.absorb(merchant, None, rest);
         for m in replies {
@@ -220,7 +231,10 @@ impl Network {
 
     /// The messages of one transaction that arrived.
     pub fn messages_of(&self, iotp_trans_id: &str) -> Vec<&Envelope> {
-        self.transcript.iter().filter(|e| e.iotp_trans_id == iotp_trans_id).collect()
+        self.transcript
+            .iter()
+            .filter(|e| e.iotp_trans_id == iotp_trans_id)
+            .collect()
     }
 }
 
@@ -268,7 +282,12 @@ fn receiver_name(node: &str, xml: &[u8]) -> String {
 pub struct PickInstrument(pub String);
 
 impl ConsumerApp for PickInstrument {
-    fn choose(&self, _offer: &OfferSummary, _direction: &PayDirection, options: &[PaymentOption]) -> Option<usize> {
+    fn choose(
+        &self,
+        _offer: &OfferSummary,
+        _direction: &PayDirection,
+        options: &[PaymentOption],
+    ) -> Option<usize> {
         options
             .iter()
             .position(|o| o.instrument_id.as_deref() == Some(self.0.as_str()))
@@ -309,15 +328,31 @@ pub mod world {
 
     /// The shop (Merchant).
     pub fn shop() -> OrgConfig {
-        org("shop.example", "Example Shop", vec![endpoint("Merchant", "M", "https://shop.example/iotp")])
+        org(
+            "shop.example",
+            "Example Shop",
+            vec![endpoint("Merchant", "M", "https://shop.example/iotp")],
+        )
     }
     /// The Payment Handler.
     pub fn bank() -> OrgConfig {
-        org("pay.example", "Example Payments", vec![endpoint("PaymentHandler", "P", "https://pay.example/iotp")])
+        org(
+            "pay.example",
+            "Example Payments",
+            vec![endpoint("PaymentHandler", "P", "https://pay.example/iotp")],
+        )
     }
     /// The Delivery Handler.
     pub fn carrier() -> OrgConfig {
-        org("ship.example", "Example Parcels", vec![endpoint("DeliveryHandler", "D", "https://ship.example/iotp")])
+        org(
+            "ship.example",
+            "Example Parcels",
+            vec![endpoint(
+                "DeliveryHandler",
+                "D",
+                "https://ship.example/iotp",
+            )],
+        )
     }
     /// Merchant, Payment Handler and Delivery Handler in one organisation (§9.1.5).
     pub fn allinone() -> OrgConfig {
@@ -325,7 +360,11 @@ pub mod world {
         org(
             "allinone.example",
             "All-in-one Store",
-            vec![endpoint("Merchant", "M", base), endpoint("PaymentHandler", "P", base), endpoint("DeliveryHandler", "D", base)],
+            vec![
+                endpoint("Merchant", "M", base),
+                endpoint("PaymentHandler", "P", base),
+                endpoint("DeliveryHandler", "D", base),
+            ],
         )
     }
     /// The Consumer.
@@ -363,7 +402,8 @@ pub struct DemoNodes {
 }
 
 fn pay_locn(o: &OrgConfig) -> Option<String> {
-    o.endpoint(&TradingRole::PaymentHandler).and_then(|e| e.net_locn.clone())
+    o.endpoint(&TradingRole::PaymentHandler)
+        .and_then(|e| e.net_locn.clone())
 }
 
 /// Builds the demo network: Consumer, Merchant, Payment Handler, Delivery Handler, and an
@@ -379,21 +419,43 @@ pub fn demo_network(instrument: &str, timing: Timing) -> (Network, DemoNodes) {
         let bridge: Arc<dyn PaymentBridge> = Arc::new(MockScheme::new(ph.as_deref()));
         Engine::new(cfg, Arc::new(MemoryStore::new())).with_bridge(bridge)
     };
-    let consumer = mk(world::consumer(), vec![], None).with_consumer_app(Arc::new(PickInstrument(instrument.into())));
+    let consumer = mk(world::consumer(), vec![], None)
+        .with_consumer_app(Arc::new(PickInstrument(instrument.into())));
     let consumer = net.add("consumer", &[], consumer);
     let merchant = net.add(
         "merchant",
         &["https://shop.example/"],
-        mk(world::shop(), vec![world::bank(), world::carrier()], pay_locn(&world::bank())),
+        mk(
+            world::shop(),
+            vec![world::bank(), world::carrier()],
+            pay_locn(&world::bank()),
+        ),
     );
-    let payment_handler = net.add("paymenthandler", &["https://pay.example/"], mk(world::bank(), vec![], None));
-    let delivery_handler = net.add("deliveryhandler", &["https://ship.example/"], mk(world::carrier(), vec![], None));
+    let payment_handler = net.add(
+        "paymenthandler",
+        &["https://pay.example/"],
+        mk(world::bank(), vec![], None),
+    );
+    let delivery_handler = net.add(
+        "deliveryhandler",
+        &["https://ship.example/"],
+        mk(world::carrier(), vec![], None),
+    );
     let allinone = net.add(
         "allinone",
         &["https://allinone.example/"],
         mk(world::allinone(), vec![], pay_locn(&world::allinone())),
     );
-    (net, DemoNodes { consumer, merchant, payment_handler, delivery_handler, allinone })
+    (
+        net,
+        DemoNodes {
+            consumer,
+            merchant,
+            payment_handler,
+            delivery_handler,
+            allinone,
+        },
+    )
 }
 
 /// One demo run: a transaction type and a variant.
@@ -425,20 +487,61 @@ pub struct ScenarioResult {
 
 /// Every scenario of the demo: each baseline transaction, and each purchase variant.
 pub fn scenarios() -> Vec<Scenario> {
-    let s = |t: TransactionType, variant: &'static str| Scenario { transaction: t, variant, instrument: "approve" };
+    let s = |t: TransactionType, variant: &'static str| Scenario {
+        transaction: t,
+        variant,
+        instrument: "approve",
+    };
     vec![
-        s(TransactionType::BaselinePurchase, "brand-dependent, payment then delivery"),
-        s(TransactionType::BaselinePurchase, "brand-independent, payment only"),
-        s(TransactionType::BaselinePurchase, "brand-independent, payment with delivery (DelivAndPayResp)"),
-        Scenario { transaction: TransactionType::BaselinePurchase, variant: "brand-dependent, payment with an extra exchange round", instrument: "extra-round" },
-        s(TransactionType::BaselinePurchase, "authentication first, brand-independent, payment then delivery"),
-        s(TransactionType::BaselineRefund, "brand-independent, credit payment"),
-        s(TransactionType::BaselineDeposit, "brand-dependent, debit payment"),
-        s(TransactionType::BaselineWithdrawal, "brand-dependent, credit payment"),
-        s(TransactionType::BaselineValueExchange, "two payments ordered by StartAfterRefs"),
-        s(TransactionType::BaselineAuthentication, "authentication only"),
-        s(TransactionType::BaselineInquiry, "payment status inquiry after a purchase"),
-        s(TransactionType::BaselinePing, "anonymous ping of the Payment Handler"),
+        s(
+            TransactionType::BaselinePurchase,
+            "brand-dependent, payment then delivery",
+        ),
+        s(
+            TransactionType::BaselinePurchase,
+            "brand-independent, payment only",
+        ),
+        s(
+            TransactionType::BaselinePurchase,
+            "brand-independent, payment with delivery (DelivAndPayResp)",
+        ),
+        Scenario {
+            transaction: TransactionType::BaselinePurchase,
+            variant: "brand-dependent, payment with an extra exchange round",
+            instrument: "extra-round",
+        },
+        s(
+            TransactionType::BaselinePurchase,
+            "authentication first, brand-independent, payment then delivery",
+        ),
+        s(
+            TransactionType::BaselineRefund,
+            "brand-independent, credit payment",
+        ),
+        s(
+            TransactionType::BaselineDeposit,
+            "brand-dependent, debit payment",
+        ),
+        s(
+            TransactionType::BaselineWithdrawal,
+            "brand-dependent, credit payment",
+        ),
+        s(
+            TransactionType::BaselineValueExchange,
+            "two payments ordered by StartAfterRefs",
+        ),
+        s(
+            TransactionType::BaselineAuthentication,
+            "authentication only",
+        ),
+        s(
+            TransactionType::BaselineInquiry,
+            "payment status inquiry after a purchase",
+        ),
+        s(
+            TransactionType::BaselinePing,
+            "anonymous ping of the Payment Handler",
+        ),
     ]
 }
 
@@ -451,11 +554,26 @@ pub fn demo_offer(transaction: &TransactionType, variant: &str, n: u64) -> Offer
         short_desc: desc.into(),
     };
     let (payments, delivery, desc) = match transaction {
-        TransactionType::BaselineRefund => (vec![payment("Credit", "19.95", "Refund of order 1")], None, "Refund of a returned book"),
-        TransactionType::BaselineDeposit => (vec![payment("Debit", "100.00", "Deposit")], None, "Deposit to your account"),
-        TransactionType::BaselineWithdrawal => (vec![payment("Credit", "50.00", "Withdrawal")], None, "Withdrawal of e-cash"),
+        TransactionType::BaselineRefund => (
+            vec![payment("Credit", "19.95", "Refund of order 1")],
+            None,
+            "Refund of a returned book",
+        ),
+        TransactionType::BaselineDeposit => (
+            vec![payment("Debit", "100.00", "Deposit")],
+            None,
+            "Deposit to your account",
+        ),
+        TransactionType::BaselineWithdrawal => (
+            vec![payment("Credit", "50.00", "Withdrawal")],
+            None,
+            "Withdrawal of e-cash",
+        ),
         TransactionType::BaselineValueExchange => (
-            vec![payment("Debit", "110.00", "Card payment"), payment("Credit", "100.00", "E-cash issued")],
+            vec![
+                payment("Debit", "110.00", "Card payment"),
+                payment("Credit", "100.00", "E-cash issued"),
+            ],
             None,
             "Exchange of card credit for e-cash",
         ),
@@ -466,7 +584,11 @@ pub fn demo_offer(transaction: &TransactionType, variant: &str, n: u64) -> Offer
                 deliv_and_pay_resp: variant.contains("DelivAndPayResp"),
                 description: "Two paperback books".into(),
             });
-            (vec![payment("Debit", "39.95", "Payment for two books")], delivery, "Two books from Example Shop")
+            (
+                vec![payment("Debit", "39.95", "Payment for two books")],
+                delivery,
+                "Two books from Example Shop",
+            )
         }
     };
     Offer {
@@ -489,7 +611,8 @@ pub fn demo_offer(transaction: &TransactionType, variant: &str, n: u64) -> Offer
         payments,
         delivery,
         valid_for_secs: 86_400,
-        related_trans_id: (transaction == &TransactionType::BaselineRefund).then(|| "1795046400000.1.00000000@shop.example".into()),
+        related_trans_id: (transaction == &TransactionType::BaselineRefund)
+            .then(|| "1795046400000.1.00000000@shop.example".into()),
     }
 }
 
@@ -500,17 +623,36 @@ pub fn run_scenario(scenario: &Scenario) -> Result<ScenarioResult, EngineError> 
 }
 
 /// Runs one scenario on a given demo network (the benchmark reuses one).
-pub fn run_scenario_on(net: &mut Network, n: DemoNodes, scenario: &Scenario, order: u64) -> Result<ScenarioResult, EngineError> {
+pub fn run_scenario_on(
+    net: &mut Network,
+    n: DemoNodes,
+    scenario: &Scenario,
+    order: u64,
+) -> Result<ScenarioResult, EngineError> {
     let first = net.transcript.len();
-    let merchant = if scenario.variant.contains("DelivAndPayResp") { n.allinone } else { n.merchant };
+    let merchant = if scenario.variant.contains("DelivAndPayResp") {
+        n.allinone
+    } else {
+        n.merchant
+    };
     let (outcome, code, trans) = match &scenario.transaction {
         TransactionType::BaselineInquiry => {
-            let purchase = Scenario { transaction: TransactionType::BaselinePurchase, variant: "brand-independent, payment only", instrument: scenario.instrument };
+            let purchase = Scenario {
+                transaction: TransactionType::BaselinePurchase,
+                variant: "brand-independent, payment only",
+                instrument: scenario.instrument,
+            };
             let done = run_scenario_on(net, n, &purchase, order)?;
-            let trans = done.transcript.first().map(|e| e.iotp_trans_id.clone()).unwrap_or_default();
+            let trans = done
+                .transcript
+                .first()
+                .map(|e| e.iotp_trans_id.clone())
+                .unwrap_or_default();
             let first = net.transcript.len();
             let now = net.now;
-            let out = net.engine(n.consumer).start_inquiry(&trans, InquiryType::Payment, now)?;
+            let out = net
+                .engine(n.consumer)
+                .start_inquiry(&trans, InquiryType::Payment, now)?;
             net.run(n.consumer, out);
             let status = net.events.iter().rev().find_map(|(_, e)| match e {
                 Event::InquiryAnswered { status, .. } => Some(status.clone()),
@@ -519,7 +661,10 @@ pub fn run_scenario_on(net: &mut Network, n: DemoNodes, scenario: &Scenario, ord
             let transcript = net.transcript[first..].to_vec();
             return Ok(ScenarioResult {
                 scenario: scenario.clone(),
-                outcome: status.as_ref().map(|s| s.process_state.clone()).unwrap_or(ProcessState::ProcessError),
+                outcome: status
+                    .as_ref()
+                    .map(|s| s.process_state.clone())
+                    .unwrap_or(ProcessState::ProcessError),
                 completion_code: status.and_then(|s| s.completion_code),
                 messages: transcript.len(),
                 transcript,
@@ -527,22 +672,36 @@ pub fn run_scenario_on(net: &mut Network, n: DemoNodes, scenario: &Scenario, ord
         }
         TransactionType::BaselinePing => {
             let now = net.now;
-            let out = net.engine(n.consumer).start_ping("https://pay.example/iotp/paymenthandler", now);
+            let out = net
+                .engine(n.consumer)
+                .start_ping("https://pay.example/iotp/paymenthandler", now);
             net.run(n.consumer, out);
             let ok = net.events.iter().rev().find_map(|(_, e)| match e {
                 Event::PingAnswered { code, .. } => Some(code.clone()),
                 _ => None,
             });
-            let outcome = if ok == Some(PingStatusCode::Ok) { ProcessState::CompletedOk } else { ProcessState::Failed };
+            let outcome = if ok == Some(PingStatusCode::Ok) {
+                ProcessState::CompletedOk
+            } else {
+                ProcessState::Failed
+            };
             (outcome, None, String::new())
         }
         t => {
             let offer = demo_offer(t, scenario.variant, order);
             let now = net.now;
             let out = net.engine(merchant).start_offer(offer, now)?;
-            let trans = out.messages.first().map(|m| m.iotp_trans_id.clone()).unwrap_or_default();
+            let trans = out
+                .messages
+                .first()
+                .map(|m| m.iotp_trans_id.clone())
+                .unwrap_or_default();
             net.start(merchant, n.consumer, out);
-            let end = net.finished(n.consumer).into_iter().rev().find(|o| o.iotp_trans_id == trans);
+            let end = net
+                .finished(n.consumer)
+                .into_iter()
+                .rev()
+                .find(|o| o.iotp_trans_id == trans);
             match end {
                 Some(o) => (o.process_state, o.completion_code, trans),
                 None => (ProcessState::InProgress, None, trans),

@@ -28,7 +28,6 @@ impl<'a> Host<'a> {
             reply: CallBackReply::Continue,
         }
     }
-
 }
 
 fn store_error(e: crate::store::StoreError) -> ApiError {
@@ -41,7 +40,9 @@ impl BridgeHost for Host<'_> {
     }
 
     fn kv_put(&self, key: &str, value: &[u8]) -> Result<(), ApiError> {
-        self.store.kv_put(self.namespace, key, value).map_err(store_error)
+        self.store
+            .kv_put(self.namespace, key, value)
+            .map_err(store_error)
     }
 
     fn kv_insert_if_absent(&self, key: &str, value: &[u8]) -> Result<bool, ApiError> {
@@ -51,7 +52,9 @@ impl BridgeHost for Host<'_> {
     }
 
     fn kv_delete(&self, key: &str) -> Result<(), ApiError> {
-        self.store.kv_delete(self.namespace, key).map_err(store_error)
+        self.store
+            .kv_delete(self.namespace, key)
+            .map_err(store_error)
     }
 
     fn callback(&self, _call: &CallBack) -> CallBackReply {
@@ -81,7 +84,6 @@ pub(crate) fn random_bytes(out: &mut [u8]) {
         out.fill(0);
     }
 }
-
 
 /// An ApiError for a bridge that is not there.
 pub(crate) fn no_bridge(what: &str) -> ApiError {

@@ -36,7 +36,12 @@ fn role_digit(role: &TradingRole) -> u8 {
 
 impl Engine {
     /// Answers an Inquiry Request with the status of the transaction at the role asked.
-    pub(crate) fn inquiry_response(&mut self, msg: &IotpMessage, q: &InquiryRequestBlock, now: i64) -> Result<Option<(IotpMessage, TransactionKey)>, StoreError> {
+    pub(crate) fn inquiry_response(
+        &mut self,
+        msg: &IotpMessage,
+        q: &InquiryRequestBlock,
+        now: i64,
+    ) -> Result<Option<(IotpMessage, TransactionKey)>, StoreError> {
         if msg.trans_ref.transaction_id.iotp_trans_type == TransactionType::BaselinePing {
             // Inquiries about Ping transactions are ignored (§4.5.2.4).
             return Ok(None);
@@ -57,7 +62,10 @@ impl Engine {
             }
         }
         let Some(mut t) = found else {
-            return Ok(Some((self.inquiry_unknown(msg, q, now), key(&trans_id, &TradingRole::Other(String::new())))));
+            return Ok(Some((
+                self.inquiry_unknown(msg, q, now),
+                key(&trans_id, &TradingRole::Other(String::new())),
+            )));
         };
         t.st.aux_seq += 1;
         let mut ids = Ids::new(format!("Q{}{}", role_digit(&t.role()), t.st.aux_seq));
@@ -70,17 +78,28 @@ impl Engine {
             _ => StatusType::Offer,
         };
         let status = match (&t.st.ended, &t.st.last_status) {
-            (Some(e), _) if e.kind == EndKind::HardError => build::status(&mut ids, &lang, status_type, q.inquiry_type.el_ref.as_deref(), ProcessState::ProcessError, None, None, Some("a technical error ended the transaction")),
-            (Some(e), _) if matches!(e.kind, EndKind::Cancelled | EndKind::TimedOut) => build::status(
+            (Some(e), _) if e.kind == EndKind::HardError => build::status(
                 &mut ids,
                 &lang,
                 status_type,
                 q.inquiry_type.el_ref.as_deref(),
-                ProcessState::Failed,
-                e.completion_code.as_deref().map(CompletionCode::from_wire),
+                ProcessState::ProcessError,
                 None,
                 None,
+                Some("a technical error ended the transaction"),
             ),
+            (Some(e), _) if matches!(e.kind, EndKind::Cancelled | EndKind::TimedOut) => {
+                build::status(
+                    &mut ids,
+                    &lang,
+                    status_type,
+                    q.inquiry_type.el_ref.as_deref(),
+                    ProcessState::Failed,
+                    e.completion_code.as_deref().map(CompletionCode::from_wire),
+                    None,
+                    None,
+                )
+            }
             (_, Some(s)) => build::status(
                 &mut ids,
                 &lang,
@@ -96,48 +115,74 @@ impl Engine {
                     StatusType::Offer => t.offer_el_ref(),
                     _ => None,
                 });
-                build::status(&mut ids, &lang, status_type, el.as_deref(), ProcessState::InProgress, None, None, None)
+                build::status(
+                    &mut ids,
+                    &lang,
+                    status_type,
+                    el.as_deref(),
+                    ProcessState::InProgress,
+                    None,
+                    None,
+                    None,
+                )
             }
         };
         let mut psd = None;
-        if status.status_type == StatusType::Payment && t.role() == TradingRole::PaymentHandler {
-            if let Some(p) = &t.st.payment {
-                if let Some(bridge) = self.bridge_by_id(&p.bridge) {
-                    let host = Host::new(&*self.store, &p.bridge, now);
-                    if let Ok(r) = bridge.inquire_payment_status(
-                        &host,
-                        &payapi::InquirePaymentStatus {
-                            payment_handler_pay_id: p.pay_id.clone(),
-                            wallet: Default::default(),
-                            pay_scheme: q.pay_scheme_data.iter().flat_map(|s| s.packaged_contents.iter().cloned()).collect(),
-                        },
-                    ) {
-                        psd = (!r.pay_scheme.is_empty()).then(|| PaymentSchemeData {
-                            id: ids.next(),
-                            payment_ref: Some(p.payment_ref.clone()),
-                            consumer_payment_id: p.peer_pay_id.clone(),
-                            payment_handler_pay_id: Some(p.pay_id.clone()),
-                            content_software_id: Some(p.bridge.clone()),
-                            packaged_contents: r.pay_scheme, ..Default::default()
-                        });
-                    }
-                }
+        if status.status_type == StatusType::Payment
+            && t.role() == TradingRole::PaymentHandler
+            && let Some(p) = &t.st.payment
+            && let Some(bridge) = self.bridge_by_id(&p.bridge)
+        {
+            let host = Host::new(&*self.store, &p.bridge, now);
+            if let Ok(r) = bridge.inquire_payment_status(
+                &host,
+                &payapi::InquirePaymentStatus {
+                    payment_handler_pay_id: p.pay_id.clone(),
+                    wallet: Default::default(),
+                    pay_scheme: q
+                        .pay_scheme_data
+                        .iter()
+                        .flat_map(|s| s.packaged_contents.iter().cloned())
+                        .collect(),
+                },
+            ) {
+                psd = (!r.pay_scheme.is_empty()).then(|| PaymentSchemeData {
+                    id: ids.next(),
+                    payment_ref: Some(p.payment_ref.clone()),
+                    consumer_payment_id: p.peer_pay_id.clone(),
+                    payment_handler_pay_id: Some(p.pay_id.clone()),
+                    content_software_id: Some(p.bridge.clone()),
+                    packaged_contents: r.pay_scheme,
+                    ..Default::default()
+                });
             }
         }
-        reply.blocks.push(TradingBlock::InquiryResponse(InquiryResponseBlock {
-            id: ids.next(),
-            last_received_iotp_msg_ref: Some(t.st.last_received.clone().unwrap_or_else(|| "Null".into())),
-            last_sent_iotp_msg_ref: Some(t.st.last_sent.clone().unwrap_or_else(|| "Null".into())),
-            status,
-            pay_scheme_data: psd, ..Default::default()
-        }));
+        reply
+            .blocks
+            .push(TradingBlock::InquiryResponse(InquiryResponseBlock {
+                id: ids.next(),
+                last_received_iotp_msg_ref: Some(
+                    t.st.last_received.clone().unwrap_or_else(|| "Null".into()),
+                ),
+                last_sent_iotp_msg_ref: Some(
+                    t.st.last_sent.clone().unwrap_or_else(|| "Null".into()),
+                ),
+                status,
+                pay_scheme_data: psd,
+                ..Default::default()
+            }));
         let k = t.key.clone();
         self.live.insert(k.clone(), t);
         Ok(Some((reply, k)))
     }
 
     /// An inquiry about a transaction this node does not know: a HardError (§4.5.2.4).
-    fn inquiry_unknown(&mut self, msg: &IotpMessage, q: &InquiryRequestBlock, now: i64) -> IotpMessage {
+    fn inquiry_unknown(
+        &mut self,
+        msg: &IotpMessage,
+        q: &InquiryRequestBlock,
+        now: i64,
+    ) -> IotpMessage {
         let n = self.fresh_number();
         let mut ids = Ids::new(format!("Q5{n}"));
         let mut reply = build::message(
@@ -152,16 +197,26 @@ impl Engine {
                 now,
             },
         );
-        let fault = Fault::hard(ErrorCode::AttValIllegal, "TransId", "this node does not know the transaction inquired about")
-            .block(&q.id)
-            .att("IotpTransId");
+        let fault = Fault::hard(
+            ErrorCode::AttValIllegal,
+            "TransId",
+            "this node does not know the transaction inquired about",
+        )
+        .block(&q.id)
+        .att("IotpTransId");
         let mut fault = fault;
         fault.location.iotp_msg_ref = Some(msg.message_id().to_owned());
         reply.error = Some(self.error_block(&mut ids, &fault));
         reply
     }
 
-    pub(crate) fn on_inquiry_response(&mut self, _key: &TransactionKey, msg: &IotpMessage, r: &InquiryResponseBlock, out: &mut Outcome) -> Result<(), StoreError> {
+    pub(crate) fn on_inquiry_response(
+        &mut self,
+        _key: &TransactionKey,
+        msg: &IotpMessage,
+        r: &InquiryResponseBlock,
+        out: &mut Outcome,
+    ) -> Result<(), StoreError> {
         out.events.push(Event::InquiryAnswered {
             iotp_trans_id: msg.iotp_trans_id().to_owned(),
             status: r.status.clone(),
@@ -172,8 +227,19 @@ impl Engine {
     /// Asks another role about a transaction (§9.2.1): the Merchant (Offer), the Payment
     /// Handler (Payment) or the Delivery Handler (Delivery). The Inquiry Response comes back
     /// as [`Event::InquiryAnswered`].
-    pub fn start_inquiry(&mut self, iotp_trans_id: &str, inquiry: InquiryType, now: i64) -> Result<Outcome, EngineError> {
-        let roles: Vec<TradingRole> = self.config.org.roles.iter().map(RoleEndpoint::trading_role).collect();
+    pub fn start_inquiry(
+        &mut self,
+        iotp_trans_id: &str,
+        inquiry: InquiryType,
+        now: i64,
+    ) -> Result<Outcome, EngineError> {
+        let roles: Vec<TradingRole> = self
+            .config
+            .org
+            .roles
+            .iter()
+            .map(RoleEndpoint::trading_role)
+            .collect();
         let mut found = None;
         for r in &roles {
             if let Some(t) = self.load(&key(iotp_trans_id, r))? {
@@ -196,47 +262,99 @@ impl Engine {
         Ok(outcome)
     }
 
-    fn build_inquiry(&mut self, t: &mut Txn, inquiry: InquiryType, now: i64) -> Result<Outcome, EngineError> {
+    fn build_inquiry(
+        &mut self,
+        t: &mut Txn,
+        inquiry: InquiryType,
+        now: i64,
+    ) -> Result<Outcome, EngineError> {
         let or = t.offer_response().cloned();
         let (to, el_ref, reference) = match inquiry {
             InquiryType::Payment => {
-                let p = or.as_ref().and_then(|o| o.payments.iter().rev().find(|p| t.st.payments_done.contains(&p.id) || t.st.payment.as_ref().is_some_and(|c| c.payment_ref == p.id)));
+                let p = or.as_ref().and_then(|o| {
+                    o.payments.iter().rev().find(|p| {
+                        t.st.payments_done.contains(&p.id)
+                            || t.st.payment.as_ref().is_some_and(|c| c.payment_ref == p.id)
+                    })
+                });
                 let payment_ref = p.map(|p| p.id.clone());
-                let to = p.and_then(|p| t.choices_pp_locn(&p.brand_list_ref)).or_else(|| t.st.peer.clone());
-                let reference = payment_ref.as_deref().and_then(|r| t.payment_response_status(r)).and_then(|s| s.process_reference.clone());
+                let to = p
+                    .and_then(|p| t.choices_pp_locn(&p.brand_list_ref))
+                    .or_else(|| t.st.peer.clone());
+                let reference = payment_ref
+                    .as_deref()
+                    .and_then(|r| t.payment_response_status(r))
+                    .and_then(|s| s.process_reference.clone());
                 (to, payment_ref, reference)
             }
             InquiryType::Delivery => {
                 let d = or.as_ref().and_then(|o| o.delivery.as_ref());
-                let to = d.and_then(|d| d.delivery_data.as_ref()).and_then(|d| d.sec_deliv_req_net_locn.clone().or_else(|| d.deliv_req_net_locn.clone()));
+                let to = d.and_then(|d| d.delivery_data.as_ref()).and_then(|d| {
+                    d.sec_deliv_req_net_locn
+                        .clone()
+                        .or_else(|| d.deliv_req_net_locn.clone())
+                });
                 (to, d.map(|d| d.id.clone()), None)
             }
             _ => {
-                let to = t.tpo().and_then(|tp| tp.protocol_options.secure_sender_net_locn.clone().or_else(|| tp.protocol_options.sender_net_locn.clone()));
-                (to, or.as_ref().and_then(|o| o.order.as_ref().map(|o| o.id.clone())), or.as_ref().and_then(|o| o.order.as_ref().map(|o| o.order_identifier.clone())))
+                let to = t.tpo().and_then(|tp| {
+                    tp.protocol_options
+                        .secure_sender_net_locn
+                        .clone()
+                        .or_else(|| tp.protocol_options.sender_net_locn.clone())
+                });
+                (
+                    to,
+                    or.as_ref()
+                        .and_then(|o| o.order.as_ref().map(|o| o.id.clone())),
+                    or.as_ref()
+                        .and_then(|o| o.order.as_ref().map(|o| o.order_identifier.clone())),
+                )
             }
         };
-        let to = to.ok_or_else(|| EngineError::NotAllowed(format!("no {inquiry} exchange to inquire about in this transaction")))?;
+        let to = to.ok_or_else(|| {
+            EngineError::NotAllowed(format!(
+                "no {inquiry} exchange to inquire about in this transaction"
+            ))
+        })?;
         t.st.aux_seq += 1;
         let mut ids = Ids::new(format!("I{}{}", role_digit(&t.role()), t.st.aux_seq));
         let mut msg = self.header(t, &mut ids, None, now);
         let mut psd = None;
         if inquiry == InquiryType::Payment {
-            if let Some(c) = t.st.choices.first() {
-                if let Some(bridge) = self.bridge_by_id(&c.bridge) {
-                    let host = Host::new(&*self.store, &c.bridge, now);
-                    let pay_id = t.st.payment.as_ref().map(|p| p.pay_id.clone()).unwrap_or_default();
-                    let ph_pay_id = t.st.payment.as_ref().and_then(|p| p.peer_pay_id.clone()).or_else(|| reference.clone());
-                    if let Ok(r) = bridge.start_payment_inquiry(&host, &payapi::StartPaymentInquiry { consumer_pay_id: pay_id.clone(), wallet: Default::default() }) {
-                        psd = Some(PaymentSchemeData {
-                            id: ids.next(),
-                            payment_ref: el_ref.clone(),
-                            consumer_payment_id: Some(pay_id.clone()).filter(|p| !p.is_empty()),
-                            payment_handler_pay_id: ph_pay_id.clone(),
-                            packaged_contents: if r.pay_scheme.is_empty() { vec![PackagedContent::text("status")] } else { r.pay_scheme },
-                            ..PaymentSchemeData::default()
-                        });
-                    }
+            if let Some(c) = t.st.choices.first()
+                && let Some(bridge) = self.bridge_by_id(&c.bridge)
+            {
+                let host = Host::new(&*self.store, &c.bridge, now);
+                let pay_id =
+                    t.st.payment
+                        .as_ref()
+                        .map(|p| p.pay_id.clone())
+                        .unwrap_or_default();
+                let ph_pay_id =
+                    t.st.payment
+                        .as_ref()
+                        .and_then(|p| p.peer_pay_id.clone())
+                        .or_else(|| reference.clone());
+                if let Ok(r) = bridge.start_payment_inquiry(
+                    &host,
+                    &payapi::StartPaymentInquiry {
+                        consumer_pay_id: pay_id.clone(),
+                        wallet: Default::default(),
+                    },
+                ) {
+                    psd = Some(PaymentSchemeData {
+                        id: ids.next(),
+                        payment_ref: el_ref.clone(),
+                        consumer_payment_id: Some(pay_id.clone()).filter(|p| !p.is_empty()),
+                        payment_handler_pay_id: ph_pay_id.clone(),
+                        packaged_contents: if r.pay_scheme.is_empty() {
+                            vec![PackagedContent::text("status")]
+                        } else {
+                            r.pay_scheme
+                        },
+                        ..PaymentSchemeData::default()
+                    });
                 }
             }
             if psd.is_none() {
@@ -249,16 +367,18 @@ impl Engine {
                 });
             }
         }
-        msg.blocks.push(TradingBlock::InquiryRequest(InquiryRequestBlock {
-            id: ids.next(),
-            inquiry_type: InquiryTypeComponent {
+        msg.blocks
+            .push(TradingBlock::InquiryRequest(InquiryRequestBlock {
                 id: ids.next(),
-                inquiry_type: inquiry,
-                el_ref,
-                process_reference: reference,
-            },
-            pay_scheme_data: psd, ..Default::default()
-        }));
+                inquiry_type: InquiryTypeComponent {
+                    id: ids.next(),
+                    inquiry_type: inquiry,
+                    el_ref,
+                    process_reference: reference,
+                },
+                pay_scheme_data: psd,
+                ..Default::default()
+            }));
         let xml = msg.to_xml().into_bytes();
         let mut out = Outcome::default();
         out.messages.push(Outgoing {
@@ -271,7 +391,12 @@ impl Engine {
     }
 
     /// Answers a Ping Request (§9.2.2): this node's Org plus copies of the request's Orgs.
-    pub(crate) fn ping_response(&mut self, msg: &IotpMessage, p: &PingRequestBlock, now: i64) -> IotpMessage {
+    pub(crate) fn ping_response(
+        &mut self,
+        msg: &IotpMessage,
+        p: &PingRequestBlock,
+        now: i64,
+    ) -> IotpMessage {
         let mut ids = Ids::new("Q1".into());
         let mut reply = build::message(
             &mut ids,
@@ -286,17 +411,28 @@ impl Engine {
             },
         );
         let mut orgs = vec![self.config.org.to_component(&mut ids, &self.config.lang)];
-        reply.trans_ref.message_id.sender_trading_role_ref = orgs[0].trading_roles.first().map(|r| r.id.clone());
+        reply.trans_ref.message_id.sender_trading_role_ref =
+            orgs[0].trading_roles.first().map(|r| r.id.clone());
         orgs.extend(p.organisations.iter().cloned());
         let busy = self.open_transactions() >= self.config.max_open_transactions;
-        reply.blocks.push(TradingBlock::PingResponse(PingResponseBlock {
-            id: ids.next(),
-            ping_status_code: if busy { PingStatusCode::Busy } else { PingStatusCode::Ok },
-            sig_verify_status_code: msg.signatures.as_ref().map(|_| SigVerifyStatusCode::NotSupported),
-            lang: None,
-            ping_status_desc: None,
-            organisations: orgs, ..Default::default()
-        }));
+        reply
+            .blocks
+            .push(TradingBlock::PingResponse(PingResponseBlock {
+                id: ids.next(),
+                ping_status_code: if busy {
+                    PingStatusCode::Busy
+                } else {
+                    PingStatusCode::Ok
+                },
+                sig_verify_status_code: msg
+                    .signatures
+                    .as_ref()
+                    .map(|_| SigVerifyStatusCode::NotSupported),
+                lang: None,
+                ping_status_desc: None,
+                organisations: orgs,
+                ..Default::default()
+            }));
         reply
     }
 
@@ -320,7 +456,8 @@ impl Engine {
         );
         msg.blocks.push(TradingBlock::PingRequest(PingRequestBlock {
             id: ids.next(),
-            organisations: Vec::new(), ..Default::default()
+            organisations: Vec::new(),
+            ..Default::default()
         }));
         let xml = msg.to_xml().into_bytes();
         Outcome {
@@ -338,10 +475,22 @@ impl Engine {
 impl Txn {
     /// The Payment Handler's net location for the choice made for a Brand List.
     pub(crate) fn choices_pp_locn(&self, brand_list_ref: &str) -> Option<String> {
-        let c = self.st.choices.iter().find(|c| c.brand_list_ref == brand_list_ref)?;
+        let c = self
+            .st
+            .choices
+            .iter()
+            .find(|c| c.brand_list_ref == brand_list_ref)?;
         let list = self.brand_list(brand_list_ref)?;
-        let pa = list.protocol_amounts.iter().find(|p| p.id == c.protocol_amount_ref)?;
-        let pp = list.pay_protocols.iter().find(|p| p.id == pa.pay_protocol_ref)?;
-        pp.sec_pay_req_net_locn.clone().or_else(|| pp.pay_req_net_locn.clone())
+        let pa = list
+            .protocol_amounts
+            .iter()
+            .find(|p| p.id == c.protocol_amount_ref)?;
+        let pp = list
+            .pay_protocols
+            .iter()
+            .find(|p| p.id == pa.pay_protocol_ref)?;
+        pp.sec_pay_req_net_locn
+            .clone()
+            .or_else(|| pp.pay_req_net_locn.clone())
     }
 }

@@ -23,11 +23,15 @@ impl Engine {
     /// Consumer as the answer to its start-up request (RFC 2935 §3): [`Destination::Reply`].
     pub fn start_offer(&mut self, offer: Offer, now: i64) -> Result<Outcome, EngineError> {
         if !self.plays(&TradingRole::Merchant) {
-            return Err(EngineError::Invalid("this node does not play the Merchant role".into()));
+            return Err(EngineError::Invalid(
+                "this node does not play the Merchant role".into(),
+            ));
         }
         let flow = flows::flow(&offer.transaction_type())
             .filter(|f| f.merchant_starts)
-            .ok_or_else(|| EngineError::Invalid(format!("a Merchant cannot start a {}", offer.trans_type)))?;
+            .ok_or_else(|| {
+                EngineError::Invalid(format!("a Merchant cannot start a {}", offer.trans_type))
+            })?;
         flow.check_offer(&offer).map_err(EngineError::Invalid)?;
         let trans_id = self.new_trans_id(now);
         let mut t = Txn::new(&trans_id, &TradingRole::Merchant, &offer.trans_type, "M");
@@ -53,7 +57,8 @@ impl Engine {
                 relationship_type: RelationshipType::IotpTransaction,
                 relation: "refund for".into(),
                 reln_key_words: None,
-                packaged_content: PackagedContent::text(related.clone()), ..Default::default()
+                packaged_content: PackagedContent::text(related.clone()),
+                ..Default::default()
             });
         }
         let auth = offer.authenticate_first || !flow.has_offer;
@@ -153,18 +158,23 @@ impl Engine {
             id: ids.next(),
             protocol_options: self.protocol_options(ids, offer),
             brand_lists: Vec::new(),
-            organisations: vec![self.config.org.to_component(ids, &self.config.lang)], ..Default::default()
+            organisations: vec![self.config.org.to_component(ids, &self.config.lang)],
+            ..Default::default()
         }
     }
 
-    fn auth_request_block(&mut self, ids: &mut Ids, now: i64) -> Result<AuthenticationRequestBlock, EngineError> {
+    fn auth_request_block(
+        &mut self,
+        ids: &mut Ids,
+        now: i64,
+    ) -> Result<AuthenticationRequestBlock, EngineError> {
         let authentication_id = self.new_pay_id('A');
         let bridge = self
             .bridges
             .iter()
             .find(|b| !b.info().auth_algorithms.is_empty())
             .cloned()
-            .ok_or_else(|| EngineError::Bridge(host::no_bridge("authentication")))?;
+            .ok_or_else(|| EngineError::from(host::no_bridge("authentication")))?;
         let info = bridge.info();
         let host = Host::new(&*self.store, &info.software_id, now);
         let alg_id = ids.next();
@@ -193,12 +203,14 @@ impl Engine {
                 authentication_id,
                 content_software_id: Some(info.software_id),
                 algorithm,
-                packaged_contents: challenge.auth_req, ..Default::default()
+                packaged_contents: challenge.auth_req,
+                ..Default::default()
             }],
             trading_role_info_request: Some(TradingRoleInfoRequest {
                 id: ids.next(),
                 trading_role_list: vec!["Consumer".into()],
-            }), ..Default::default()
+            }),
+            ..Default::default()
         })
     }
 
@@ -208,14 +220,22 @@ impl Engine {
         let all = || std::iter::once(&self.config.org).chain(self.config.partners.iter());
         net_locn
             .and_then(|l| {
-                all().find(|o| o.endpoint(role).is_some_and(|e| e.net_locn.as_deref() == Some(l)))
+                all().find(|o| {
+                    o.endpoint(role)
+                        .is_some_and(|e| e.net_locn.as_deref() == Some(l))
+                })
             })
             .or_else(|| all().find(|o| o.plays(role)))
     }
 
     /// Builds the full TPO: ProtocolOptions, one Brand List per payment from the bridges, the
     /// Orgs of Merchant, Consumer, Payment Handlers and Delivery Handler (§8.1).
-    fn build_tpo(&mut self, ids: &mut Ids, offer: &Offer, now: i64) -> Result<TradingProtocolOptionsBlock, EngineError> {
+    fn build_tpo(
+        &mut self,
+        ids: &mut Ids,
+        offer: &Offer,
+        now: i64,
+    ) -> Result<TradingProtocolOptionsBlock, EngineError> {
         let lang = self.config.lang.clone();
         let protocol_options = self.protocol_options(ids, offer);
         let mut orgs = vec![self.config.org.to_component(ids, &lang)];
@@ -255,7 +275,10 @@ impl Engine {
                 .org_playing(&TradingRole::DeliveryHandler, None)
                 .cloned()
                 .ok_or_else(|| EngineError::Invalid("no Delivery Handler is configured".into()))?;
-            if !orgs.iter().any(|o| o.org_id.eq_ignore_ascii_case(&dh.org_id)) {
+            if !orgs
+                .iter()
+                .any(|o| o.org_id.eq_ignore_ascii_case(&dh.org_id))
+            {
                 orgs.push(dh.to_component(ids, &lang));
             }
         }
@@ -263,7 +286,8 @@ impl Engine {
             id: ids.next(),
             protocol_options,
             brand_lists,
-            organisations: orgs, ..Default::default()
+            organisations: orgs,
+            ..Default::default()
         })
     }
 
@@ -323,12 +347,20 @@ impl Engine {
                 )?;
                 let mut pa_refs = Vec::new();
                 for proto in protocols.protocols {
-                    let locn = proto.sec_pay_req_net_locn.as_deref().or(proto.pay_req_net_locn.as_deref());
+                    let locn = proto
+                        .sec_pay_req_net_locn
+                        .as_deref()
+                        .or(proto.pay_req_net_locn.as_deref());
                     let ph = self
                         .org_playing(&TradingRole::PaymentHandler, locn)
                         .cloned()
-                        .ok_or_else(|| EngineError::Invalid("no Payment Handler is configured".into()))?;
-                    let ph_id = match orgs.iter().find(|o| o.org_id.eq_ignore_ascii_case(&ph.org_id)) {
+                        .ok_or_else(|| {
+                            EngineError::Invalid("no Payment Handler is configured".into())
+                        })?;
+                    let ph_id = match orgs
+                        .iter()
+                        .find(|o| o.org_id.eq_ignore_ascii_case(&ph.org_id))
+                    {
                         Some(o) => o.id.clone(),
                         None => {
                             let c = ph.to_component(ids, &lang);
@@ -337,8 +369,14 @@ impl Engine {
                             id
                         }
                     };
-                    let (insecure, secure) = match (proto.pay_req_net_locn.clone(), proto.sec_pay_req_net_locn.clone()) {
-                        (None, None) => ph.endpoint(&TradingRole::PaymentHandler).map(RoleEndpoint::net_locn_pair).unwrap_or((None, None)),
+                    let (insecure, secure) = match (
+                        proto.pay_req_net_locn.clone(),
+                        proto.sec_pay_req_net_locn.clone(),
+                    ) {
+                        (None, None) => ph
+                            .endpoint(&TradingRole::PaymentHandler)
+                            .map(RoleEndpoint::net_locn_pair)
+                            .unwrap_or((None, None)),
                         pair => pair,
                     };
                     let pp_id = ids.next();
@@ -351,7 +389,8 @@ impl Engine {
                         pay_req_net_locn: insecure,
                         sec_pay_req_net_locn: secure,
                         content_software_id: Some(info.software_id.clone()),
-                        packaged_contents: proto.pay_protocol_content.clone(), ..Default::default()
+                        packaged_contents: proto.pay_protocol_content.clone(),
+                        ..Default::default()
                     });
                     let mut ca_refs = Vec::new();
                     for ca in &proto.currency_amounts {
@@ -370,7 +409,8 @@ impl Engine {
                         pay_protocol_ref: pp_id,
                         currency_amount_refs: ca_refs,
                         content_software_id: None,
-                        packaged_contents: proto.protocol_amount_content.clone(), ..Default::default()
+                        packaged_contents: proto.protocol_amount_content.clone(),
+                        ..Default::default()
                     });
                     pa_refs.push(pa_id);
                 }
@@ -387,7 +427,8 @@ impl Engine {
                     protocol_amount_refs: pa_refs,
                     content_software_id: None,
                     protocol_brands: Vec::new(),
-                    packaged_contents: brand.content.clone(), ..Default::default()
+                    packaged_contents: brand.content.clone(),
+                    ..Default::default()
                 });
             }
         }
@@ -433,7 +474,8 @@ impl Engine {
             packaged_contents: vec![PackagedContent {
                 name: Some("Main".into()),
                 ..PackagedContent::text(offer.order_desc.clone())
-            }], ..Default::default()
+            }],
+            ..Default::default()
         };
         let mut payments: Vec<Payment> = Vec::new();
         let mut trading_role_data = Vec::new();
@@ -444,7 +486,10 @@ impl Engine {
                 ok_to: ok_to.clone(),
                 brand_list_ref: list.id.clone(),
                 signed_pay_receipt: Flag::False,
-                start_after_refs: payments.last().map(|p: &Payment| vec![p.id.clone()]).filter(|_| i > 0),
+                start_after_refs: payments
+                    .last()
+                    .map(|p: &Payment| vec![p.id.clone()])
+                    .filter(|_| i > 0),
             };
             // GetPaymentInitializationData with the selected brand (brand dependent) or the
             // first one (brand independent).
@@ -453,57 +498,76 @@ impl Engine {
                 .and_then(|s| list.brands.iter().find(|b| b.id == s.brand_ref))
                 .or_else(|| list.brands.first());
             let pa = sel
-                .and_then(|s| list.protocol_amounts.iter().find(|p| p.id == s.protocol_amount_ref))
-                .or_else(|| brand.and_then(|b| b.protocol_amount_refs.first()).and_then(|r| list.protocol_amounts.iter().find(|p| &p.id == r)));
-            let pp = pa.and_then(|pa| list.pay_protocols.iter().find(|p| p.id == pa.pay_protocol_ref));
-            if let (Some(brand), Some(pp)) = (brand, pp) {
-                if let Some(bridge) = self.bridge_for_protocol(&pp.protocol_id) {
-                    let info = bridge.info();
-                    let merchant_pay_id = self.new_pay_id('M');
-                    let host = Host::new(&*self.store, &info.software_id, now);
-                    let p_offer = offer.payments.get(i);
-                    let amount = AmountInfo {
-                        pay_direction: list.pay_direction.clone(),
-                        curr_code_type: CurrCodeType::Iso4217A,
-                        curr_code: p_offer.map(|p| p.currency.clone()).unwrap_or_default(),
-                        amount: p_offer.map(|p| p.amount.clone()).unwrap_or_default(),
-                    };
-                    let init = bridge.get_payment_initialization_data(
-                        &host,
-                        &payapi::GetPaymentInitializationData {
-                            brand_id: brand.brand_id.clone(),
-                            merchant_pay_id,
-                            amount,
-                            protocol_id: pp.protocol_id.clone(),
-                            ok_from: ok_from.clone(),
-                            ok_to: ok_to.clone(),
-                            receiver_org_id: tpo.organisations.iter().find(|o| o.id == pp.action_org_ref).map(|o| o.org_id.clone()),
-                            merchant_org_id: Some(self.config.org.org_id.clone()),
-                            wallet: Default::default(),
-                            offer: payapi::OfferContent {
-                                brand: brand.packaged_contents.clone(),
-                                protocol_brand: None,
-                                protocol_amount: pa.map(|p| p.packaged_contents.clone()).unwrap_or_default(),
-                                pay_protocol: pp.packaged_contents.clone(),
-                                order: order.packaged_contents.clone(),
-                            },
-                            brand_selection: sel.map(selection_content).unwrap_or_default(),
-                            merchant_data: Vec::new(),
+                .and_then(|s| {
+                    list.protocol_amounts
+                        .iter()
+                        .find(|p| p.id == s.protocol_amount_ref)
+                })
+                .or_else(|| {
+                    brand
+                        .and_then(|b| b.protocol_amount_refs.first())
+                        .and_then(|r| list.protocol_amounts.iter().find(|p| &p.id == r))
+                });
+            let pp = pa.and_then(|pa| {
+                list.pay_protocols
+                    .iter()
+                    .find(|p| p.id == pa.pay_protocol_ref)
+            });
+            if let (Some(brand), Some(pp)) = (brand, pp)
+                && let Some(bridge) = self.bridge_for_protocol(&pp.protocol_id)
+            {
+                let info = bridge.info();
+                let merchant_pay_id = self.new_pay_id('M');
+                let host = Host::new(&*self.store, &info.software_id, now);
+                let p_offer = offer.payments.get(i);
+                let amount = AmountInfo {
+                    pay_direction: list.pay_direction.clone(),
+                    curr_code_type: CurrCodeType::Iso4217A,
+                    curr_code: p_offer.map(|p| p.currency.clone()).unwrap_or_default(),
+                    amount: p_offer.map(|p| p.amount.clone()).unwrap_or_default(),
+                };
+                let init = bridge.get_payment_initialization_data(
+                    &host,
+                    &payapi::GetPaymentInitializationData {
+                        brand_id: brand.brand_id.clone(),
+                        merchant_pay_id,
+                        amount,
+                        protocol_id: pp.protocol_id.clone(),
+                        ok_from: ok_from.clone(),
+                        ok_to: ok_to.clone(),
+                        receiver_org_id: tpo
+                            .organisations
+                            .iter()
+                            .find(|o| o.id == pp.action_org_ref)
+                            .map(|o| o.org_id.clone()),
+                        merchant_org_id: Some(self.config.org.org_id.clone()),
+                        wallet: Default::default(),
+                        offer: payapi::OfferContent {
+                            brand: brand.packaged_contents.clone(),
+                            protocol_brand: None,
+                            protocol_amount: pa
+                                .map(|p| p.packaged_contents.clone())
+                                .unwrap_or_default(),
+                            pay_protocol: pp.packaged_contents.clone(),
+                            order: order.packaged_contents.clone(),
                         },
-                    );
-                    match init {
-                        Ok(init) if !init.trading_role_data.is_empty() => {
-                            trading_role_data.push(TradingRoleData {
-                                id: ids.next(),
-                                originator_el_ref: merchant_ref.clone(),
-                                destination_el_refs: vec![pp.action_org_ref.clone()],
-                                packaged_contents: init.trading_role_data, ..Default::default()
-                            });
-                        }
-                        Ok(_) => {}
-                        Err(e) if e.code == payapi::ApiErrorCode::ReqNotSupp => {}
-                        Err(e) => return Err(e.into()),
+                        brand_selection: sel.map(selection_content).unwrap_or_default(),
+                        merchant_data: Vec::new(),
+                    },
+                );
+                match init {
+                    Ok(init) if !init.trading_role_data.is_empty() => {
+                        trading_role_data.push(TradingRoleData {
+                            id: ids.next(),
+                            originator_el_ref: merchant_ref.clone(),
+                            destination_el_refs: vec![pp.action_org_ref.clone()],
+                            packaged_contents: init.trading_role_data,
+                            ..Default::default()
+                        });
                     }
+                    Ok(_) => {}
+                    Err(e) if e.code == payapi::ApiErrorCode::ReqNotSupp => {}
+                    Err(e) => return Err(e.into()),
                 }
             }
             payments.push(payment);
@@ -514,7 +578,9 @@ impl Engine {
                 let dh = self
                     .org_playing(&TradingRole::DeliveryHandler, None)
                     .cloned()
-                    .ok_or_else(|| EngineError::Invalid("no Delivery Handler is configured".into()))?;
+                    .ok_or_else(|| {
+                        EngineError::Invalid("no Delivery Handler is configured".into())
+                    })?;
                 let (insecure, secure) = dh
                     .endpoint(&TradingRole::DeliveryHandler)
                     .map(RoleEndpoint::net_locn_pair)
@@ -524,7 +590,11 @@ impl Engine {
                     id: ids.next(),
                     lang: lang.clone(),
                     deliv_exch: Flag::True,
-                    deliv_and_pay_resp: if d.deliv_and_pay_resp { Flag::True } else { Flag::False },
+                    deliv_and_pay_resp: if d.deliv_and_pay_resp {
+                        Flag::True
+                    } else {
+                        Flag::False
+                    },
                     action_org_ref: org_ref(&dh.org_id),
                     delivery_data: Some(DeliveryData {
                         lang: Some(lang.clone()),
@@ -535,9 +605,11 @@ impl Engine {
                         deliv_req_net_locn: insecure,
                         sec_deliv_req_net_locn: secure,
                         content_software_id: None,
-                        packaged_contents: Vec::new(), ..Default::default()
+                        packaged_contents: Vec::new(),
+                        ..Default::default()
                     }),
-                    packaged_contents: vec![PackagedContent::text(d.description.clone())], ..Default::default()
+                    packaged_contents: vec![PackagedContent::text(d.description.clone())],
+                    ..Default::default()
                 })
             }
         };
@@ -557,7 +629,8 @@ impl Engine {
             order: Some(order),
             payments,
             delivery,
-            trading_role_data, ..Default::default()
+            trading_role_data,
+            ..Default::default()
         })
     }
 
@@ -572,34 +645,73 @@ impl Engine {
         let first = msg.blocks.first().map(|b| b.tag()).unwrap_or("IotpMessage");
         if !known {
             // §4.5.2.4: a TPO Selection or Authentication Response for an unknown transaction.
-            return Err(Fault::hard(ErrorCode::ElUnexpected, first, "this Merchant does not know the transaction").block(msg.blocks.first().map(|b| b.id()).unwrap_or("")));
+            return Err(Fault::hard(
+                ErrorCode::ElUnexpected,
+                first,
+                "this Merchant does not know the transaction",
+            )
+            .block(msg.blocks.first().map(|b| b.id()).unwrap_or("")));
         }
         for b in &msg.blocks {
             match b {
                 TradingBlock::TpoSelection(sel) => return self.on_tpo_selection(t, sel, now),
-                TradingBlock::AuthenticationResponse(ar) => return self.on_auth_response(t, ar, now),
+                TradingBlock::AuthenticationResponse(ar) => {
+                    return self.on_auth_response(t, ar, now);
+                }
                 _ => {}
             }
         }
-        Err(Fault::hard(ErrorCode::ElUnexpected, first, "a Merchant does not accept this block").block(msg.blocks.first().map(|b| b.id()).unwrap_or("")))
+        Err(Fault::hard(
+            ErrorCode::ElUnexpected,
+            first,
+            "a Merchant does not accept this block",
+        )
+        .block(msg.blocks.first().map(|b| b.id()).unwrap_or("")))
     }
 
-    fn on_tpo_selection(&mut self, t: &mut Txn, sel: &TpoSelectionBlock, now: i64) -> Result<Step, Fault> {
-        let unexpected = |why: &str| Fault::hard(ErrorCode::ElUnexpected, "TpoSelectionBlk", why.to_owned()).block(&sel.id);
+    fn on_tpo_selection(
+        &mut self,
+        t: &mut Txn,
+        sel: &TpoSelectionBlock,
+        now: i64,
+    ) -> Result<Step, Fault> {
+        let unexpected = |why: &str| {
+            Fault::hard(ErrorCode::ElUnexpected, "TpoSelectionBlk", why.to_owned()).block(&sel.id)
+        };
         if t.st.phase != Phase::AwaitSelection {
             // §4.5.2.4: no TPO-only message was sent, or a selection was already received.
-            return Err(unexpected("no TPO is waiting for a selection in this transaction"));
+            return Err(unexpected(
+                "no TPO is waiting for a selection in this transaction",
+            ));
         }
-        let tpo = t.tpo().cloned().ok_or_else(|| unexpected("no TPO in this transaction"))?;
+        let tpo = t
+            .tpo()
+            .cloned()
+            .ok_or_else(|| unexpected("no TPO in this transaction"))?;
         for bs in &sel.brand_selections {
             if !tpo.brand_lists.iter().any(|l| l.id == bs.brand_list_ref) {
-                return Err(Fault::hard(ErrorCode::ElInconsistent, "BrandSelection", "the Brand Selection refers to no Brand List of the TPO").block(&sel.id).comp(&bs.id).att("BrandListRef"));
+                return Err(Fault::hard(
+                    ErrorCode::ElInconsistent,
+                    "BrandSelection",
+                    "the Brand Selection refers to no Brand List of the TPO",
+                )
+                .block(&sel.id)
+                .comp(&bs.id)
+                .att("BrandListRef"));
             }
         }
         if sel.brand_selections.len() != tpo.brand_lists.len() {
-            return Err(Fault::hard(ErrorCode::ElInconsistent, "TpoSelectionBlk", "one Brand Selection per Brand List is required (§8.2)").block(&sel.id));
+            return Err(Fault::hard(
+                ErrorCode::ElInconsistent,
+                "TpoSelectionBlk",
+                "one Brand Selection per Brand List is required (§8.2)",
+            )
+            .block(&sel.id));
         }
-        let offer = t.st.offer.clone().ok_or_else(|| unexpected("the offer is not known"))?;
+        let offer =
+            t.st.offer
+                .clone()
+                .ok_or_else(|| unexpected("the offer is not known"))?;
         let brand_ids: Vec<String> = sel
             .brand_selections
             .iter()
@@ -613,14 +725,18 @@ impl Engine {
             .collect();
         let mut d = self.draft(t);
         if let Err(code) = self.merchant_app.accept_selection(&offer, &brand_ids) {
-            let cancel = self.cancel_block(&mut d.ids, StatusType::Offer, Some(&tpo.id), code.clone());
+            let cancel =
+                self.cancel_block(&mut d.ids, StatusType::Offer, Some(&tpo.id), code.clone());
             d.blocks.push(cancel);
             t.end(EndKind::Cancelled, ProcessState::Failed, Some(code));
             return Ok(Step::Reply(d));
         }
         let resp = self
             .build_offer_response(&mut d.ids, &tpo, &offer, &sel.brand_selections, now)
-            .map_err(|e| Fault::hard(ErrorCode::UnknownError, "TpoSelectionBlk", e.to_string()).block(&sel.id))?;
+            .map_err(|e| {
+                Fault::hard(ErrorCode::UnknownError, "TpoSelectionBlk", e.to_string())
+                    .block(&sel.id)
+            })?;
         t.st.last_status = Some(SavedStatus::of(&resp.status));
         t.st.phase = Phase::OfferDone;
         t.st.deadline = None;
@@ -628,10 +744,19 @@ impl Engine {
         Ok(Step::Reply(d))
     }
 
-    fn on_auth_response(&mut self, t: &mut Txn, ar: &AuthenticationResponseBlock, now: i64) -> Result<Step, Fault> {
-        let unexpected = |why: &str| Fault::hard(ErrorCode::ElUnexpected, "AuthRespBlk", why.to_owned()).block(&ar.id);
+    fn on_auth_response(
+        &mut self,
+        t: &mut Txn,
+        ar: &AuthenticationResponseBlock,
+        now: i64,
+    ) -> Result<Step, Fault> {
+        let unexpected = |why: &str| {
+            Fault::hard(ErrorCode::ElUnexpected, "AuthRespBlk", why.to_owned()).block(&ar.id)
+        };
         if t.st.phase != Phase::AuthRequested || t.st.authenticated {
-            return Err(unexpected("no Authentication Request awaits a response in this transaction"));
+            return Err(unexpected(
+                "no Authentication Request awaits a response in this transaction",
+            ));
         }
         let areq = t
             .blocks()
@@ -641,9 +766,19 @@ impl Engine {
             })
             .ok_or_else(|| unexpected("this transaction has no Authentication Request"))?;
         let resp = ar.auth_response.as_ref();
-        let chosen = resp.and_then(|r| areq.auth_requests.iter().find(|q| q.authentication_id == r.authentication_id));
+        let chosen = resp.and_then(|r| {
+            areq.auth_requests
+                .iter()
+                .find(|q| q.authentication_id == r.authentication_id)
+        });
         if resp.is_some() && chosen.is_none() {
-            return Err(Fault::hard(ErrorCode::ElInconsistent, "AuthResp", "the Authentication Response answers no Authentication Request of this transaction").block(&ar.id).att("AuthenticationId"));
+            return Err(Fault::hard(
+                ErrorCode::ElInconsistent,
+                "AuthResp",
+                "the Authentication Response answers no Authentication Request of this transaction",
+            )
+            .block(&ar.id)
+            .att("AuthenticationId"));
         }
         let status_info = match (resp, chosen) {
             (Some(r), Some(q)) => {
@@ -652,7 +787,14 @@ impl Engine {
                     .iter()
                     .find(|b| b.info().auth_algorithms.contains(&q.algorithm.name))
                     .cloned()
-                    .ok_or_else(|| Fault::hard(ErrorCode::AttValNotRecog, "Algorithm", "no bridge for the authentication algorithm").att("name"))?;
+                    .ok_or_else(|| {
+                        Fault::hard(
+                            ErrorCode::AttValNotRecog,
+                            "Algorithm",
+                            "no bridge for the authentication algorithm",
+                        )
+                        .att("name")
+                    })?;
                 let info = bridge.info();
                 let host = Host::new(&*self.store, &info.software_id, now);
                 bridge
@@ -681,16 +823,32 @@ impl Engine {
             &lang,
             StatusType::Authentication,
             q_id.as_deref(),
-            if ok { ProcessState::CompletedOk } else { ProcessState::Failed },
-            if ok { None } else { Some(status_info.completion_code.clone().unwrap_or(CompletionCode::AuthFailed)) },
+            if ok {
+                ProcessState::CompletedOk
+            } else {
+                ProcessState::Failed
+            },
+            if ok {
+                None
+            } else {
+                Some(
+                    status_info
+                        .completion_code
+                        .clone()
+                        .unwrap_or(CompletionCode::AuthFailed),
+                )
+            },
             auth_id.as_deref(),
             status_info.status_desc.as_deref(),
         );
         t.st.last_status = Some(SavedStatus::of(&status));
-        d.blocks.push(TradingBlock::AuthenticationStatus(AuthenticationStatusBlock {
-            id: String::new(),
-            status, ..Default::default()
-        }));
+        d.blocks.push(TradingBlock::AuthenticationStatus(
+            AuthenticationStatusBlock {
+                id: String::new(),
+                status,
+                ..Default::default()
+            },
+        ));
         if !ok {
             // AuthFailed is recoverable: the Consumer may send a corrected response.
             return Ok(Step::Reply(d));
@@ -699,16 +857,18 @@ impl Engine {
         let offer = t.st.offer.clone();
         match offer {
             Some(offer) if flows::flow(&offer.transaction_type()).is_some_and(|f| f.has_offer) => {
-                let tpo = self
-                    .build_tpo(&mut d.ids, &offer, now)
-                    .map_err(|e| Fault::hard(ErrorCode::UnknownError, "AuthRespBlk", e.to_string()))?;
+                let tpo = self.build_tpo(&mut d.ids, &offer, now).map_err(|e| {
+                    Fault::hard(ErrorCode::UnknownError, "AuthRespBlk", e.to_string())
+                })?;
                 if offer.brand_dependent {
                     t.st.phase = Phase::AwaitSelection;
                     d.blocks.push(TradingBlock::TradingProtocolOptions(tpo));
                 } else {
                     let resp = self
                         .build_offer_response(&mut d.ids, &tpo, &offer, &[], now)
-                        .map_err(|e| Fault::hard(ErrorCode::UnknownError, "AuthRespBlk", e.to_string()))?;
+                        .map_err(|e| {
+                            Fault::hard(ErrorCode::UnknownError, "AuthRespBlk", e.to_string())
+                        })?;
                     t.st.last_status = Some(SavedStatus::of(&resp.status));
                     t.st.phase = Phase::OfferDone;
                     t.st.deadline = None;
@@ -728,8 +888,20 @@ impl Engine {
 /// The Brand Selection's PackagedContent as the Payment API carries it.
 pub(crate) fn selection_content(s: &BrandSelection) -> payapi::BrandSelectionContent {
     payapi::BrandSelectionContent {
-        brand_info: s.brand_info.as_ref().map(|i| i.packaged_contents.clone()).unwrap_or_default(),
-        protocol_amount_info: s.protocol_amount_info.as_ref().map(|i| i.packaged_contents.clone()).unwrap_or_default(),
-        currency_amount_info: s.currency_amount_info.as_ref().map(|i| i.packaged_contents.clone()).unwrap_or_default(),
+        brand_info: s
+            .brand_info
+            .as_ref()
+            .map(|i| i.packaged_contents.clone())
+            .unwrap_or_default(),
+        protocol_amount_info: s
+            .protocol_amount_info
+            .as_ref()
+            .map(|i| i.packaged_contents.clone())
+            .unwrap_or_default(),
+        currency_amount_info: s
+            .currency_amount_info
+            .as_ref()
+            .map(|i| i.packaged_contents.clone())
+            .unwrap_or_default(),
     }
 }

@@ -149,6 +149,9 @@ pub enum Event {
     Log(String),
 }
 
+/// How a transaction ended: kind, final process state, completion code.
+pub type EndState = (EndKind, ProcessState, Option<CompletionCode>);
+
 /// What one call of the engine produced.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Outcome {
@@ -188,15 +191,39 @@ pub enum EngineError {
     Invalid(String),
     /// A payment bridge failed.
     #[error("payment bridge: {0}")]
-    Bridge(#[from] ApiError),
+    Bridge(Box<ApiError>),
     /// The store failed; nothing was sent.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
-/// A technical error found while processing, to be reported in an Error Block.
+impl From<ApiError> for EngineError {
+    fn from(e: ApiError) -> Self {
+        EngineError::Bridge(Box::new(e))
+    }
+}
+
+/// A technical error found while processing, to be reported in an Error Block (boxed: it
+/// travels in `Err` through every handler).
 #[derive(Debug, Clone)]
-pub(crate) struct Fault {
+pub(crate) struct Fault(Box<FaultInner>);
+
+impl std::ops::Deref for Fault {
+    type Target = FaultInner;
+    fn deref(&self) -> &FaultInner {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Fault {
+    fn deref_mut(&mut self) -> &mut FaultInner {
+        &mut self.0
+    }
+}
+
+/// The content of a [`Fault`].
+#[derive(Debug, Clone)]
+pub(crate) struct FaultInner {
     pub code: ErrorCode,
     pub severity: Severity,
     pub desc: String,
@@ -208,7 +235,7 @@ pub(crate) struct Fault {
 
 impl Fault {
     pub(crate) fn hard(code: ErrorCode, element: &str, desc: impl Into<String>) -> Self {
-        Fault {
+        Fault(Box::new(FaultInner {
             code,
             severity: Severity::HardError,
             desc: desc.into(),
@@ -219,15 +246,19 @@ impl Fault {
             min_retry_secs: None,
             value: None,
             pay_scheme: Vec::new(),
-        }
+        }))
     }
 
-    pub(crate) fn transient(code: ErrorCode, element: &str, secs: u32, desc: impl Into<String>) -> Self {
-        Fault {
-            severity: Severity::TransientError,
-            min_retry_secs: Some(secs),
-            ..Fault::hard(code, element, desc)
-        }
+    pub(crate) fn transient(
+        code: ErrorCode,
+        element: &str,
+        secs: u32,
+        desc: impl Into<String>,
+    ) -> Self {
+        let mut f = Fault::hard(code, element, desc);
+        f.severity = Severity::TransientError;
+        f.min_retry_secs = Some(secs);
+        f
     }
 
     pub(crate) fn block(mut self, id: &str) -> Self {
@@ -252,30 +283,34 @@ impl Fault {
 
     /// The Payment API's error, with its code rewritten for the wire (RFC 3867 §4.2).
     pub(crate) fn from_api(e: &ApiError, element: &str) -> Self {
-        let location = e.locations.first().cloned().unwrap_or_else(|| ErrorLocation {
-            element_type: element.into(),
-            ..ErrorLocation::default()
-        });
+        let location = e
+            .locations
+            .first()
+            .cloned()
+            .unwrap_or_else(|| ErrorLocation {
+                element_type: element.into(),
+                ..ErrorLocation::default()
+            });
         let pc = location.element_type == "PackagedContent";
         let mut location = location;
         if location.element_type.is_empty() || location.element_type == "IotpPaymentApiRequest" {
             location.element_type = element.into();
         }
-        Fault {
+        Fault(Box::new(FaultInner {
             code: e.code.to_wire(pc),
             severity: e.severity.clone(),
             desc: e.desc.clone(),
             location,
-            min_retry_secs: e.min_retry_secs.or(
-                (e.severity == Severity::TransientError).then_some(5),
-            ),
+            min_retry_secs: e
+                .min_retry_secs
+                .or((e.severity == Severity::TransientError).then_some(5)),
             value: None,
             pay_scheme: e.pay_scheme.clone(),
-        }
+        }))
     }
 
     fn from_validation(e: &ValidationError) -> Self {
-        Fault {
+        Fault(Box::new(FaultInner {
             code: e.code.clone(),
             severity: e.severity.clone(),
             desc: e.message.clone(),
@@ -283,7 +318,7 @@ impl Fault {
             min_retry_secs: None,
             value: e.value.clone(),
             pay_scheme: Vec::new(),
-        }
+        }))
     }
 }
 
@@ -408,8 +443,7 @@ impl Engine {
         &mut self,
         iotp_trans_id: &str,
         role: &TradingRole,
-    ) -> Result<Option<(Phase, Option<(EndKind, ProcessState, Option<CompletionCode>)>)>, EngineError>
-    {
+    ) -> Result<Option<(Phase, Option<EndState>)>, EngineError> {
         let key = key(iotp_trans_id, role);
         Ok(self.load(&key)?.map(|t| {
             (
@@ -440,19 +474,22 @@ impl Engine {
             .filter(|t| !t.transaction_id.iotp_trans_id.is_empty())
         else {
             // §4.5.2.1: answer in a new transaction.
-            let fault = match report.errors.iter().find(|e| e.code == ErrorCode::XmlNotWellFrmd || e.code == ErrorCode::MsgTooLarge) {
-                Some(e) => Fault::from_validation(e),
-                None => {
-                    let mut f = Fault::hard(
-                        ErrorCode::AttMissing,
-                        "TransId",
-                        "the transaction cannot be identified",
-                    );
-                    f.location.att_name = Some("IotpTransId".into());
-                    f.value = Some("IotpTransId".into());
-                    f
-                }
-            };
+            let fault =
+                match report.errors.iter().find(|e| {
+                    e.code == ErrorCode::XmlNotWellFrmd || e.code == ErrorCode::MsgTooLarge
+                }) {
+                    Some(e) => Fault::from_validation(e),
+                    None => {
+                        let mut f = Fault::hard(
+                            ErrorCode::AttMissing,
+                            "TransId",
+                            "the transaction cannot be identified",
+                        );
+                        f.location.att_name = Some("IotpTransId".into());
+                        f.value = Some("IotpTransId".into());
+                        f
+                    }
+                };
             self.unidentified_error(fault, now, &mut out);
             return out;
         };
@@ -473,7 +510,9 @@ impl Engine {
                 }
                 return out;
             }
-            Ok(Some(ReplayEntry::InProgress { since })) if now - since < STALE_IN_PROGRESS_MILLIS => {
+            Ok(Some(ReplayEntry::InProgress { since }))
+                if now - since < STALE_IN_PROGRESS_MILLIS =>
+            {
                 let fault = Fault::transient(
                     ErrorCode::MsgBeingProc,
                     "IotpMessage",
@@ -485,14 +524,21 @@ impl Engine {
             }
             Ok(Some(ReplayEntry::InProgress { .. })) => {}
             Err(e) => {
-                let fault = Fault::transient(ErrorCode::SystemBusy, "IotpMessage", self.config.timing.min_retry_secs, format!("storage unavailable: {e}"));
+                let fault = Fault::transient(
+                    ErrorCode::SystemBusy,
+                    "IotpMessage",
+                    self.config.timing.min_retry_secs,
+                    format!("storage unavailable: {e}"),
+                );
                 self.transient_reply(&trans_ref, fault, now, &mut out);
                 return out;
             }
         }
         let result = self.process(report, &trans_ref, now, &mut out);
         let (reply, transient) = match &result {
-            Ok(Processed { reply, transient, .. }) => (reply.clone(), *transient),
+            Ok(Processed {
+                reply, transient, ..
+            }) => (reply.clone(), *transient),
             Err(_) => (None, true),
         };
         if transient {
@@ -500,7 +546,12 @@ impl Engine {
         }
         match result {
             Ok(p) => {
-                let records: Vec<_> = p.touched.iter().filter_map(|k| self.live.get(k)).map(Txn::to_record).collect();
+                let records: Vec<_> = p
+                    .touched
+                    .iter()
+                    .filter_map(|k| self.live.get(k))
+                    .map(Txn::to_record)
+                    .collect();
                 let refs: Vec<_> = records.iter().collect();
                 let replay = if transient {
                     Vec::new()
@@ -515,7 +566,12 @@ impl Engine {
                     out.messages.clear();
                     out.events.clear();
                     let _ = self.store.replay_forget(&digest);
-                    let fault = Fault::transient(ErrorCode::SystemBusy, "IotpMessage", self.config.timing.min_retry_secs, format!("storage unavailable: {e}"));
+                    let fault = Fault::transient(
+                        ErrorCode::SystemBusy,
+                        "IotpMessage",
+                        self.config.timing.min_retry_secs,
+                        format!("storage unavailable: {e}"),
+                    );
                     self.transient_reply(&trans_ref, fault, now, &mut out);
                     return out;
                 }
@@ -526,7 +582,12 @@ impl Engine {
                 }
             }
             Err(e) => {
-                let fault = Fault::transient(ErrorCode::SystemBusy, "IotpMessage", self.config.timing.min_retry_secs, format!("storage unavailable: {e}"));
+                let fault = Fault::transient(
+                    ErrorCode::SystemBusy,
+                    "IotpMessage",
+                    self.config.timing.min_retry_secs,
+                    format!("storage unavailable: {e}"),
+                );
                 out.messages.clear();
                 self.transient_reply(&trans_ref, fault, now, &mut out);
             }
@@ -544,8 +605,12 @@ impl Engine {
         let mut done = Processed::default();
         let trans_id = trans_ref.transaction_id.iotp_trans_id.clone();
         let hard = report.errors.iter().find(|e| e.is_error()).cloned();
-        let warnings: Vec<ValidationError> =
-            report.errors.iter().filter(|e| !e.is_error()).cloned().collect();
+        let warnings: Vec<ValidationError> = report
+            .errors
+            .iter()
+            .filter(|e| !e.is_error())
+            .cloned()
+            .collect();
         let Some(msg) = report.message else {
             // Broken beyond reading, but the TransRefBlk was found.
             if let Some(e) = hard {
@@ -555,7 +620,10 @@ impl Engine {
             return Ok(done);
         };
         let is_error_or_cancel = msg.error.is_some()
-            || msg.blocks.iter().any(|b| matches!(b, TradingBlock::Cancel(_)));
+            || msg
+                .blocks
+                .iter()
+                .any(|b| matches!(b, TradingBlock::Cancel(_)));
 
         // Which role handles it, and its transaction.
         let role = self.dispatch_role(&msg);
@@ -570,14 +638,18 @@ impl Engine {
                     | TradingBlock::PingResponse(_)
             )
         });
-        if side_exchange && report.errors.iter().all(|e| !e.is_error()) {
-            if let Some(t) = txn.take() {
-                self.live.insert(key.clone(), t);
-            }
+        if side_exchange
+            && report.errors.iter().all(|e| !e.is_error())
+            && let Some(t) = txn.take()
+        {
+            self.live.insert(key.clone(), t);
         }
         if let Some(t) = &txn {
             let exempt = msg.blocks.iter().any(|b| {
-                matches!(b, TradingBlock::InquiryRequest(_) | TradingBlock::PingRequest(_))
+                matches!(
+                    b,
+                    TradingBlock::InquiryRequest(_) | TradingBlock::PingRequest(_)
+                )
             });
             if t.is_dead() && !exempt {
                 // §4.5.2.3: ignore messages for cancelled or hard-errored transactions.
@@ -588,7 +660,10 @@ impl Engine {
                 return Ok(done);
             }
         } else if self.open_transactions() >= self.config.max_open_transactions
-            && !msg.blocks.iter().any(|b| matches!(b, TradingBlock::PingRequest(_)))
+            && !msg
+                .blocks
+                .iter()
+                .any(|b| matches!(b, TradingBlock::PingRequest(_)))
         {
             let fault = Fault::transient(
                 ErrorCode::SystemBusy,
@@ -627,13 +702,13 @@ impl Engine {
             TradingBlock::Cancel(c) => Some(c.clone()),
             _ => None,
         }) {
-            if let Some(mut t) = txn {
-                if !t.st.error_received {
-                    self.on_cancel_received(&mut t, &cancel, now, out);
-                    t.log(false, msg.clone(), msg.to_xml().into());
-                    self.live.insert(key.clone(), t);
-                    done.touched.push(key.clone());
-                }
+            if let Some(mut t) = txn
+                && !t.st.error_received
+            {
+                self.on_cancel_received(&mut t, &cancel, now, out);
+                t.log(false, msg.clone(), msg.to_xml().into());
+                self.live.insert(key.clone(), t);
+                done.touched.push(key.clone());
             }
             return Ok(done);
         }
@@ -673,7 +748,12 @@ impl Engine {
 
         let mut t = match txn {
             Some(t) => t,
-            None => Txn::new(&trans_id, &role, msg.trans_ref.transaction_id.iotp_trans_type.as_str(), ""),
+            None => Txn::new(
+                &trans_id,
+                &role,
+                msg.trans_ref.transaction_id.iotp_trans_type.as_str(),
+                "",
+            ),
         };
         if t.st.prefix.is_empty() {
             t.st.prefix = self.prefix_for(&role);
@@ -683,7 +763,11 @@ impl Engine {
         let msg = Arc::new(msg);
         // The message is part of the transaction while it is processed (handlers look at it
         // with the earlier ones); a first message that fails does not create a transaction.
-        t.msgs.push(state::Logged { sent: false, msg: msg.clone(), xml });
+        t.msgs.push(state::Logged {
+            sent: false,
+            msg: msg.clone(),
+            xml,
+        });
         let pending_answered = t.st.pending.as_ref().is_some_and(|p| {
             msg.trans_ref.message_id.resp_iotp_msg.as_deref() == Some(p.message_id.as_str())
         });
@@ -693,9 +777,17 @@ impl Engine {
         let step = match role {
             TradingRole::Consumer => self.consumer_receive(&mut t, known, &msg, now, out),
             TradingRole::Merchant => self.merchant_receive(&mut t, known, &msg, now, out),
-            TradingRole::PaymentHandler => self.payment_handler_receive(&mut t, known, &msg, now, out),
-            TradingRole::DeliveryHandler => self.delivery_handler_receive(&mut t, known, &msg, now, out),
-            _ => Err(Fault::hard(ErrorCode::ElNotSupp, msg.blocks.first().map(|b| b.tag()).unwrap_or("IotpMessage"), "this node plays no role that accepts this message")),
+            TradingRole::PaymentHandler => {
+                self.payment_handler_receive(&mut t, known, &msg, now, out)
+            }
+            TradingRole::DeliveryHandler => {
+                self.delivery_handler_receive(&mut t, known, &msg, now, out)
+            }
+            _ => Err(Fault::hard(
+                ErrorCode::ElNotSupp,
+                msg.blocks.first().map(|b| b.tag()).unwrap_or("IotpMessage"),
+                "this node plays no role that accepts this message",
+            )),
         };
         if step.is_err() && !known {
             t.msgs.clear();
@@ -725,7 +817,10 @@ impl Engine {
     /// Which of this node's roles handles a message (by its first trading block).
     fn dispatch_role(&self, msg: &IotpMessage) -> TradingRole {
         let plays = |r: TradingRole| self.plays(&r);
-        let first = msg.blocks.iter().find(|b| !matches!(b, TradingBlock::Cancel(_)));
+        let first = msg
+            .blocks
+            .iter()
+            .find(|b| !matches!(b, TradingBlock::Cancel(_)));
         let wanted = match first {
             Some(TradingBlock::TpoSelection(_)) | Some(TradingBlock::AuthenticationResponse(_)) => {
                 TradingRole::Merchant
@@ -762,14 +857,25 @@ impl Engine {
                     .map(|r| r.trading_role())
                     .find(|r| {
                         self.live.contains_key(&key(msg.iotp_trans_id(), r))
-                            || self.store.load(&key(msg.iotp_trans_id(), r)).ok().flatten().is_some()
+                            || self
+                                .store
+                                .load(&key(msg.iotp_trans_id(), r))
+                                .ok()
+                                .flatten()
+                                .is_some()
                     })
                     .unwrap_or_else(|| self.first_role());
             }
         };
         if plays(wanted.clone()) {
             wanted
-        } else if matches!(first, Some(TradingBlock::InquiryRequest(_)) | Some(TradingBlock::PingRequest(_)) | Some(TradingBlock::InquiryResponse(_)) | Some(TradingBlock::PingResponse(_))) {
+        } else if matches!(
+            first,
+            Some(TradingBlock::InquiryRequest(_))
+                | Some(TradingBlock::PingRequest(_))
+                | Some(TradingBlock::InquiryResponse(_))
+                | Some(TradingBlock::PingResponse(_))
+        ) {
             self.first_role()
         } else {
             wanted
@@ -827,7 +933,8 @@ impl Engine {
             msg.error = Some(ErrorBlock {
                 id: ids.next(),
                 error_components: comps,
-                pay_scheme_data: Vec::new(), ..Default::default()
+                pay_scheme_data: Vec::new(),
+                ..Default::default()
             });
         }
         msg.blocks = blocks;
@@ -856,7 +963,11 @@ impl Engine {
         }
         t.log(true, msg, xml);
         out.messages.push(out_msg);
-        if to.is_none() { Some(bytes.to_vec()) } else { None }
+        if to.is_none() {
+            Some(bytes.to_vec())
+        } else {
+            None
+        }
     }
 
     /// Block IDs are assigned by the handlers; this is the single place that guarantees a
@@ -937,18 +1048,30 @@ impl Engine {
                 // A transaction this node does not hold: answer within it, statelessly.
                 let role = self.first_role();
                 let prefix = self.prefix_for(&role);
-                let mut t = Txn::new(&trans_ref.transaction_id.iotp_trans_id, &role, trans_ref.transaction_id.iotp_trans_type.as_str(), &prefix);
+                let mut t = Txn::new(
+                    &trans_ref.transaction_id.iotp_trans_id,
+                    &role,
+                    trans_ref.transaction_id.iotp_trans_type.as_str(),
+                    &prefix,
+                );
                 t.msgs.push(state::Logged {
                     sent: false,
-                    msg: Arc::new(IotpMessage { trans_ref: trans_ref.clone(), ..IotpMessage::default() }),
+                    msg: Arc::new(IotpMessage {
+                        trans_ref: trans_ref.clone(),
+                        ..IotpMessage::default()
+                    }),
                     xml: Arc::from(""),
                 });
                 let msg_id = format!("{prefix}{}", self.fresh_number());
                 let mut ids = Ids::new(msg_id);
                 let mut msg = self.header(&t, &mut ids, Some(&received_id), now);
                 msg.error = Some(self.error_block(&mut ids, &fault));
-                out.events.push(Event::Log(format!("{}: {} {}", trans_ref.transaction_id.iotp_trans_id, fault.code, fault.desc)));
-                done.reply = Some(self.push_reply(msg, &trans_ref.transaction_id.iotp_trans_id, out));
+                out.events.push(Event::Log(format!(
+                    "{}: {} {}",
+                    trans_ref.transaction_id.iotp_trans_id, fault.code, fault.desc
+                )));
+                done.reply =
+                    Some(self.push_reply(msg, &trans_ref.transaction_id.iotp_trans_id, out));
                 return Ok(());
             }
         };
@@ -962,7 +1085,9 @@ impl Engine {
         let xml: Arc<str> = msg.to_xml().into();
         let bytes: Arc<[u8]> = Arc::from(xml.as_bytes());
         // The Consumer is the client: its error reports are new requests to the peer.
-        let consumer_peer = (t.role() == TradingRole::Consumer).then(|| t.st.peer.clone()).flatten();
+        let consumer_peer = (t.role() == TradingRole::Consumer)
+            .then(|| t.st.peer.clone())
+            .flatten();
         out.messages.push(Outgoing {
             to: match &consumer_peer {
                 Some(l) => Destination::NetLocn(l.clone()),
@@ -1013,7 +1138,8 @@ impl Engine {
             fault.min_retry_secs,
         );
         if let Some(v) = &fault.value {
-            comp.packaged_contents.push(PackagedContent::text(v.clone()));
+            comp.packaged_contents
+                .push(PackagedContent::text(v.clone()));
         }
         let pay_scheme_data = if fault.pay_scheme.is_empty() {
             Vec::new()
@@ -1027,12 +1153,19 @@ impl Engine {
         ErrorBlock {
             id: ids.next(),
             error_components: vec![comp],
-            pay_scheme_data, ..Default::default()
+            pay_scheme_data,
+            ..Default::default()
         }
     }
 
     /// A TransientError reply: not saved, the state unchanged (§4.5.2.3).
-    fn transient_reply(&mut self, trans_ref: &TransactionReferenceBlock, mut fault: Fault, now: i64, out: &mut Outcome) {
+    fn transient_reply(
+        &mut self,
+        trans_ref: &TransactionReferenceBlock,
+        mut fault: Fault,
+        now: i64,
+        out: &mut Outcome,
+    ) {
         let received = trans_ref.message_id.id.clone();
         if fault.location.iotp_msg_ref.is_none() {
             fault.location.iotp_msg_ref = Some(received.clone());
@@ -1043,7 +1176,10 @@ impl Engine {
         let t = Txn {
             msgs: vec![state::Logged {
                 sent: false,
-                msg: Arc::new(IotpMessage { trans_ref: trans_ref.clone(), ..IotpMessage::default() }),
+                msg: Arc::new(IotpMessage {
+                    trans_ref: trans_ref.clone(),
+                    ..IotpMessage::default()
+                }),
                 xml: Arc::from(""),
             }],
             ..Txn::new(&trans_ref.transaction_id.iotp_trans_id, &role, "", &prefix)
@@ -1064,7 +1200,11 @@ impl Engine {
             &mut ids,
             build::Header {
                 trans_id: None,
-                new_trans: Some((&trans_id, TransactionType::Other("x-iotp-rs-error".into()), &stamp)),
+                new_trans: Some((
+                    &trans_id,
+                    TransactionType::Other("x-iotp-rs-error".into()),
+                    &stamp,
+                )),
                 resp_iotp_msg: None,
                 sender_trading_role_ref: None,
                 lang: &self.config.lang,
@@ -1148,7 +1288,14 @@ impl Engine {
     // -----------------------------------------------------------------------------------------
     // Error and Cancel Blocks received
 
-    fn on_error_block(&mut self, t: &mut Txn, msg: &IotpMessage, eb: &ErrorBlock, now: i64, out: &mut Outcome) {
+    fn on_error_block(
+        &mut self,
+        t: &mut Txn,
+        msg: &IotpMessage,
+        eb: &ErrorBlock,
+        now: i64,
+        out: &mut Outcome,
+    ) {
         let worst = eb
             .error_components
             .iter()
@@ -1191,7 +1338,13 @@ impl Engine {
             .and_then(|tr| tr.error_net_locn.clone())
     }
 
-    fn on_cancel_received(&mut self, t: &mut Txn, cancel: &CancelBlock, now: i64, out: &mut Outcome) {
+    fn on_cancel_received(
+        &mut self,
+        t: &mut Txn,
+        cancel: &CancelBlock,
+        now: i64,
+        out: &mut Outcome,
+    ) {
         t.st.error_received = true;
         let code = cancel.status.completion_code.clone();
         self.abandon_payment(t, ProcessState::Failed, code.clone(), now);
@@ -1200,7 +1353,9 @@ impl Engine {
             .then(|| {
                 t.organisations()
                     .flat_map(|o| o.trading_roles.iter())
-                    .find(|r| r.trading_role != TradingRole::Consumer && r.cancel_net_locn.is_some())
+                    .find(|r| {
+                        r.trading_role != TradingRole::Consumer && r.cancel_net_locn.is_some()
+                    })
                     .and_then(|r| r.cancel_net_locn.clone())
             })
             .flatten();
@@ -1208,9 +1363,17 @@ impl Engine {
     }
 
     /// Tells the bridge a payment ends without completing (ChangeProcessState).
-    fn abandon_payment(&self, t: &Txn, state: ProcessState, code: Option<CompletionCode>, now: i64) {
+    fn abandon_payment(
+        &self,
+        t: &Txn,
+        state: ProcessState,
+        code: Option<CompletionCode>,
+        now: i64,
+    ) {
         let Some(p) = &t.st.payment else { return };
-        let Some(bridge) = self.bridge_by_id(&p.bridge) else { return };
+        let Some(bridge) = self.bridge_by_id(&p.bridge) else {
+            return;
+        };
         let host = host::Host::new(&*self.store, &p.bridge, now);
         let _ = bridge.change_process_state(
             &host,
@@ -1225,7 +1388,10 @@ impl Engine {
     }
 
     fn bridge_by_id(&self, software_id: &str) -> Option<Arc<dyn PaymentBridge>> {
-        self.bridges.iter().find(|b| b.info().software_id == software_id).cloned()
+        self.bridges
+            .iter()
+            .find(|b| b.info().software_id == software_id)
+            .cloned()
     }
 
     fn bridge_for_protocol(&self, protocol_id: &str) -> Option<Arc<dyn PaymentBridge>> {
@@ -1243,7 +1409,13 @@ impl Engine {
     /// response (the Payment Handler during Payment Exchanges). Pings cannot be cancelled.
     pub fn cancel(&mut self, iotp_trans_id: &str, now: i64) -> Result<Outcome, EngineError> {
         let mut out = Outcome::default();
-        let roles: Vec<TradingRole> = self.config.org.roles.iter().map(RoleEndpoint::trading_role).collect();
+        let roles: Vec<TradingRole> = self
+            .config
+            .org
+            .roles
+            .iter()
+            .map(RoleEndpoint::trading_role)
+            .collect();
         let mut found = None;
         for r in &roles {
             if let Some(t) = self.load(&key(iotp_trans_id, r))? {
@@ -1273,7 +1445,9 @@ impl Engine {
 
     fn cancel_txn(&mut self, t: &mut Txn, now: i64, out: &mut Outcome) -> Result<(), EngineError> {
         if t.st.trans_type == TransactionType::BaselinePing.as_str() {
-            return Err(EngineError::NotAllowed("a Ping cannot be cancelled (§4.5.3)".into()));
+            return Err(EngineError::NotAllowed(
+                "a Ping cannot be cancelled (§4.5.3)".into(),
+            ));
         }
         if t.is_ended() {
             return Err(EngineError::NotAllowed(
@@ -1311,7 +1485,9 @@ impl Engine {
             }
         }
         for k in due {
-            let Ok(Some(mut t)) = self.load(&k) else { continue };
+            let Ok(Some(mut t)) = self.load(&k) else {
+                continue;
+            };
             self.wake_txn(&mut t, now, &mut out);
             let record = t.to_record();
             if self.store.commit(&[&record], &[]).is_err() {
@@ -1328,31 +1504,31 @@ impl Engine {
         if t.is_ended() {
             return;
         }
-        if let Some(p) = t.st.pending.clone() {
-            if p.next_at <= now {
-                if p.transmissions < self.config.timing.max_transmissions {
-                    let mut p = p;
-                    p.transmissions += 1;
-                    p.next_at = now + i64::from(self.config.timing.retransmit_after_secs) * 1000;
-                    out.messages.push(Outgoing {
-                        to: Destination::NetLocn(p.to.clone()),
-                        message_id: p.message_id.clone(),
-                        iotp_trans_id: t.key.iotp_trans_id.clone(),
-                        xml: Arc::from(p.xml.as_bytes()),
-                    });
-                    t.st.pending = Some(p);
+        if let Some(p) = t.st.pending.clone()
+            && p.next_at <= now
+        {
+            if p.transmissions < self.config.timing.max_transmissions {
+                let mut p = p;
+                p.transmissions += 1;
+                p.next_at = now + i64::from(self.config.timing.retransmit_after_secs) * 1000;
+                out.messages.push(Outgoing {
+                    to: Destination::NetLocn(p.to.clone()),
+                    message_id: p.message_id.clone(),
+                    iotp_trans_id: t.key.iotp_trans_id.clone(),
+                    xml: Arc::from(p.xml.as_bytes()),
+                });
+                t.st.pending = Some(p);
+            } else {
+                let code = if p.payment {
+                    CompletionCode::TimedOutRcvr
                 } else {
-                    let code = if p.payment {
-                        CompletionCode::TimedOutRcvr
-                    } else {
-                        CompletionCode::TimedOutNoRcvr
-                    };
-                    self.abandon_payment(t, ProcessState::Failed, Some(code.clone()), now);
-                    t.end(EndKind::TimedOut, ProcessState::Failed, Some(code));
-                    out.events.push(Event::Finished(self.outcome_of(t, None)));
-                }
-                return;
+                    CompletionCode::TimedOutNoRcvr
+                };
+                self.abandon_payment(t, ProcessState::Failed, Some(code.clone()), now);
+                t.end(EndKind::TimedOut, ProcessState::Failed, Some(code));
+                out.events.push(Event::Finished(self.outcome_of(t, None)));
             }
+            return;
         }
         if t.st.deadline.is_some_and(|d| d <= now) {
             let code = CompletionCode::TimedOutNoRcvr;
@@ -1373,7 +1549,12 @@ impl Engine {
         retransmit: bool,
     ) {
         let Draft { mut ids, blocks } = draft;
-        let resp = t.msgs.iter().rev().find(|l| !l.sent).map(|l| l.msg.message_id().to_owned());
+        let resp = t
+            .msgs
+            .iter()
+            .rev()
+            .find(|l| !l.sent)
+            .map(|l| l.msg.message_id().to_owned());
         let mut msg = self.header(t, &mut ids, resp.as_deref(), now);
         msg.blocks = blocks;
         let msg = self.assign_block_ids(msg, &mut ids);
@@ -1418,10 +1599,26 @@ impl Engine {
         }
     }
 
-    fn cancel_block(&self, ids: &mut Ids, status_type: StatusType, el_ref: Option<&str>, code: CompletionCode) -> TradingBlock {
+    fn cancel_block(
+        &self,
+        ids: &mut Ids,
+        status_type: StatusType,
+        el_ref: Option<&str>,
+        code: CompletionCode,
+    ) -> TradingBlock {
         TradingBlock::Cancel(CancelBlock {
             id: ids.next(),
-            status: build::status(ids, &self.config.lang, status_type, el_ref, ProcessState::Failed, Some(code), None, None), ..Default::default()
+            status: build::status(
+                ids,
+                &self.config.lang,
+                status_type,
+                el_ref,
+                ProcessState::Failed,
+                Some(code),
+                None,
+                None,
+            ),
+            ..Default::default()
         })
     }
 }

@@ -28,26 +28,55 @@ impl Engine {
     ) -> Result<Step, Fault> {
         for b in &msg.blocks {
             match b {
-                TradingBlock::PaymentRequest(pr) => return self.on_payment_request(t, known, msg, pr, now, out),
+                TradingBlock::PaymentRequest(pr) => {
+                    return self.on_payment_request(t, known, msg, pr, now, out);
+                }
                 TradingBlock::PaymentExchange(px) => {
                     if !known || t.st.phase != Phase::Exchanging {
                         // §4.5.2.4: unknown transaction, or no Payment Exchange sent before.
-                        return Err(Fault::hard(ErrorCode::ElUnexpected, "PayExchBlk", "no Payment Exchange of this Payment Handler awaits an answer").block(&px.id));
+                        return Err(Fault::hard(
+                            ErrorCode::ElUnexpected,
+                            "PayExchBlk",
+                            "no Payment Exchange of this Payment Handler awaits an answer",
+                        )
+                        .block(&px.id));
                     }
                     if let Some(code) = t.st.cancel_requested.take() {
                         let mut d = self.draft(t);
                         let el = t.st.payment.as_ref().map(|p| p.payment_ref.clone());
                         let code = CompletionCode::from_wire(&code);
-                        let c = self.cancel_block(&mut d.ids, StatusType::Payment, el.as_deref(), code.clone());
+                        let c = self.cancel_block(
+                            &mut d.ids,
+                            StatusType::Payment,
+                            el.as_deref(),
+                            code.clone(),
+                        );
                         d.blocks.push(c);
                         self.abandon_payment(t, ProcessState::Failed, Some(code.clone()), now);
                         t.end(EndKind::Cancelled, ProcessState::Failed, Some(code));
                         out.events.push(Event::Finished(self.outcome_of(t, None)));
                         return Ok(Step::Reply(d));
                     }
-                    let p = t.st.payment.clone().ok_or_else(|| Fault::hard(ErrorCode::ElUnexpected, "PayExchBlk", "no payment in progress").block(&px.id))?;
-                    let bridge = self.bridge_by_id(&p.bridge).ok_or_else(|| Fault::hard(ErrorCode::UnknownError, "PayExchBlk", "the payment bridge is gone"))?;
-                    let input: Vec<PackagedContent> = px.pay_scheme_data.iter().flat_map(|s| s.packaged_contents.iter().cloned()).collect();
+                    let p = t.st.payment.clone().ok_or_else(|| {
+                        Fault::hard(
+                            ErrorCode::ElUnexpected,
+                            "PayExchBlk",
+                            "no payment in progress",
+                        )
+                        .block(&px.id)
+                    })?;
+                    let bridge = self.bridge_by_id(&p.bridge).ok_or_else(|| {
+                        Fault::hard(
+                            ErrorCode::UnknownError,
+                            "PayExchBlk",
+                            "the payment bridge is gone",
+                        )
+                    })?;
+                    let input: Vec<PackagedContent> = px
+                        .pay_scheme_data
+                        .iter()
+                        .flat_map(|s| s.packaged_contents.iter().cloned())
+                        .collect();
                     let host = Host::new(&*self.store, &p.bridge, now);
                     let step = bridge.continue_process(
                         &host,
@@ -59,14 +88,23 @@ impl Engine {
                             from_hard_error: false,
                         },
                     );
-                    let psd_id = px.pay_scheme_data.first().map(|s| s.id.clone()).unwrap_or_default();
+                    let psd_id = px
+                        .pay_scheme_data
+                        .first()
+                        .map(|s| s.id.clone())
+                        .unwrap_or_default();
                     return self.payment_step(t, step, &px.id, &psd_id, now, out);
                 }
                 _ => {}
             }
         }
         let first = msg.blocks.first();
-        Err(Fault::hard(ErrorCode::ElUnexpected, first.map(|b| b.tag()).unwrap_or("IotpMessage"), "a Payment Handler does not accept this block").block(first.map(|b| b.id()).unwrap_or("")))
+        Err(Fault::hard(
+            ErrorCode::ElUnexpected,
+            first.map(|b| b.tag()).unwrap_or("IotpMessage"),
+            "a Payment Handler does not accept this block",
+        )
+        .block(first.map(|b| b.id()).unwrap_or("")))
     }
 
     fn on_payment_request(
@@ -78,63 +116,123 @@ impl Engine {
         now: i64,
         out: &mut Outcome,
     ) -> Result<Step, Fault> {
-        let hard = |code: ErrorCode, el: &str, why: String| Fault::hard(code, el, why).block(&pr.id);
+        let hard =
+            |code: ErrorCode, el: &str, why: String| Fault::hard(code, el, why).block(&pr.id);
         // Block-sequence checks (§4.5.2.4).
         if known {
             if t.st.phase == Phase::Exchanging {
-                return Err(hard(ErrorCode::ElUnexpected, "PayReqBlk", "a payment is still in progress in this transaction".into()));
+                return Err(hard(
+                    ErrorCode::ElUnexpected,
+                    "PayReqBlk",
+                    "a payment is still in progress in this transaction".into(),
+                ));
             }
-            let same_payment = t.st.payment.as_ref().is_some_and(|p| p.payment_ref == pr.payment.id);
+            let same_payment =
+                t.st.payment
+                    .as_ref()
+                    .is_some_and(|p| p.payment_ref == pr.payment.id);
             if let Some(e) = &t.st.ended {
                 // Another payment of the transaction (a value exchange's second) is new.
                 let recoverable = !same_payment
                     || e.kind == EndKind::Failed
-                    && e.completion_code.as_deref().map(CompletionCode::from_wire).is_some_and(|c| flows::recoverable_payment_code(&c));
+                        && e.completion_code
+                            .as_deref()
+                            .map(CompletionCode::from_wire)
+                            .is_some_and(|c| flows::recoverable_payment_code(&c));
                 if !recoverable {
-                    return Err(hard(ErrorCode::ElUnexpected, "PayReqBlk", "an earlier payment of this transaction ended and cannot be retried".into()));
+                    return Err(hard(
+                        ErrorCode::ElUnexpected,
+                        "PayReqBlk",
+                        "an earlier payment of this transaction ended and cannot be retried".into(),
+                    ));
                 }
                 t.st.ended = None;
             }
         }
         let ttype = msg.trans_ref.transaction_id.iotp_trans_type.clone();
-        let flow = flows::flow(&ttype).filter(|f| !f.payments.is_empty()).ok_or_else(|| {
-            Fault::hard(ErrorCode::AttValIllegal, "TransId", format!("{ttype} is not a payment transaction")).att("IotpTransType")
-        })?;
+        let flow = flows::flow(&ttype)
+            .filter(|f| !f.payments.is_empty())
+            .ok_or_else(|| {
+                Fault::hard(
+                    ErrorCode::AttValIllegal,
+                    "TransId",
+                    format!("{ttype} is not a payment transaction"),
+                )
+                .att("IotpTransType")
+            })?;
         t.st.trans_type = ttype.to_string();
         // The Payment Handler's own message ID prefix is the one the Merchant gave it (§3.4.1).
-        let my_org = pr.organisations.iter().find(|o| o.org_id.eq_ignore_ascii_case(&self.config.org.org_id));
+        let my_org = pr
+            .organisations
+            .iter()
+            .find(|o| o.org_id.eq_ignore_ascii_case(&self.config.org.org_id));
         if let Some(prefix) = my_org
-            .and_then(|o| o.trading_roles.iter().find(|r| r.trading_role == TradingRole::PaymentHandler))
+            .and_then(|o| {
+                o.trading_roles
+                    .iter()
+                    .find(|r| r.trading_role == TradingRole::PaymentHandler)
+            })
             .map(|r| r.iotp_msg_id_prefix.clone())
+            && t.st.seq == 0
         {
-            if t.st.seq == 0 {
-                t.st.prefix = prefix;
-            }
+            t.st.prefix = prefix;
         }
         // §6.3: pay only if the earlier steps succeeded.
         for s in &pr.statuses {
             if s.process_state != ProcessState::CompletedOk {
-                return Err(hard(ErrorCode::ElInconsistent, "Status", format!("the {} step this payment depends on did not complete", s.status_type)).comp(&s.id).att("ProcessState"));
+                return Err(hard(
+                    ErrorCode::ElInconsistent,
+                    "Status",
+                    format!(
+                        "the {} step this payment depends on did not complete",
+                        s.status_type
+                    ),
+                )
+                .comp(&s.id)
+                .att("ProcessState"));
             }
         }
-        if !pr.statuses.iter().any(|s| s.status_type == StatusType::Offer) {
-            return Err(hard(ErrorCode::ElMissing, "Status", "the Payment Request carries no Offer status (§8.7)".into()).with_value("Status"));
+        if !pr
+            .statuses
+            .iter()
+            .any(|s| s.status_type == StatusType::Offer)
+        {
+            return Err(hard(
+                ErrorCode::ElMissing,
+                "Status",
+                "the Payment Request carries no Offer status (§8.7)".into(),
+            )
+            .with_value("Status"));
         }
         for r in pr.payment.start_after_refs.iter().flatten() {
-            if !pr.statuses.iter().any(|s| s.status_type == StatusType::Payment && s.el_ref.as_deref() == Some(r.as_str())) {
+            if !pr.statuses.iter().any(|s| {
+                s.status_type == StatusType::Payment && s.el_ref.as_deref() == Some(r.as_str())
+            }) {
                 return Err(hard(ErrorCode::ElInconsistent, "Payment", format!("payment {r} must complete before this one (StartAfterRefs) and its status is missing")).comp(&pr.payment.id).att("StartAfterRefs"));
             }
         }
         let list = &pr.brand_list;
         let bs = &pr.brand_selection;
         if bs.brand_list_ref != list.id || pr.payment.brand_list_ref != list.id {
-            return Err(hard(ErrorCode::ElInconsistent, "BrandSelection", "the Brand Selection, Payment and Brand List do not match".into()).comp(&bs.id).att("BrandListRef"));
+            return Err(hard(
+                ErrorCode::ElInconsistent,
+                "BrandSelection",
+                "the Brand Selection, Payment and Brand List do not match".into(),
+            )
+            .comp(&bs.id)
+            .att("BrandListRef"));
         }
         let position = flow.payment_index(&pr.payment);
-        if let Some(dir) = flow.payments.get(position) {
-            if &list.pay_direction != dir {
-                return Err(hard(ErrorCode::AttValIllegal, "BrandList", format!("a {ttype} payment is {dir}, not {}", list.pay_direction)).comp(&list.id).att("PayDirection"));
-            }
+        if let Some(dir) = flow.payments.get(position)
+            && &list.pay_direction != dir
+        {
+            return Err(hard(
+                ErrorCode::AttValIllegal,
+                "BrandList",
+                format!("a {ttype} payment is {dir}, not {}", list.pay_direction),
+            )
+            .comp(&list.id)
+            .att("PayDirection"));
         }
         let choice = Choice {
             brand_list_ref: list.id.clone(),
@@ -145,20 +243,45 @@ impl Engine {
             instrument_id: None,
             selection_id: Some(bs.id.clone()),
         };
-        let (brand, pa, pp, ca) = resolve(list, &choice).map_err(|f| f.block(&pr.id).comp(&bs.id))?;
+        let (brand, pa, pp, ca) =
+            resolve(list, &choice).map_err(|f| f.block(&pr.id).comp(&bs.id))?;
         // This Payment Handler must be the one the PayProtocol names (§6.3).
         let ph_org = pr.organisations.iter().find(|o| o.id == pp.action_org_ref);
         if ph_org.is_some_and(|o| !o.org_id.eq_ignore_ascii_case(&self.config.org.org_id)) {
-            return Err(hard(ErrorCode::ElInconsistent, "PayProtocol", "the selected PayProtocol names another Payment Handler".into()).comp(&list.id).att("ActionOrgRef"));
+            return Err(hard(
+                ErrorCode::ElInconsistent,
+                "PayProtocol",
+                "the selected PayProtocol names another Payment Handler".into(),
+            )
+            .comp(&list.id)
+            .att("ActionOrgRef"));
         }
         let lang = self.config.lang.clone();
         let Some(bridge) = self.bridge_for_protocol(&pp.protocol_id) else {
             // A business failure: this Payment Handler does not take the brand (§7.16.2).
             let mut d = self.draft(t);
-            let status = build::status(&mut d.ids, &lang, StatusType::Payment, Some(&pr.payment.id), ProcessState::Failed, Some(CompletionCode::BrandNotSupp), None, Some("no payment bridge for this protocol"));
+            let status = build::status(
+                &mut d.ids,
+                &lang,
+                StatusType::Payment,
+                Some(&pr.payment.id),
+                ProcessState::Failed,
+                Some(CompletionCode::BrandNotSupp),
+                None,
+                Some("no payment bridge for this protocol"),
+            );
             t.st.last_status = Some(SavedStatus::of(&status));
-            d.blocks.push(TradingBlock::PaymentResponse(PaymentResponseBlock { id: String::new(), status, ..PaymentResponseBlock::default() }));
-            t.end(EndKind::Failed, ProcessState::Failed, Some(CompletionCode::BrandNotSupp));
+            d.blocks
+                .push(TradingBlock::PaymentResponse(PaymentResponseBlock {
+                    id: String::new(),
+                    status,
+                    ..PaymentResponseBlock::default()
+                }));
+            t.end(
+                EndKind::Failed,
+                ProcessState::Failed,
+                Some(CompletionCode::BrandNotSupp),
+            );
             out.events.push(Event::Finished(self.outcome_of(t, None)));
             return Ok(Step::Reply(d));
         };
@@ -166,20 +289,33 @@ impl Engine {
         let merchant_org = pr
             .organisations
             .iter()
-            .find(|o| o.trading_roles.iter().any(|r| r.trading_role == TradingRole::Merchant))
+            .find(|o| {
+                o.trading_roles
+                    .iter()
+                    .any(|r| r.trading_role == TradingRole::Merchant)
+            })
             .map(|o| o.org_id.clone())
             .unwrap_or_default();
         let psd = pr.pay_scheme_data.as_ref();
         // The same payment retried after a recoverable failure keeps its PayId.
         let pay_id = match &t.st.payment {
-            Some(p) if p.payment_ref == pr.payment.id && p.peer_pay_id == psd.and_then(|s| s.consumer_payment_id.clone()) => p.pay_id.clone(),
+            Some(p)
+                if p.payment_ref == pr.payment.id
+                    && p.peer_pay_id == psd.and_then(|s| s.consumer_payment_id.clone()) =>
+            {
+                p.pay_id.clone()
+            }
             _ => self.new_pay_id('P'),
         };
         let my_refs: Vec<&str> = ph_org.map(|o| o.id.as_str()).into_iter().collect();
         let trd: Vec<PackagedContent> = pr
             .trading_role_data
             .iter()
-            .filter(|d| d.destination_el_refs.iter().any(|r| my_refs.contains(&r.as_str())))
+            .filter(|d| {
+                d.destination_el_refs
+                    .iter()
+                    .any(|r| my_refs.contains(&r.as_str()))
+            })
             .flat_map(|d| d.packaged_contents.iter().cloned())
             .collect();
         t.st.payment = Some(PayContext {
@@ -221,7 +357,10 @@ impl Engine {
         now: i64,
         out: &mut Outcome,
     ) -> Result<Step, Fault> {
-        let p = t.st.payment.clone().ok_or_else(|| Fault::hard(ErrorCode::UnknownError, "PayReqBlk", "no payment"))?;
+        let p =
+            t.st.payment
+                .clone()
+                .ok_or_else(|| Fault::hard(ErrorCode::UnknownError, "PayReqBlk", "no payment"))?;
         let step = match step {
             Ok(s) => s,
             Err(e) if e.code == ApiErrorCode::BusError => SchemeStep::end(Vec::new()),
@@ -236,30 +375,48 @@ impl Engine {
         };
         let mut d = self.draft(t);
         if step.cont_status == ContStatus::Continue {
-            d.blocks.push(TradingBlock::PaymentExchange(PaymentExchangeBlock {
-                id: String::new(),
-                pay_scheme_data: vec![PaymentSchemeData {
-                    id: d.ids.next(),
-                    payment_ref: Some(p.payment_ref.clone()),
-                    consumer_payment_id: p.peer_pay_id.clone(),
-                    payment_handler_pay_id: Some(p.pay_id.clone()),
-                    content_software_id: Some(p.bridge.clone()),
-                    packaged_contents: step.pay_scheme, ..Default::default()
-                }], ..Default::default()
-            }));
+            d.blocks
+                .push(TradingBlock::PaymentExchange(PaymentExchangeBlock {
+                    id: String::new(),
+                    pay_scheme_data: vec![PaymentSchemeData {
+                        id: d.ids.next(),
+                        payment_ref: Some(p.payment_ref.clone()),
+                        consumer_payment_id: p.peer_pay_id.clone(),
+                        payment_handler_pay_id: Some(p.pay_id.clone()),
+                        content_software_id: Some(p.bridge.clone()),
+                        packaged_contents: step.pay_scheme,
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }));
             t.st.phase = Phase::Exchanging;
             t.st.deadline = Some(now + i64::from(self.config.timing.idle_timeout_secs) * 1000);
             return Ok(Step::Reply(d));
         }
         // End: InquireProcessState, then the Payment Response; no scheme data after it.
-        let bridge = self.bridge_by_id(&p.bridge).ok_or_else(|| Fault::hard(ErrorCode::UnknownError, "PayReqBlk", "the payment bridge is gone"))?;
+        let bridge = self.bridge_by_id(&p.bridge).ok_or_else(|| {
+            Fault::hard(
+                ErrorCode::UnknownError,
+                "PayReqBlk",
+                "the payment bridge is gone",
+            )
+        })?;
         let host = Host::new(&*self.store, &p.bridge, now);
         let state = bridge
-            .inquire_process_state(&host, &payapi::InquireProcessState { pay_id: p.pay_id.clone(), wallet: Default::default() })
+            .inquire_process_state(
+                &host,
+                &payapi::InquireProcessState {
+                    pay_id: p.pay_id.clone(),
+                    wallet: Default::default(),
+                },
+            )
             .map_err(|e| api_fault(&e, "PaySchemeData").block(blk))?;
         let mut process_state = state.status.process_state.to_wire();
         let mut code = state.status.completion_code.clone();
-        if !matches!(process_state, ProcessState::CompletedOk | ProcessState::Failed) {
+        if !matches!(
+            process_state,
+            ProcessState::CompletedOk | ProcessState::Failed
+        ) {
             // The bridge ended without a final state: a business failure we cannot name.
             process_state = ProcessState::Failed;
             code = Some(code.unwrap_or(CompletionCode::Unspecified));
@@ -269,13 +426,24 @@ impl Engine {
         }
         let ok = process_state == ProcessState::CompletedOk;
         let lang = self.config.lang.clone();
-        let status = build::status(&mut d.ids, &lang, StatusType::Payment, Some(&p.payment_ref), process_state.clone(), code.clone(), Some(&p.pay_id), state.status.status_desc.as_deref());
+        let status = build::status(
+            &mut d.ids,
+            &lang,
+            StatusType::Payment,
+            Some(&p.payment_ref),
+            process_state.clone(),
+            code.clone(),
+            Some(&p.pay_id),
+            state.status.status_desc.as_deref(),
+        );
         let pay_receipt = ok.then(|| PaymentReceipt {
             id: d.ids.next(),
             payment_ref: p.payment_ref.clone(),
-            pay_receipt_name_refs: (!state.pay_receipt_name_refs.is_empty()).then(|| state.pay_receipt_name_refs.clone()),
+            pay_receipt_name_refs: (!state.pay_receipt_name_refs.is_empty())
+                .then(|| state.pay_receipt_name_refs.clone()),
             content_software_id: Some(p.bridge.clone()),
-            packaged_contents: state.receipt.clone(), ..Default::default()
+            packaged_contents: state.receipt.clone(),
+            ..Default::default()
         });
         let pay_scheme_data = (!step.pay_scheme.is_empty()).then(|| PaymentSchemeData {
             id: d.ids.next(),
@@ -283,17 +451,20 @@ impl Engine {
             consumer_payment_id: p.peer_pay_id.clone(),
             payment_handler_pay_id: Some(p.pay_id.clone()),
             content_software_id: Some(p.bridge.clone()),
-            packaged_contents: step.pay_scheme, ..Default::default()
+            packaged_contents: step.pay_scheme,
+            ..Default::default()
         });
         t.st.last_status = Some(SavedStatus::of(&status));
-        d.blocks.push(TradingBlock::PaymentResponse(PaymentResponseBlock {
-            id: String::new(),
-            status,
-            pay_receipt,
-            pay_scheme_data,
-            payment_note: None,
-            trading_role_data: Vec::new(), ..Default::default()
-        }));
+        d.blocks
+            .push(TradingBlock::PaymentResponse(PaymentResponseBlock {
+                id: String::new(),
+                status,
+                pay_receipt,
+                pay_scheme_data,
+                payment_note: None,
+                trading_role_data: Vec::new(),
+                ..Default::default()
+            }));
         let _ = bridge.change_process_state(
             &host,
             &payapi::ChangeProcessState {
@@ -305,13 +476,19 @@ impl Engine {
             },
         );
         // Payment with delivery (§9.1.5): this node is also the Merchant and Delivery Handler.
-        if ok {
-            if let Some(dr) = self.delivery_with_payment(t, &mut d.ids, now) {
-                d.blocks.push(TradingBlock::DeliveryResponse(dr));
-            }
+        if ok && let Some(dr) = self.delivery_with_payment(t, &mut d.ids, now) {
+            d.blocks.push(TradingBlock::DeliveryResponse(dr));
         }
         t.st.phase = Phase::Done;
-        t.end(if ok { EndKind::Completed } else { EndKind::Failed }, process_state, code);
+        t.end(
+            if ok {
+                EndKind::Completed
+            } else {
+                EndKind::Failed
+            },
+            process_state,
+            code,
+        );
         out.events.push(Event::Finished(self.outcome_of(t, None)));
         Ok(Step::Reply(d))
     }
@@ -319,7 +496,12 @@ impl Engine {
     /// The Delivery Response a Payment Handler sends with its Payment Response when the offer
     /// says `DelivAndPayResp="True"`; it needs the Merchant's offer, so the node must be the
     /// Merchant and the Delivery Handler too.
-    fn delivery_with_payment(&mut self, t: &Txn, ids: &mut build::Ids, _now: i64) -> Option<DeliveryResponseBlock> {
+    fn delivery_with_payment(
+        &mut self,
+        t: &Txn,
+        ids: &mut build::Ids,
+        _now: i64,
+    ) -> Option<DeliveryResponseBlock> {
         if !self.plays(&TradingRole::DeliveryHandler) || !self.plays(&TradingRole::Merchant) {
             return None;
         }
@@ -329,13 +511,20 @@ impl Engine {
         let offer = merchant.st.offer.clone();
         self.live.insert(mkey, merchant);
         let or = or?;
-        let delivery = or.delivery.as_ref().filter(|d| d.deliv_and_pay_resp == Flag::True)?;
+        let delivery = or
+            .delivery
+            .as_ref()
+            .filter(|d| d.deliv_and_pay_resp == Flag::True)?;
         let order = or.order.as_ref()?;
         let request = DeliveryRequest {
             iotp_trans_id: t.key.iotp_trans_id.clone(),
             order_identifier: order.order_identifier.clone(),
             order_desc: order.short_desc.clone(),
-            method: delivery.delivery_data.as_ref().map(|d| d.deliv_method.clone()).unwrap_or(DelivMethod::Web),
+            method: delivery
+                .delivery_data
+                .as_ref()
+                .map(|d| d.deliv_method.clone())
+                .unwrap_or(DelivMethod::Web),
             deliv_to: offer.map(|o| o.consumer_org_id).unwrap_or_default(),
         };
         Some(self.delivery_response(ids, &delivery.id, &request))

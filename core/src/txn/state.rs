@@ -180,7 +180,12 @@ pub struct Txn {
 }
 
 impl Txn {
-    pub(crate) fn new(iotp_trans_id: &str, role: &TradingRole, trans_type: &str, prefix: &str) -> Self {
+    pub(crate) fn new(
+        iotp_trans_id: &str,
+        role: &TradingRole,
+        trans_type: &str,
+        prefix: &str,
+    ) -> Self {
         Txn {
             key: TransactionKey {
                 iotp_trans_id: iotp_trans_id.into(),
@@ -271,15 +276,16 @@ impl Txn {
     }
 
     pub(crate) fn organisations(&self) -> impl Iterator<Item = &Organisation> {
-        self.blocks().flat_map(|b| -> Box<dyn Iterator<Item = &Organisation> + '_> {
-            match b {
-                TradingBlock::TradingProtocolOptions(t) => Box::new(t.organisations.iter()),
-                TradingBlock::PaymentRequest(p) => Box::new(p.organisations.iter()),
-                TradingBlock::DeliveryRequest(d) => Box::new(d.organisations.iter()),
-                TradingBlock::AuthenticationResponse(a) => Box::new(a.organisations.iter()),
-                _ => Box::new(std::iter::empty()),
-            }
-        })
+        self.blocks()
+            .flat_map(|b| -> Box<dyn Iterator<Item = &Organisation> + '_> {
+                match b {
+                    TradingBlock::TradingProtocolOptions(t) => Box::new(t.organisations.iter()),
+                    TradingBlock::PaymentRequest(p) => Box::new(p.organisations.iter()),
+                    TradingBlock::DeliveryRequest(d) => Box::new(d.organisations.iter()),
+                    TradingBlock::AuthenticationResponse(a) => Box::new(a.organisations.iter()),
+                    _ => Box::new(std::iter::empty()),
+                }
+            })
     }
 
     pub(crate) fn org_by_id(&self, id: &str) -> Option<&Organisation> {
@@ -301,9 +307,7 @@ impl Txn {
 
     pub(crate) fn payment_response_status(&self, payment_ref: &str) -> Option<&Status> {
         self.blocks().find_map(|b| match b {
-            TradingBlock::PaymentResponse(p)
-                if p.status.el_ref.as_deref() == Some(payment_ref) =>
-            {
+            TradingBlock::PaymentResponse(p) if p.status.el_ref.as_deref() == Some(payment_ref) => {
                 Some(&p.status)
             }
             _ => None,
@@ -327,7 +331,10 @@ impl Txn {
         if self.is_ended() {
             return None;
         }
-        match (self.st.pending.as_ref().map(|p| p.next_at), self.st.deadline) {
+        match (
+            self.st.pending.as_ref().map(|p| p.next_at),
+            self.st.deadline,
+        ) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }

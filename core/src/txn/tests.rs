@@ -29,10 +29,24 @@ fn every_scenario_completes() {
         check_transcript(&r);
         if r.outcome != ProcessState::CompletedOk {
             for e in &r.transcript {
-                eprintln!("--- {} {} -> {}\n{}", e.seq, e.from, e.to, String::from_utf8_lossy(&e.xml));
+                eprintln!(
+                    "--- {} {} -> {}\n{}",
+                    e.seq,
+                    e.from,
+                    e.to,
+                    String::from_utf8_lossy(&e.xml)
+                );
             }
         }
-        assert_eq!(r.outcome, ProcessState::CompletedOk, "{} / {}: {:?} after {} messages", s.transaction, s.variant, r.completion_code, r.messages);
+        assert_eq!(
+            r.outcome,
+            ProcessState::CompletedOk,
+            "{} / {}: {:?} after {} messages",
+            s.transaction,
+            s.variant,
+            r.completion_code,
+            r.messages
+        );
     }
 }
 
@@ -83,17 +97,26 @@ fn network(instrument: &str) -> (Checked, DemoNodes) {
 
 /// Starts a transaction of the demo at the Merchant and runs it as far as the network lets it.
 fn start(net: &mut Network, n: DemoNodes, t: TransactionType, variant: &str) -> String {
-    let merchant = if variant.contains("DelivAndPayResp") { n.allinone } else { n.merchant };
+    let merchant = if variant.contains("DelivAndPayResp") {
+        n.allinone
+    } else {
+        n.merchant
+    };
     let offer = demo_offer(&t, variant, 7);
     let now = net.now;
-    let out = net.engine(merchant).start_offer(offer, now).expect("offer starts");
+    let out = net
+        .engine(merchant)
+        .start_offer(offer, now)
+        .expect("offer starts");
     let trans = out.messages[0].iotp_trans_id.clone();
     net.start(merchant, n.consumer, out);
     trans
 }
 
 fn consumer_end(net: &Network, n: DemoNodes, trans: &str) -> Option<TransactionOutcome> {
-    net.finished(n.consumer).into_iter().find(|o| o.iotp_trans_id == trans)
+    net.finished(n.consumer)
+        .into_iter()
+        .find(|o| o.iotp_trans_id == trans)
 }
 
 fn blocks_sent(net: &Network, trans: &str) -> Vec<String> {
@@ -101,7 +124,10 @@ fn blocks_sent(net: &Network, trans: &str) -> Vec<String> {
         .iter()
         .map(|e| {
             let m = crate::msg::IotpMessage::from_xml(&e.xml).ok();
-            let mut tags: Vec<&str> = m.iter().flat_map(|m| m.blocks.iter().map(|b| b.tag())).collect();
+            let mut tags: Vec<&str> = m
+                .iter()
+                .flat_map(|m| m.blocks.iter().map(|b| b.tag()))
+                .collect();
             if m.as_ref().is_some_and(|m| m.error.is_some()) {
                 tags.insert(0, "ErrorBlk");
             }
@@ -114,12 +140,20 @@ fn error_codes(xml: &[u8]) -> Vec<(ErrorCode, Severity)> {
     crate::msg::IotpMessage::from_xml(xml)
         .ok()
         .and_then(|m| m.error)
-        .map(|e| e.error_components.into_iter().map(|c| (c.error_code, c.severity)).collect())
+        .map(|e| {
+            e.error_components
+                .into_iter()
+                .map(|c| (c.error_code, c.severity))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 fn purchase_dependent() -> (TransactionType, &'static str) {
-    (TransactionType::BaselinePurchase, "brand-dependent, payment then delivery")
+    (
+        TransactionType::BaselinePurchase,
+        "brand-dependent, payment then delivery",
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -140,9 +174,17 @@ fn transcripts_are_consistent_across_messages() {
         let mut ids: Vec<&str> = msgs.iter().map(|m| m.iotp_trans_id()).collect();
         ids.dedup();
         for id in ids {
-            let group: Vec<&crate::msg::IotpMessage> = msgs.iter().filter(|m| m.iotp_trans_id() == id).collect();
+            let group: Vec<&crate::msg::IotpMessage> =
+                msgs.iter().filter(|m| m.iotp_trans_id() == id).collect();
             for (m, errs) in group.iter().zip(crate::msg::validate_transaction(&group)) {
-                assert!(errs.is_empty(), "{} / {}: {}: {:?}", s.transaction, s.variant, m.message_id(), errs);
+                assert!(
+                    errs.is_empty(),
+                    "{} / {}: {}: {:?}",
+                    s.transaction,
+                    s.variant,
+                    m.message_id(),
+                    errs
+                );
             }
         }
     }
@@ -151,43 +193,63 @@ fn transcripts_are_consistent_across_messages() {
 #[test]
 fn purchase_message_sequences_follow_the_rfc() {
     let cases: &[(&str, &[&str])] = &[
-        ("brand-dependent, payment then delivery", &[
-            "merchant>consumer:TpoBlk",
-            "consumer>merchant:TpoSelectionBlk",
-            "merchant>consumer:OfferRespBlk",
-            "consumer>paymenthandler:PayReqBlk",
-            "paymenthandler>consumer:PayRespBlk",
-            "consumer>deliveryhandler:DeliveryReqBlk",
-            "deliveryhandler>consumer:DeliveryRespBlk",
-        ]),
-        ("brand-independent, payment only", &[
-            "merchant>consumer:TpoBlk+OfferRespBlk",
-            "consumer>paymenthandler:PayReqBlk",
-            "paymenthandler>consumer:PayRespBlk",
-        ]),
-        ("brand-independent, payment with delivery (DelivAndPayResp)", &[
-            "merchant>consumer:TpoBlk+OfferRespBlk",
-            "consumer>paymenthandler:PayReqBlk",
-            "paymenthandler>consumer:PayRespBlk+DeliveryRespBlk",
-        ]),
-        ("authentication first, brand-independent, payment then delivery", &[
-            "merchant>consumer:TpoBlk+AuthReqBlk",
-            "consumer>merchant:AuthRespBlk",
-            "merchant>consumer:AuthStatusBlk+TpoBlk+OfferRespBlk",
-            "consumer>paymenthandler:PayReqBlk",
-            "paymenthandler>consumer:PayRespBlk",
-            "consumer>deliveryhandler:DeliveryReqBlk",
-            "deliveryhandler>consumer:DeliveryRespBlk",
-        ]),
+        (
+            "brand-dependent, payment then delivery",
+            &[
+                "merchant>consumer:TpoBlk",
+                "consumer>merchant:TpoSelectionBlk",
+                "merchant>consumer:OfferRespBlk",
+                "consumer>paymenthandler:PayReqBlk",
+                "paymenthandler>consumer:PayRespBlk",
+                "consumer>deliveryhandler:DeliveryReqBlk",
+                "deliveryhandler>consumer:DeliveryRespBlk",
+            ],
+        ),
+        (
+            "brand-independent, payment only",
+            &[
+                "merchant>consumer:TpoBlk+OfferRespBlk",
+                "consumer>paymenthandler:PayReqBlk",
+                "paymenthandler>consumer:PayRespBlk",
+            ],
+        ),
+        (
+            "brand-independent, payment with delivery (DelivAndPayResp)",
+            &[
+                "merchant>consumer:TpoBlk+OfferRespBlk",
+                "consumer>paymenthandler:PayReqBlk",
+                "paymenthandler>consumer:PayRespBlk+DeliveryRespBlk",
+            ],
+        ),
+        (
+            "authentication first, brand-independent, payment then delivery",
+            &[
+                "merchant>consumer:TpoBlk+AuthReqBlk",
+                "consumer>merchant:AuthRespBlk",
+                "merchant>consumer:AuthStatusBlk+TpoBlk+OfferRespBlk",
+                "consumer>paymenthandler:PayReqBlk",
+                "paymenthandler>consumer:PayRespBlk",
+                "consumer>deliveryhandler:DeliveryReqBlk",
+                "deliveryhandler>consumer:DeliveryRespBlk",
+            ],
+        ),
     ];
     for (variant, expected) in cases {
         let (mut net, n) = network("approve");
         let trans = start(&mut net, n, TransactionType::BaselinePurchase, variant);
         assert_eq!(blocks_sent(&net, &trans), *expected, "{variant}");
-        assert_eq!(consumer_end(&net, n, &trans).map(|o| o.process_state), Some(ProcessState::CompletedOk));
+        assert_eq!(
+            consumer_end(&net, n, &trans).map(|o| o.process_state),
+            Some(ProcessState::CompletedOk)
+        );
     }
     let (mut net, n) = network("extra-round");
-    let trans = start(&mut net, n, TransactionType::BaselinePurchase, "brand-independent, payment only");
+    let trans = start(
+        &mut net,
+        n,
+        TransactionType::BaselinePurchase,
+        "brand-independent, payment only",
+    );
     assert_eq!(
         blocks_sent(&net, &trans),
         [
@@ -203,12 +265,25 @@ fn purchase_message_sequences_follow_the_rfc() {
 #[test]
 fn the_consumer_gets_its_receipt_and_goes_to_the_success_location() {
     let (mut net, n) = network("approve");
-    let trans = start(&mut net, n, TransactionType::BaselinePurchase, "brand-independent, payment only");
+    let trans = start(
+        &mut net,
+        n,
+        TransactionType::BaselinePurchase,
+        "brand-independent, payment only",
+    );
     let end = consumer_end(&net, n, &trans).expect("ended");
     assert_eq!(end.kind, EndKind::Completed);
-    assert_eq!(end.next_net_locn.as_deref(), Some("https://shop.example/thanks"));
+    assert_eq!(
+        end.next_net_locn.as_deref(),
+        Some("https://shop.example/thanks")
+    );
     assert_eq!(end.receipts.len(), 1);
-    assert!(end.receipts[0].parts.iter().any(|(n, t)| n.as_deref() == Some("MockAuth") && t.starts_with("approved")));
+    assert!(
+        end.receipts[0]
+            .parts
+            .iter()
+            .any(|(n, t)| n.as_deref() == Some("MockAuth") && t.starts_with("approved"))
+    );
     // Every role ended its part.
     for node in [n.merchant, n.payment_handler] {
         let _ = node;
@@ -223,13 +298,25 @@ fn the_consumer_gets_its_receipt_and_goes_to_the_success_location() {
 fn every_decline_is_a_failed_status_not_an_error() {
     for code in crate::payapi::mock::DECLINE_CODES {
         let (mut net, n) = network(&format!("decline-{code}"));
-        let trans = start(&mut net, n, TransactionType::BaselinePurchase, "brand-independent, payment only");
+        let trans = start(
+            &mut net,
+            n,
+            TransactionType::BaselinePurchase,
+            "brand-independent, payment only",
+        );
         let end = consumer_end(&net, n, &trans).expect("ended");
         assert_eq!(end.kind, EndKind::Failed, "{code}");
         assert_eq!(end.process_state, ProcessState::Failed);
         assert_eq!(end.completion_code.as_ref(), Some(code));
-        let last = net.messages_of(&trans).last().map(|e| e.xml.clone()).expect("messages");
-        assert!(error_codes(&last).is_empty(), "a decline is a Status, not an ErrorComp");
+        let last = net
+            .messages_of(&trans)
+            .last()
+            .map(|e| e.xml.clone())
+            .expect("messages");
+        assert!(
+            error_codes(&last).is_empty(),
+            "a decline is a Status, not an ErrorComp"
+        );
         let m = crate::msg::IotpMessage::from_xml(&last).expect("valid");
         let status = m.blocks.iter().find_map(|b| match b {
             crate::msg::TradingBlock::PaymentResponse(p) => Some(p.status.clone()),
@@ -241,11 +328,18 @@ fn every_decline_is_a_failed_status_not_an_error() {
 
 #[test]
 fn credit_payments_work_for_refunds_and_withdrawals_with_declines() {
-    for t in [TransactionType::BaselineRefund, TransactionType::BaselineWithdrawal] {
+    for t in [
+        TransactionType::BaselineRefund,
+        TransactionType::BaselineWithdrawal,
+    ] {
         let (mut net, n) = network("decline-InsuffFunds");
         let trans = start(&mut net, n, t.clone(), "brand-independent");
         let end = consumer_end(&net, n, &trans).expect("ended");
-        assert_eq!(end.completion_code, Some(CompletionCode::InsuffFunds), "{t}");
+        assert_eq!(
+            end.completion_code,
+            Some(CompletionCode::InsuffFunds),
+            "{t}"
+        );
     }
 }
 
@@ -254,7 +348,12 @@ fn credit_payments_work_for_refunds_and_withdrawals_with_declines() {
 
 /// A fate that applies `f` to the k-th message (1-based) matching a block tag and its
 /// sender, and delivers everything else.
-fn fate_for(tag: &'static str, from: &'static str, nth: usize, fate: Fate) -> impl FnMut(&Envelope) -> Fate {
+fn fate_for(
+    tag: &'static str,
+    from: &'static str,
+    nth: usize,
+    fate: Fate,
+) -> impl FnMut(&Envelope) -> Fate {
     let mut seen = 0;
     move |e: &Envelope| {
         if e.from == from && has_block(&e.xml, tag) {
@@ -277,7 +376,12 @@ fn authorisations(net: &mut Network, n: DemoNodes) -> usize {
 fn a_duplicated_request_gets_the_saved_response_byte_for_byte() {
     let (mut net, n) = network("approve");
     net.set_fate(fate_for("PayReqBlk", "consumer", 1, Fate::Duplicate));
-    let trans = start(&mut net, n, TransactionType::BaselinePurchase, "brand-independent, payment only");
+    let trans = start(
+        &mut net,
+        n,
+        TransactionType::BaselinePurchase,
+        "brand-independent, payment only",
+    );
     let replies: Vec<&Envelope> = net
         .messages_of(&trans)
         .into_iter()
@@ -287,7 +391,10 @@ fn a_duplicated_request_gets_the_saved_response_byte_for_byte() {
     assert_eq!(replies[0].xml, replies[1].xml, "the same bytes");
     assert_eq!(net.finished(n.payment_handler).len(), 1, "paid once");
     assert_eq!(net.finished(n.consumer).len(), 1);
-    assert_eq!(consumer_end(&net, n, &trans).map(|o| o.process_state), Some(ProcessState::CompletedOk));
+    assert_eq!(
+        consumer_end(&net, n, &trans).map(|o| o.process_state),
+        Some(ProcessState::CompletedOk)
+    );
     let _ = authorisations(&mut net, n);
 }
 
@@ -295,28 +402,66 @@ fn a_duplicated_request_gets_the_saved_response_byte_for_byte() {
 fn a_lost_request_is_sent_again_after_the_time_out() {
     let (mut net, n) = network("approve");
     net.set_fate(fate_for("PayReqBlk", "consumer", 1, Fate::Drop));
-    let trans = start(&mut net, n, TransactionType::BaselinePurchase, "brand-independent, payment only");
+    let trans = start(
+        &mut net,
+        n,
+        TransactionType::BaselinePurchase,
+        "brand-independent, payment only",
+    );
     assert!(consumer_end(&net, n, &trans).is_none(), "waiting");
-    let wake = net.engine(n.consumer).next_wake().expect("the consumer wants to be woken");
+    let wake = net
+        .engine(n.consumer)
+        .next_wake()
+        .expect("the consumer wants to be woken");
     assert_eq!(wake - net.now, 30_000);
     net.advance(30_000);
-    assert_eq!(consumer_end(&net, n, &trans).map(|o| o.process_state), Some(ProcessState::CompletedOk));
-    let sent: Vec<_> = net.messages_of(&trans).into_iter().filter(|e| has_block(&e.xml, "PayReqBlk")).collect();
+    assert_eq!(
+        consumer_end(&net, n, &trans).map(|o| o.process_state),
+        Some(ProcessState::CompletedOk)
+    );
+    let sent: Vec<_> = net
+        .messages_of(&trans)
+        .into_iter()
+        .filter(|e| has_block(&e.xml, "PayReqBlk"))
+        .collect();
     assert_eq!(sent.len(), 2);
-    assert_eq!(sent[0].xml, sent[1].xml, "a retransmission is the same message");
+    assert_eq!(
+        sent[0].xml, sent[1].xml,
+        "a retransmission is the same message"
+    );
 }
 
 #[test]
 fn a_lost_response_is_replayed_and_the_payment_is_not_made_twice() {
     let (mut net, n) = network("approve");
     net.set_fate(fate_for("PayRespBlk", "paymenthandler", 1, Fate::Drop));
-    let trans = start(&mut net, n, TransactionType::BaselinePurchase, "brand-dependent, payment then delivery");
+    let trans = start(
+        &mut net,
+        n,
+        TransactionType::BaselinePurchase,
+        "brand-dependent, payment then delivery",
+    );
     assert!(consumer_end(&net, n, &trans).is_none());
-    assert_eq!(net.finished(n.payment_handler).len(), 1, "the payment was made");
+    assert_eq!(
+        net.finished(n.payment_handler).len(),
+        1,
+        "the payment was made"
+    );
     net.advance(30_000);
-    assert_eq!(consumer_end(&net, n, &trans).map(|o| o.process_state), Some(ProcessState::CompletedOk));
-    assert_eq!(net.finished(n.payment_handler).len(), 1, "and not made again");
-    let responses: Vec<_> = net.messages_of(&trans).into_iter().filter(|e| has_block(&e.xml, "PayRespBlk")).collect();
+    assert_eq!(
+        consumer_end(&net, n, &trans).map(|o| o.process_state),
+        Some(ProcessState::CompletedOk)
+    );
+    assert_eq!(
+        net.finished(n.payment_handler).len(),
+        1,
+        "and not made again"
+    );
+    let responses: Vec<_> = net
+        .messages_of(&trans)
+        .into_iter()
+        .filter(|e| has_block(&e.xml, "PayRespBlk"))
+        .collect();
     assert_eq!(responses[0].xml, responses[1].xml);
 }
 
@@ -324,49 +469,104 @@ fn a_lost_response_is_replayed_and_the_payment_is_not_made_twice() {
 fn without_answers_the_consumer_times_out() {
     // Before any payment: not recoverable.
     let (mut net, n) = network("approve");
-    net.set_fate(|e: &Envelope| if e.from == "consumer" { Fate::Drop } else { Fate::Deliver });
+    net.set_fate(|e: &Envelope| {
+        if e.from == "consumer" {
+            Fate::Drop
+        } else {
+            Fate::Deliver
+        }
+    });
     let trans = start(&mut net, n, purchase_dependent().0, purchase_dependent().1);
     for _ in 0..4 {
         net.advance(30_000);
     }
     let end = consumer_end(&net, n, &trans).expect("timed out");
-    assert_eq!((end.kind, end.completion_code), (EndKind::TimedOut, Some(CompletionCode::TimedOutNoRcvr)));
-    let selections = net.messages_of(&trans).into_iter().filter(|e| has_block(&e.xml, "TpoSelectionBlk")).count();
+    assert_eq!(
+        (end.kind, end.completion_code),
+        (EndKind::TimedOut, Some(CompletionCode::TimedOutNoRcvr))
+    );
+    let selections = net
+        .messages_of(&trans)
+        .into_iter()
+        .filter(|e| has_block(&e.xml, "TpoSelectionBlk"))
+        .count();
     assert_eq!(selections, 4, "sent max_transmissions times");
     // After a Payment Request: the payment may have been made, recoverable.
     let (mut net, n) = network("approve");
-    net.set_fate(|e: &Envelope| if e.to == "paymenthandler" { Fate::Drop } else { Fate::Deliver });
-    let trans = start(&mut net, n, TransactionType::BaselinePurchase, "brand-independent, payment only");
+    net.set_fate(|e: &Envelope| {
+        if e.to == "paymenthandler" {
+            Fate::Drop
+        } else {
+            Fate::Deliver
+        }
+    });
+    let trans = start(
+        &mut net,
+        n,
+        TransactionType::BaselinePurchase,
+        "brand-independent, payment only",
+    );
     for _ in 0..4 {
         net.advance(30_000);
     }
     let end = consumer_end(&net, n, &trans).expect("timed out");
     assert_eq!(end.completion_code, Some(CompletionCode::TimedOutRcvr));
-    assert_eq!(net.engine(n.consumer).next_wake(), None, "nothing left to do");
+    assert_eq!(
+        net.engine(n.consumer).next_wake(),
+        None,
+        "nothing left to do"
+    );
 }
 
 #[test]
 fn a_processor_that_never_answers_gives_transient_errors_then_a_time_out() {
     let (mut net, n) = network("timeout");
-    let trans = start(&mut net, n, TransactionType::BaselinePurchase, "brand-independent, payment only");
-    let last = net.messages_of(&trans).last().map(|e| e.xml.clone()).expect("reply");
-    assert_eq!(error_codes(&last), [(ErrorCode::UnknownError, Severity::TransientError)]);
+    let trans = start(
+        &mut net,
+        n,
+        TransactionType::BaselinePurchase,
+        "brand-independent, payment only",
+    );
+    let last = net
+        .messages_of(&trans)
+        .last()
+        .map(|e| e.xml.clone())
+        .expect("reply");
+    assert_eq!(
+        error_codes(&last),
+        [(ErrorCode::UnknownError, Severity::TransientError)]
+    );
     // MinRetrySecs (1 s) brings the retry forward.
-    assert_eq!(net.engine(n.consumer).next_wake().map(|w| w - net.now), Some(1_000));
+    assert_eq!(
+        net.engine(n.consumer).next_wake().map(|w| w - net.now),
+        Some(1_000)
+    );
     for _ in 0..5 {
         net.advance(1_000);
     }
     let end = consumer_end(&net, n, &trans).expect("gave up");
     assert_eq!(end.completion_code, Some(CompletionCode::TimedOutRcvr));
-    assert!(net.finished(n.payment_handler).is_empty(), "the Payment Handler's state did not change");
+    assert!(
+        net.finished(n.payment_handler).is_empty(),
+        "the Payment Handler's state did not change"
+    );
 }
 
 #[test]
 fn a_corrupted_message_is_a_hard_error_and_ends_the_transaction() {
     let (mut net, n) = network("approve");
     net.set_fate(fate_for("PayReqBlk", "consumer", 1, Fate::Corrupt));
-    let trans = start(&mut net, n, TransactionType::BaselinePurchase, "brand-independent, payment only");
-    let reply = net.messages_of(&trans).last().map(|e| e.xml.clone()).expect("reply");
+    let trans = start(
+        &mut net,
+        n,
+        TransactionType::BaselinePurchase,
+        "brand-independent, payment only",
+    );
+    let reply = net
+        .messages_of(&trans)
+        .last()
+        .map(|e| e.xml.clone())
+        .expect("reply");
     let codes = error_codes(&reply);
     assert_eq!(codes.len(), 1);
     assert_eq!(codes[0].1, Severity::HardError);
@@ -384,29 +584,62 @@ fn a_corrupted_message_is_a_hard_error_and_ends_the_transaction() {
 fn an_unidentifiable_message_is_answered_in_a_new_transaction() {
     let (mut net, n) = network("approve");
     let now = net.now;
-    let out = net.engine(n.payment_handler).receive(b"<IotpMessage xmlns='iotp:ietf.org/iotp-v1.0'><oops", now);
+    let out = net
+        .engine(n.payment_handler)
+        .receive(b"<IotpMessage xmlns='iotp:ietf.org/iotp-v1.0'><oops", now);
     let reply = out.reply().expect("answered");
-    assert_eq!(error_codes(&reply.xml), [(ErrorCode::XmlNotWellFrmd, Severity::HardError)]);
-    let out = net.engine(n.payment_handler).receive(b"<?xml version='1.0'?><IotpMessage xmlns='iotp:ietf.org/iotp-v1.0'/>", now);
+    assert_eq!(
+        error_codes(&reply.xml),
+        [(ErrorCode::XmlNotWellFrmd, Severity::HardError)]
+    );
+    let out = net.engine(n.payment_handler).receive(
+        b"<?xml version='1.0'?><IotpMessage xmlns='iotp:ietf.org/iotp-v1.0'/>",
+        now,
+    );
     let reply = out.reply().expect("answered");
-    assert!(error_codes(&reply.xml).iter().all(|(_, s)| *s == Severity::HardError));
+    assert!(
+        error_codes(&reply.xml)
+            .iter()
+            .all(|(_, s)| *s == Severity::HardError)
+    );
     let m = crate::msg::IotpMessage::from_xml(&reply.xml).expect("a valid message");
-    assert!(m.iotp_trans_id().ends_with("@pay.example"), "a new transaction of the responder");
+    assert!(
+        m.iotp_trans_id().ends_with("@pay.example"),
+        "a new transaction of the responder"
+    );
 }
 
 #[test]
 fn a_message_still_being_processed_gets_msg_being_proc() {
     let (mut net, n) = network("approve");
     net.set_fate(fate_for("PayReqBlk", "consumer", 1, Fate::Drop));
-    let trans = start(&mut net, n, TransactionType::BaselinePurchase, "brand-independent, payment only");
-    let req = net.messages_of(&trans).into_iter().find(|e| has_block(&e.xml, "PayReqBlk")).map(|e| e.xml.clone()).expect("sent");
+    let trans = start(
+        &mut net,
+        n,
+        TransactionType::BaselinePurchase,
+        "brand-independent, payment only",
+    );
+    let req = net
+        .messages_of(&trans)
+        .into_iter()
+        .find(|e| has_block(&e.xml, "PayReqBlk"))
+        .map(|e| e.xml.clone())
+        .expect("sent");
     // Another worker of the Payment Handler has begun processing the same message.
-    let digest = super::sha256(crate::msg::IotpMessage::from_xml(&req).expect("valid").to_xml().as_bytes());
+    let digest = super::sha256(
+        crate::msg::IotpMessage::from_xml(&req)
+            .expect("valid")
+            .to_xml()
+            .as_bytes(),
+    );
     let now = net.now;
     let store = net.engine(n.payment_handler).store().clone();
     assert!(matches!(store.replay_begin(&digest, now), Ok(None)));
     let out = net.engine(n.payment_handler).receive(&req, now);
-    assert_eq!(error_codes(&out.reply().expect("answered").xml), [(ErrorCode::MsgBeingProc, Severity::TransientError)]);
+    assert_eq!(
+        error_codes(&out.reply().expect("answered").xml),
+        [(ErrorCode::MsgBeingProc, Severity::TransientError)]
+    );
     // Once the marker is stale (the worker died), the message is processed.
     let out = net.engine(n.payment_handler).receive(&req, now + 600_000);
     assert!(has_block(&out.reply().expect("answered").xml, "PayRespBlk"));
@@ -420,48 +653,104 @@ fn an_overloaded_server_answers_system_busy() {
         .with_bridge(Arc::new(crate::payapi::mock::MockScheme::new(None)));
     let (mut net, n) = network("approve");
     net.set_fate(fate_for("PayReqBlk", "consumer", 1, Fate::Drop));
-    let trans = start(&mut net, n, TransactionType::BaselinePurchase, "brand-independent, payment only");
-    let req = net.messages_of(&trans).into_iter().find(|e| has_block(&e.xml, "PayReqBlk")).map(|e| e.xml.clone()).expect("sent");
+    let trans = start(
+        &mut net,
+        n,
+        TransactionType::BaselinePurchase,
+        "brand-independent, payment only",
+    );
+    let req = net
+        .messages_of(&trans)
+        .into_iter()
+        .find(|e| has_block(&e.xml, "PayReqBlk"))
+        .map(|e| e.xml.clone())
+        .expect("sent");
     let out = ph.receive(&req, net.now);
-    assert_eq!(error_codes(&out.reply().expect("answered").xml), [(ErrorCode::SystemBusy, Severity::TransientError)]);
+    assert_eq!(
+        error_codes(&out.reply().expect("answered").xml),
+        [(ErrorCode::SystemBusy, Severity::TransientError)]
+    );
     // A transient answer is not saved: the same message is processed afresh later.
-    assert!(ph.store().replay_get(&super::sha256(crate::msg::IotpMessage::from_xml(&req).expect("valid").to_xml().as_bytes())).expect("store").is_none());
+    assert!(
+        ph.store()
+            .replay_get(&super::sha256(
+                crate::msg::IotpMessage::from_xml(&req)
+                    .expect("valid")
+                    .to_xml()
+                    .as_bytes()
+            ))
+            .expect("store")
+            .is_none()
+    );
 }
 
 #[test]
 fn out_of_sequence_and_misdirected_messages_get_the_rfc_errors() {
     let (mut net, n) = network("approve");
     let trans = start(&mut net, n, purchase_dependent().0, purchase_dependent().1);
-    let msgs: Vec<Arc<[u8]>> = net.messages_of(&trans).iter().map(|e| e.xml.clone()).collect();
+    let msgs: Vec<Arc<[u8]>> = net
+        .messages_of(&trans)
+        .iter()
+        .map(|e| e.xml.clone())
+        .collect();
     let now = net.now;
     // A Payment Request replayed after completion: the saved response (idempotency).
     let out = net.engine(n.payment_handler).receive(&msgs[3], now);
     assert_eq!(out.reply().map(|r| r.xml.clone()), Some(msgs[4].clone()));
     // A TPO Selection sent to the Payment Handler: it knows no Merchant part of it.
     let out = net.engine(n.payment_handler).receive(&msgs[1], now);
-    assert_eq!(error_codes(&out.reply().expect("answered").xml), [(ErrorCode::ElUnexpected, Severity::HardError)]);
+    assert_eq!(
+        error_codes(&out.reply().expect("answered").xml),
+        [(ErrorCode::ElUnexpected, Severity::HardError)]
+    );
     // A Delivery Request for a transaction the Delivery Handler already knows, with a new
     // message ID: a HardError (§4.5.2.4).
     let mut again = crate::msg::IotpMessage::from_xml(&msgs[5]).expect("valid");
     again.trans_ref.message_id.id = "C9".into();
     again.trans_ref.id = "C9.1".into();
-    let out = net.engine(n.delivery_handler).receive(again.to_xml().as_bytes(), now);
-    assert_eq!(error_codes(&out.reply().expect("answered").xml), [(ErrorCode::ElUnexpected, Severity::HardError)]);
+    let out = net
+        .engine(n.delivery_handler)
+        .receive(again.to_xml().as_bytes(), now);
+    assert_eq!(
+        error_codes(&out.reply().expect("answered").xml),
+        [(ErrorCode::ElUnexpected, Severity::HardError)]
+    );
     // A Payment Exchange for a transaction the Payment Handler does not know.
     let (mut other, m) = network("extra-round");
-    let t2 = start(&mut other, m, TransactionType::BaselinePurchase, "brand-independent, payment only");
-    let exch = other.messages_of(&t2).into_iter().find(|e| e.from == "consumer" && has_block(&e.xml, "PayExchBlk")).map(|e| e.xml.clone()).expect("sent");
+    let t2 = start(
+        &mut other,
+        m,
+        TransactionType::BaselinePurchase,
+        "brand-independent, payment only",
+    );
+    let exch = other
+        .messages_of(&t2)
+        .into_iter()
+        .find(|e| e.from == "consumer" && has_block(&e.xml, "PayExchBlk"))
+        .map(|e| e.xml.clone())
+        .expect("sent");
     let out = net.engine(n.payment_handler).receive(&exch, now);
-    assert_eq!(error_codes(&out.reply().expect("answered").xml), [(ErrorCode::ElUnexpected, Severity::HardError)]);
+    assert_eq!(
+        error_codes(&out.reply().expect("answered").xml),
+        [(ErrorCode::ElUnexpected, Severity::HardError)]
+    );
     // A consumer that gets a TPO for a transaction it already has.
     let out = net.engine(n.consumer).receive(&msgs[0], now);
-    assert!(out.messages.is_empty(), "a duplicate is not answered by the Consumer");
+    assert!(
+        out.messages.is_empty(),
+        "a duplicate is not answered by the Consumer"
+    );
 }
 
 #[test]
 fn error_and_cancel_blocks_are_never_answered_with_errors() {
     let (mut net, n) = network("decline-InsuffFunds");
-    let trans = start(&mut net, n, TransactionType::BaselinePurchase, "brand-independent, payment only");
+    let trans = start(
+        &mut net,
+        n,
+        TransactionType::BaselinePurchase,
+        "brand-independent, payment only",
+    );
     let now = net.now;
     // A Cancel for a transaction the Delivery Handler does not know: no answer.
     let tpo = net.messages_of(&trans)[0].xml.clone();
@@ -469,20 +758,24 @@ fn error_and_cancel_blocks_are_never_answered_with_errors() {
     cancel.trans_ref.message_id.id = "C7".into();
     cancel.trans_ref.id = "C7.1".into();
     cancel.trans_ref.message_id.sender_trading_role_ref = None;
-    cancel.blocks = vec![crate::msg::TradingBlock::Cancel(crate::msg::model::CancelBlock {
-        id: "C7.2".into(),
-        status: crate::msg::model::Status {
-            id: "C7.3".into(),
-            lang: "en".into(),
-            status_type: StatusType::Offer,
-            el_ref: None,
-            process_state: ProcessState::Failed,
-            completion_code: Some(CompletionCode::ConsCancelled),
+    cancel.blocks = vec![crate::msg::TradingBlock::Cancel(
+        crate::msg::model::CancelBlock {
+            id: "C7.2".into(),
+            status: crate::msg::model::Status {
+                id: "C7.3".into(),
+                lang: "en".into(),
+                status_type: StatusType::Offer,
+                el_ref: None,
+                process_state: ProcessState::Failed,
+                completion_code: Some(CompletionCode::ConsCancelled),
+                ..Default::default()
+            },
             ..Default::default()
         },
-        ..Default::default()
-    })];
-    let out = net.engine(n.delivery_handler).receive(cancel.to_xml().as_bytes(), now);
+    )];
+    let out = net
+        .engine(n.delivery_handler)
+        .receive(cancel.to_xml().as_bytes(), now);
     assert!(out.messages.is_empty());
 }
 
@@ -494,8 +787,18 @@ fn the_consumer_may_cancel_at_every_point_before_the_end() {
     // (what is lost so that the consumer waits, the exchange cancelled, where the Cancel goes)
     let cases: &[(&str, &str, StatusType, &str)] = &[
         ("TpoSelectionBlk", "consumer", StatusType::Offer, "merchant"),
-        ("PayReqBlk", "consumer", StatusType::Payment, "paymenthandler"),
-        ("DeliveryReqBlk", "consumer", StatusType::Delivery, "deliveryhandler"),
+        (
+            "PayReqBlk",
+            "consumer",
+            StatusType::Payment,
+            "paymenthandler",
+        ),
+        (
+            "DeliveryReqBlk",
+            "consumer",
+            StatusType::Delivery,
+            "deliveryhandler",
+        ),
     ];
     for (tag, from, exchange, to) in cases {
         let (mut net, n) = network("approve");
@@ -505,15 +808,27 @@ fn the_consumer_may_cancel_at_every_point_before_the_end() {
         let now = net.now;
         let out = net.engine(n.consumer).cancel(&trans, now).expect("allowed");
         net.run(n.consumer, out);
-        let last = net.messages_of(&trans).last().map(|e| (*e).clone()).expect("sent");
+        let last = net
+            .messages_of(&trans)
+            .last()
+            .map(|e| (*e).clone())
+            .expect("sent");
         assert_eq!(last.to, *to, "{tag}");
         let m = crate::msg::IotpMessage::from_xml(&last.xml).expect("valid");
-        let Some(crate::msg::TradingBlock::Cancel(c)) = m.blocks.first() else { panic!("a Cancel Block") };
+        let Some(crate::msg::TradingBlock::Cancel(c)) = m.blocks.first() else {
+            panic!("a Cancel Block")
+        };
         assert_eq!(&c.status.status_type, exchange);
-        assert_eq!(c.status.completion_code, Some(CompletionCode::ConsCancelled));
+        assert_eq!(
+            c.status.completion_code,
+            Some(CompletionCode::ConsCancelled)
+        );
         let end = consumer_end(&net, n, &trans).expect("ended");
         assert_eq!(end.kind, EndKind::Cancelled);
-        assert!(end.next_net_locn.is_some_and(|l| l.ends_with("/cancelled")), "goes to the CancelNetLocn");
+        assert!(
+            end.next_net_locn.is_some_and(|l| l.ends_with("/cancelled")),
+            "goes to the CancelNetLocn"
+        );
         // The transaction is dead at the consumer: a late answer is ignored.
         assert_eq!(net.engine(n.consumer).next_wake(), None);
     }
@@ -525,18 +840,33 @@ fn cancelling_is_refused_where_the_rfc_does_not_allow_it() {
     let trans = start(&mut net, n, purchase_dependent().0, purchase_dependent().1);
     let now = net.now;
     // A completed transaction.
-    assert!(matches!(net.engine(n.consumer).cancel(&trans, now), Err(EngineError::NotAllowed(_))));
+    assert!(matches!(
+        net.engine(n.consumer).cancel(&trans, now),
+        Err(EngineError::NotAllowed(_))
+    ));
     // A server role outside a request/response window.
-    assert!(matches!(net.engine(n.merchant).cancel(&trans, now), Err(EngineError::NotAllowed(_))));
-    assert!(matches!(net.engine(n.delivery_handler).cancel(&trans, now), Err(EngineError::NotAllowed(_))));
+    assert!(matches!(
+        net.engine(n.merchant).cancel(&trans, now),
+        Err(EngineError::NotAllowed(_))
+    ));
+    assert!(matches!(
+        net.engine(n.delivery_handler).cancel(&trans, now),
+        Err(EngineError::NotAllowed(_))
+    ));
     // Unknown.
-    assert!(matches!(net.engine(n.consumer).cancel("nope@example", now), Err(EngineError::UnknownTransaction(_))));
+    assert!(matches!(
+        net.engine(n.consumer).cancel("nope@example", now),
+        Err(EngineError::UnknownTransaction(_))
+    ));
     // A Merchant waiting for a TPO Selection has not received a request block.
     let (mut net, n) = network("approve");
     net.set_fate(fate_for("TpoSelectionBlk", "consumer", 1, Fate::Drop));
     let trans = start(&mut net, n, purchase_dependent().0, purchase_dependent().1);
     let now = net.now;
-    assert!(matches!(net.engine(n.merchant).cancel(&trans, now), Err(EngineError::NotAllowed(_))));
+    assert!(matches!(
+        net.engine(n.merchant).cancel(&trans, now),
+        Err(EngineError::NotAllowed(_))
+    ));
 }
 
 #[test]
@@ -544,10 +874,18 @@ fn the_payment_handler_may_cancel_during_payment_exchanges() {
     let (mut net, n) = network("extra-round");
     // The Consumer's Payment Exchange is lost, so the Payment Handler is mid-exchange.
     net.set_fate(fate_for("PayExchBlk", "consumer", 1, Fate::Drop));
-    let trans = start(&mut net, n, TransactionType::BaselinePurchase, "brand-independent, payment only");
+    let trans = start(
+        &mut net,
+        n,
+        TransactionType::BaselinePurchase,
+        "brand-independent, payment only",
+    );
     net.clear_fate();
     let now = net.now;
-    let out = net.engine(n.payment_handler).cancel(&trans, now).expect("allowed while exchanging");
+    let out = net
+        .engine(n.payment_handler)
+        .cancel(&trans, now)
+        .expect("allowed while exchanging");
     net.run(n.payment_handler, out);
     // The Consumer's retransmitted exchange is answered with the Cancel Block.
     net.advance(30_000);
@@ -566,23 +904,56 @@ fn applications_may_refuse_offers_and_selections() {
     }
     struct NoSale;
     impl MerchantApp for NoSale {
-        fn accept_selection(&self, _offer: &Offer, _brands: &[String]) -> Result<(), CompletionCode> {
+        fn accept_selection(
+            &self,
+            _offer: &Offer,
+            _brands: &[String],
+        ) -> Result<(), CompletionCode> {
             Err(CompletionCode::MerchCancelled)
         }
     }
     let (mut net, n) = network("approve");
-    let engine = std::mem::replace(net.engine(n.consumer), Engine::new(EngineConfig::new(world::consumer()), Arc::new(crate::store::MemoryStore::new())));
+    let engine = std::mem::replace(
+        net.engine(n.consumer),
+        Engine::new(
+            EngineConfig::new(world::consumer()),
+            Arc::new(crate::store::MemoryStore::new()),
+        ),
+    );
     *net.engine(n.consumer) = engine.with_consumer_app(Arc::new(Refuse));
-    let trans = start(&mut net, n, TransactionType::BaselinePurchase, "brand-independent, payment only");
-    assert_eq!(blocks_sent(&net, &trans).last().map(String::as_str), Some("consumer>merchant:CancelBlk"));
-    assert_eq!(consumer_end(&net, n, &trans).and_then(|o| o.completion_code), Some(CompletionCode::ConsCancelled));
+    let trans = start(
+        &mut net,
+        n,
+        TransactionType::BaselinePurchase,
+        "brand-independent, payment only",
+    );
+    assert_eq!(
+        blocks_sent(&net, &trans).last().map(String::as_str),
+        Some("consumer>merchant:CancelBlk")
+    );
+    assert_eq!(
+        consumer_end(&net, n, &trans).and_then(|o| o.completion_code),
+        Some(CompletionCode::ConsCancelled)
+    );
 
     let (mut net, n) = network("approve");
-    let engine = std::mem::replace(net.engine(n.merchant), Engine::new(EngineConfig::new(world::shop()), Arc::new(crate::store::MemoryStore::new())));
+    let engine = std::mem::replace(
+        net.engine(n.merchant),
+        Engine::new(
+            EngineConfig::new(world::shop()),
+            Arc::new(crate::store::MemoryStore::new()),
+        ),
+    );
     *net.engine(n.merchant) = engine.with_merchant_app(Arc::new(NoSale));
     let trans = start(&mut net, n, purchase_dependent().0, purchase_dependent().1);
-    assert_eq!(blocks_sent(&net, &trans).last().map(String::as_str), Some("merchant>consumer:CancelBlk"));
-    assert_eq!(consumer_end(&net, n, &trans).and_then(|o| o.completion_code), Some(CompletionCode::MerchCancelled));
+    assert_eq!(
+        blocks_sent(&net, &trans).last().map(String::as_str),
+        Some("merchant>consumer:CancelBlk")
+    );
+    assert_eq!(
+        consumer_end(&net, n, &trans).and_then(|o| o.completion_code),
+        Some(CompletionCode::MerchCancelled)
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -604,16 +975,35 @@ fn inquiries_and_pings_in_every_state_of_a_purchase() {
         net.clear_fate();
         let before = net.engine(n.consumer).next_wake();
         let now = net.now;
-        let out = net.engine(n.consumer).start_inquiry(&trans, inquiry.clone(), now).expect("inquiry");
+        let out = net
+            .engine(n.consumer)
+            .start_inquiry(&trans, inquiry.clone(), now)
+            .expect("inquiry");
         net.run(n.consumer, out);
         let answered = net.events.iter().rev().find_map(|(_, e)| match e {
-            Event::InquiryAnswered { iotp_trans_id, status } if iotp_trans_id == &trans => Some(status.clone()),
+            Event::InquiryAnswered {
+                iotp_trans_id,
+                status,
+            } if iotp_trans_id == &trans => Some(status.clone()),
             _ => None,
         });
-        let status = answered.unwrap_or_else(|| panic!("{tag}: no inquiry response; {:?}", blocks_sent(&net, &trans)));
+        let status = answered.unwrap_or_else(|| {
+            panic!(
+                "{tag}: no inquiry response; {:?}",
+                blocks_sent(&net, &trans)
+            )
+        });
         assert_ne!(status.process_state, ProcessState::ProcessError, "{tag}");
-        assert_eq!(net.engine(n.consumer).next_wake(), before, "an inquiry changes nothing");
-        for url in ["https://shop.example/iotp/merchant", "https://pay.example/iotp/paymenthandler", "https://ship.example/iotp/deliveryhandler"] {
+        assert_eq!(
+            net.engine(n.consumer).next_wake(),
+            before,
+            "an inquiry changes nothing"
+        );
+        for url in [
+            "https://shop.example/iotp/merchant",
+            "https://pay.example/iotp/paymenthandler",
+            "https://ship.example/iotp/deliveryhandler",
+        ] {
             let now = net.now;
             let out = net.engine(n.consumer).start_ping(url, now);
             net.run(n.consumer, out);
@@ -625,7 +1015,11 @@ fn inquiries_and_pings_in_every_state_of_a_purchase() {
         }
         // The purchase still completes.
         net.advance(30_000);
-        assert_eq!(consumer_end(&net, n, &trans).map(|o| o.process_state), Some(ProcessState::CompletedOk), "{tag}");
+        assert_eq!(
+            consumer_end(&net, n, &trans).map(|o| o.process_state),
+            Some(ProcessState::CompletedOk),
+            "{tag}"
+        );
     }
     // Every message of those exchanges is valid.
 }
@@ -633,9 +1027,17 @@ fn inquiries_and_pings_in_every_state_of_a_purchase() {
 #[test]
 fn an_inquiry_about_an_unknown_transaction_is_a_hard_error_and_about_a_failure_reports_it() {
     let (mut net, n) = network("decline-BadInstrument");
-    let trans = start(&mut net, n, TransactionType::BaselinePurchase, "brand-independent, payment only");
+    let trans = start(
+        &mut net,
+        n,
+        TransactionType::BaselinePurchase,
+        "brand-independent, payment only",
+    );
     let now = net.now;
-    let out = net.engine(n.consumer).start_inquiry(&trans, InquiryType::Payment, now).expect("inquiry");
+    let out = net
+        .engine(n.consumer)
+        .start_inquiry(&trans, InquiryType::Payment, now)
+        .expect("inquiry");
     net.run(n.consumer, out);
     let status = net.events.iter().rev().find_map(|(_, e)| match e {
         Event::InquiryAnswered { status, .. } => Some(status.clone()),
@@ -645,9 +1047,18 @@ fn an_inquiry_about_an_unknown_transaction_is_a_hard_error_and_about_a_failure_r
     assert_eq!(status.process_state, ProcessState::Failed);
     assert_eq!(status.completion_code, Some(CompletionCode::BadInstrument));
     // The Delivery Handler never heard of it.
-    let inquiry = net.transcript.iter().rev().find(|e| has_block(&e.xml, "InquiryReqBlk")).map(|e| e.xml.clone()).expect("sent");
+    let inquiry = net
+        .transcript
+        .iter()
+        .rev()
+        .find(|e| has_block(&e.xml, "InquiryReqBlk"))
+        .map(|e| e.xml.clone())
+        .expect("sent");
     let out = net.engine(n.delivery_handler).receive(&inquiry, now);
-    assert_eq!(error_codes(&out.reply().expect("answered").xml), [(ErrorCode::AttValIllegal, Severity::HardError)]);
+    assert_eq!(
+        error_codes(&out.reply().expect("answered").xml),
+        [(ErrorCode::AttValIllegal, Severity::HardError)]
+    );
 }
 
 #[test]
@@ -655,12 +1066,21 @@ fn state_survives_a_restart_of_the_node() {
     // The Payment Handler's engine is rebuilt from its store between two exchange rounds.
     let (mut net, n) = network("extra-round");
     net.set_fate(fate_for("PayExchBlk", "consumer", 1, Fate::Drop));
-    let trans = start(&mut net, n, TransactionType::BaselinePurchase, "brand-independent, payment only");
+    let trans = start(
+        &mut net,
+        n,
+        TransactionType::BaselinePurchase,
+        "brand-independent, payment only",
+    );
     net.clear_fate();
     let store = net.engine(n.payment_handler).store().clone();
     let mut cfg = EngineConfig::new(world::bank());
     cfg.timing = Timing::default();
-    *net.engine(n.payment_handler) = Engine::new(cfg, store).with_bridge(Arc::new(crate::payapi::mock::MockScheme::new(None)));
+    *net.engine(n.payment_handler) =
+        Engine::new(cfg, store).with_bridge(Arc::new(crate::payapi::mock::MockScheme::new(None)));
     net.advance(30_000);
-    assert_eq!(consumer_end(&net, n, &trans).map(|o| o.process_state), Some(ProcessState::CompletedOk));
+    assert_eq!(
+        consumer_end(&net, n, &trans).map(|o| o.process_state),
+        Some(ProcessState::CompletedOk)
+    );
 }

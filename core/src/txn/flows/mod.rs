@@ -60,7 +60,10 @@ impl Flow {
         }
         for (p, d) in offer.payments.iter().zip(self.payments) {
             if &p.pay_direction() != d {
-                return Err(format!("a {} payment is {d}, not {}", self.trans_type, p.direction));
+                return Err(format!(
+                    "a {} payment is {d}, not {}",
+                    self.trans_type, p.direction
+                ));
             }
             if p.amount.is_empty() || p.currency.is_empty() {
                 return Err("every payment needs an amount and a currency".into());
@@ -75,7 +78,12 @@ impl Flow {
     /// The position of a payment in the flow: the second of a value exchange starts after
     /// the first.
     pub fn payment_index(&self, payment: &Payment) -> usize {
-        usize::from(payment.start_after_refs.as_ref().is_some_and(|r| !r.is_empty()))
+        usize::from(
+            payment
+                .start_after_refs
+                .as_ref()
+                .is_some_and(|r| !r.is_empty()),
+        )
     }
 }
 
