@@ -115,6 +115,12 @@ impl Engine {
                     StatusType::Offer => t.offer_el_ref(),
                     _ => None,
                 });
+                // Without an element to refer to, the exchange cannot be identified.
+                let status_type = if el.is_some() {
+                    status_type
+                } else {
+                    StatusType::Unidentified
+                };
                 build::status(
                     &mut ids,
                     &lang,
@@ -269,6 +275,23 @@ impl Engine {
         now: i64,
     ) -> Result<Outcome, EngineError> {
         let or = t.offer_response().cloned();
+        // §9.2.1 guidelines: ask the Merchant after the offer, the Payment Handler after a
+        // Payment Request, the Delivery Handler after a Delivery Request.
+        let asked = |tag: &str| {
+            t.msgs
+                .iter()
+                .any(|l| l.sent && l.msg.blocks.iter().any(|b| b.tag() == tag))
+        };
+        let allowed = match inquiry {
+            InquiryType::Payment => asked("PayReqBlk"),
+            InquiryType::Delivery => asked("DeliveryReqBlk"),
+            _ => t.tpo().is_some(),
+        };
+        if !allowed {
+            return Err(EngineError::NotAllowed(format!(
+                "no {inquiry} request was sent in this transaction (§9.2.1)"
+            )));
+        }
         let (to, el_ref, reference) = match inquiry {
             InquiryType::Payment => {
                 let p = or.as_ref().and_then(|o| {

@@ -684,13 +684,45 @@ impl Engine {
             if let Some(t) = txn {
                 self.live.insert(key.clone(), t);
             }
-            self.fault_reply(Some(&key), trans_ref, fault, now, out, &mut done)?;
+            // A broken inquiry or ping is answered without touching the transaction.
+            let at = (!side_exchange).then_some(&key);
+            self.fault_reply(at, trans_ref, fault, now, out, &mut done)?;
             return Ok(done);
         }
 
         // Error and Cancel Blocks (§4.5.2.4; never answered with an error).
         if let Some(eb) = &msg.error {
             if let Some(mut t) = txn {
+                // An error answering an inquiry (a message outside the transaction's own
+                // exchanges) is reported, and leaves the transaction alone.
+                let answers = msg.trans_ref.message_id.resp_iotp_msg.as_deref();
+                let about_inquiry = answers.is_some_and(|r| {
+                    !t.msgs.iter().any(|l| l.msg.message_id() == r)
+                        && t.st.aux_seq > 0
+                        && r.starts_with('I')
+                });
+                if about_inquiry {
+                    out.events.push(Event::ErrorReceived {
+                        iotp_trans_id: trans_id.clone(),
+                        code: eb
+                            .error_components
+                            .first()
+                            .map(|c| c.error_code.clone())
+                            .unwrap_or(ErrorCode::UnknownError),
+                        severity: eb
+                            .error_components
+                            .first()
+                            .map(|c| c.severity.clone())
+                            .unwrap_or(Severity::HardError),
+                        desc: eb
+                            .error_components
+                            .first()
+                            .map(|c| c.error_desc.clone())
+                            .unwrap_or_default(),
+                    });
+                    self.live.insert(key.clone(), t);
+                    return Ok(done);
+                }
                 self.on_error_block(&mut t, &msg, eb, now, out);
                 t.log(false, msg.clone(), msg.to_xml().into());
                 self.live.insert(key.clone(), t);
