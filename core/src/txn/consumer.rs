@@ -997,12 +997,10 @@ impl Engine {
         }
         let mut response = None;
         if !areq.auth_requests.is_empty() {
-            let found = areq.auth_requests.iter().find_map(|q| {
-                self.bridges
-                    .iter()
-                    .find(|b| b.info().auth_algorithms.contains(&q.algorithm.name))
-                    .map(|b| (q, b.clone()))
-            });
+            let found = areq
+                .auth_requests
+                .iter()
+                .find_map(|q| self.bridge_for_auth(&q.algorithm.name).map(|b| (q, b)));
             let Some((q, bridge)) = found else {
                 let el = areq.auth_requests.first().map(|q| q.id.clone());
                 let c = self.cancel_block(

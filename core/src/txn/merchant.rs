@@ -170,10 +170,7 @@ impl Engine {
     ) -> Result<AuthenticationRequestBlock, EngineError> {
         let authentication_id = self.new_pay_id('A');
         let bridge = self
-            .bridges
-            .iter()
-            .find(|b| !b.info().auth_algorithms.is_empty())
-            .cloned()
+            .bridge_where(|i| !i.auth_algorithms.is_empty())
             .ok_or_else(|| EngineError::from(host::no_bridge("authentication")))?;
         let info = bridge.info();
         let host = Host::new(&*self.store, &info.software_id, now);
@@ -782,19 +779,14 @@ impl Engine {
         }
         let status_info = match (resp, chosen) {
             (Some(r), Some(q)) => {
-                let bridge = self
-                    .bridges
-                    .iter()
-                    .find(|b| b.info().auth_algorithms.contains(&q.algorithm.name))
-                    .cloned()
-                    .ok_or_else(|| {
-                        Fault::hard(
-                            ErrorCode::AttValNotRecog,
-                            "Algorithm",
-                            "no bridge for the authentication algorithm",
-                        )
-                        .att("name")
-                    })?;
+                let bridge = self.bridge_for_auth(&q.algorithm.name).ok_or_else(|| {
+                    Fault::hard(
+                        ErrorCode::AttValNotRecog,
+                        "Algorithm",
+                        "no bridge for the authentication algorithm",
+                    )
+                    .att("name")
+                })?;
                 let info = bridge.info();
                 let host = Host::new(&*self.store, &info.software_id, now);
                 bridge

@@ -347,6 +347,8 @@ pub struct Engine {
     config: EngineConfig,
     store: Arc<dyn Store>,
     bridges: Vec<Arc<dyn PaymentBridge>>,
+    /// `info()` of each bridge, read once.
+    bridge_infos: Vec<crate::payapi::BridgeInfo>,
     merchant_app: Arc<dyn MerchantApp>,
     consumer_app: Arc<dyn ConsumerApp>,
     delivery_app: Arc<dyn DeliveryApp>,
@@ -380,6 +382,7 @@ impl Engine {
             config,
             store,
             bridges: Vec::new(),
+            bridge_infos: Vec::new(),
             merchant_app: Arc::new(DefaultApp),
             consumer_app: Arc::new(DefaultApp),
             delivery_app: Arc::new(DefaultApp),
@@ -391,6 +394,7 @@ impl Engine {
 
     /// Adds a payment bridge (scheme).
     pub fn with_bridge(mut self, bridge: Arc<dyn PaymentBridge>) -> Self {
+        self.bridge_infos.push(bridge.info());
         self.bridges.push(bridge);
         self
     }
@@ -493,8 +497,9 @@ impl Engine {
             self.unidentified_error(fault, now, &mut out);
             return out;
         };
-        let digest = match &report.message {
-            Some(m) => sha256(m.to_xml().as_bytes()),
+        let canonical: Option<Arc<str>> = report.message.as_ref().map(|m| Arc::from(m.to_xml()));
+        let digest = match &canonical {
+            Some(xml) => sha256(xml.as_bytes()),
             None => sha256(input),
         };
         match self.store.replay_begin(&digest, now) {
@@ -534,7 +539,7 @@ impl Engine {
                 return out;
             }
         }
-        let result = self.process(report, &trans_ref, now, &mut out);
+        let result = self.process(report, canonical, &trans_ref, now, &mut out);
         let (reply, transient) = match &result {
             Ok(Processed {
                 reply, transient, ..
@@ -598,6 +603,7 @@ impl Engine {
     fn process(
         &mut self,
         report: Report,
+        canonical: Option<Arc<str>>,
         trans_ref: &TransactionReferenceBlock,
         now: i64,
         out: &mut Outcome,
@@ -724,7 +730,7 @@ impl Engine {
                     return Ok(done);
                 }
                 self.on_error_block(&mut t, &msg, eb, now, out);
-                t.log(false, msg.clone(), msg.to_xml().into());
+                t.log(false, msg.clone(), canonical.clone().unwrap_or_default());
                 self.live.insert(key.clone(), t);
                 done.touched.push(key.clone());
             }
@@ -790,7 +796,7 @@ impl Engine {
         if t.st.prefix.is_empty() {
             t.st.prefix = self.prefix_for(&role);
         }
-        let xml: Arc<str> = msg.to_xml().into();
+        let xml: Arc<str> = canonical.unwrap_or_else(|| Arc::from(msg.to_xml()));
         let known = !t.msgs.is_empty();
         let msg = Arc::new(msg);
         // The message is part of the transaction while it is processed (handlers look at it
@@ -1420,17 +1426,26 @@ impl Engine {
     }
 
     fn bridge_by_id(&self, software_id: &str) -> Option<Arc<dyn PaymentBridge>> {
-        self.bridges
-            .iter()
-            .find(|b| b.info().software_id == software_id)
-            .cloned()
+        self.bridge_where(|i| i.software_id == software_id)
     }
 
     fn bridge_for_protocol(&self, protocol_id: &str) -> Option<Arc<dyn PaymentBridge>> {
-        self.bridges
+        self.bridge_where(|i| i.protocols.iter().any(|p| p == protocol_id))
+    }
+
+    fn bridge_for_auth(&self, algorithm: &str) -> Option<Arc<dyn PaymentBridge>> {
+        self.bridge_where(|i| i.auth_algorithms.iter().any(|a| a == algorithm))
+    }
+
+    /// The first bridge whose `info()` satisfies `pred`.
+    fn bridge_where(
+        &self,
+        pred: impl Fn(&crate::payapi::BridgeInfo) -> bool,
+    ) -> Option<Arc<dyn PaymentBridge>> {
+        self.bridge_infos
             .iter()
-            .find(|b| b.info().protocols.iter().any(|p| p == protocol_id))
-            .cloned()
+            .position(pred)
+            .and_then(|i| self.bridges.get(i).cloned())
     }
 
     // -----------------------------------------------------------------------------------------
