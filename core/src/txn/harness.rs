@@ -328,10 +328,12 @@ pub mod world {
 
     /// The shop (Merchant).
     pub fn shop() -> OrgConfig {
+        let mut custcare = endpoint("CustCare", "M", "https://shop.example/iotp");
+        custcare.net_locn = None;
         org(
             "shop.example",
             "Example Shop",
-            vec![endpoint("Merchant", "M", "https://shop.example/iotp")],
+            vec![endpoint("Merchant", "M", "https://shop.example/iotp"), custcare],
         )
     }
     /// The Payment Handler.
