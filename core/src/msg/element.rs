@@ -781,8 +781,11 @@ impl<'a> Ctx<'a> {
     /// After the document: duplicate IDs and IDREFs that do not resolve (or resolve to the wrong
     /// element type).
     pub fn resolve_ids(&mut self) {
-        let mut sorted: Vec<&IdEntry<'a>> = self.ids.iter().collect();
-        sorted.sort_by(|a, b| a.id.cmp(&b.id).then(a.offset.cmp(&b.offset)));
+        // Sorted in place (by ID, then position), so that the caller can build the message's
+        // IdIndex from `ids` without sorting again.
+        self.ids
+            .sort_unstable_by(|a, b| a.id.cmp(&b.id).then(a.offset.cmp(&b.offset)));
+        let sorted = &self.ids;
         let mut problems = Vec::new();
         for pair in sorted.windows(2) {
             if pair[0].id == pair[1].id {

@@ -24,6 +24,13 @@ impl<'x> IdIndex<'x> {
         IdIndex { entries }
     }
 
+    /// An index over entries already sorted as [`new`](Self::new) sorts them (by ID; equal IDs
+    /// in document order).
+    pub fn from_sorted(entries: Vec<(Cow<'x, str>, Cow<'x, str>, usize)>) -> Self {
+        debug_assert!(entries.is_sorted_by(|a, b| a.0 <= b.0));
+        IdIndex { entries }
+    }
+
     /// The element type carrying `id`, if any.
     pub fn tag(&self, id: &str) -> Option<&str> {
         self.find(id).map(|e| e.1.as_ref())

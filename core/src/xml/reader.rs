@@ -426,6 +426,69 @@ impl<'a> Cursor<'a> {
         tag: &Tag<'a>,
         out: &mut Vec<(&'a str, Cow<'a, str>)>,
     ) -> Result<(), SyntaxError> {
+        if self.attributes_fast(tag, out) {
+            return Ok(());
+        }
+        self.attributes_checked(tag, out)
+    }
+
+    /// The common case of [`attributes`](Self::attributes) without quick-xml's attribute
+    /// iterator: `name="value"` pairs (either quote) that are all well-formed, distinct and
+    /// within the limits. It follows quick-xml's own splitting of the tag, and gives up (false)
+    /// at the first thing that would be an error or that it does not handle (whitespace around
+    /// `=`, say), so that the checked path then produces exactly the same result or error.
+    fn attributes_fast(&self, tag: &Tag<'a>, out: &mut Vec<(&'a str, Cow<'a, str>)>) -> bool {
+        out.clear();
+        let Some(s) = reslice(self.src, tag.raw.attributes_raw()) else {
+            return false;
+        };
+        let b = s.as_bytes();
+        let ws = |c: u8| matches!(c, b' ' | b'\r' | b'\n' | b'\t');
+        let mut i = 0;
+        loop {
+            while i < b.len() && ws(b[i]) {
+                i += 1;
+            }
+            if i == b.len() {
+                return true;
+            }
+            let key_start = i;
+            while i < b.len() && b[i] != b'=' && !ws(b[i]) {
+                i += 1;
+            }
+            if i == b.len() || b[i] != b'=' {
+                return false;
+            }
+            let name = &s[key_start..i];
+            let quote = match b.get(i + 1) {
+                Some(&q @ (b'"' | b'\'')) => q,
+                _ => return false,
+            };
+            let value_start = i + 2;
+            let Some(len) = memchr::memchr(quote, &b[value_start..]) else {
+                return false;
+            };
+            let raw = &s[value_start..value_start + len];
+            i = value_start + len + 1;
+            if out.len() == self.limits.max_attributes
+                || !is_name(name)
+                || out.iter().any(|(n, _)| *n == name)
+                || raw.len() > self.limits.max_text_bytes
+            {
+                return false;
+            }
+            match normalize_attribute(raw, tag.offset) {
+                Ok(value) => out.push((name, value)),
+                Err(_) => return false,
+            }
+        }
+    }
+
+    fn attributes_checked(
+        &self,
+        tag: &Tag<'a>,
+        out: &mut Vec<(&'a str, Cow<'a, str>)>,
+    ) -> Result<(), SyntaxError> {
         out.clear();
         for attr in tag.raw.attributes() {
             let attr = attr.map_err(|e| SyntaxError::at(tag.offset, e.to_string()))?;
@@ -472,11 +535,6 @@ fn normalize_newlines(raw: &str) -> Cow<'_, str> {
     Cow::Owned(raw.replace("\r\n", "\n").replace('\r', "\n"))
 }
 
-/// The 1-based line of a byte offset.
-pub(crate) fn line_of(src: &str, offset: usize) -> u32 {
-    let end = offset.min(src.len());
-    (memchr::memchr_iter(b'\n', &src.as_bytes()[..end]).count() + 1) as u32
-}
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
