@@ -261,6 +261,8 @@ pub(crate) struct Ctx<'a> {
     blk: Option<Cow<'a, str>>,
     comp: Option<Cow<'a, str>>,
     attrs: Vec<(&'a str, Cow<'a, str>)>,
+    /// Scratch space for decoding base64 that contains whitespace.
+    pub scratch: Vec<u8>,
     max_errors: usize,
 }
 
@@ -275,22 +277,29 @@ impl<'a> Ctx<'a> {
             blk: None,
             comp: None,
             attrs: Vec::with_capacity(16),
+            scratch: Vec::new(),
             max_errors: limits.max_errors,
         }
     }
 
     /// The location of `here` (and the attribute, if any) as an ErrorLocation.
     pub fn location(&self, here: &Here<'a>, att: Option<&str>) -> ErrorLocation {
+        Self::location_in(self.blk.as_deref(), self.comp.as_deref(), here, att)
+    }
+
+    /// The location of `here` inside the given block and component.
+    fn location_in(
+        blk: Option<&str>,
+        comp: Option<&str>,
+        here: &Here<'a>,
+        att: Option<&str>,
+    ) -> ErrorLocation {
         let own = here.id.as_deref().map(str::to_owned);
         let (blk, comp, el) = match here.kind {
             ElementKind::Block => (own, None, None),
-            ElementKind::Component => (self.blk.as_deref().map(str::to_owned), own, None),
+            ElementKind::Component => (blk.map(str::to_owned), own, None),
             ElementKind::Message => (None, None, None),
-            ElementKind::Part => (
-                self.blk.as_deref().map(str::to_owned),
-                self.comp.as_deref().map(str::to_owned),
-                own,
-            ),
+            ElementKind::Part => (blk.map(str::to_owned), comp.map(str::to_owned), own),
         };
         ErrorLocation {
             element_type: here.tag.to_owned(),
@@ -562,8 +571,8 @@ impl<'a> Ctx<'a> {
 
     /// Reads character content (text, CDATA, references) up to the end of the element; child
     /// elements are `ElUnexpected`.
-    pub fn text_content(&mut self, tag: &Tag<'a>, here: &Here<'a>) -> String {
-        let mut text = String::new();
+    pub fn text_content(&mut self, tag: &Tag<'a>, here: &Here<'a>) -> Cow<'a, str> {
+        let mut text = Cow::Borrowed("");
         if tag.empty {
             return text;
         }
@@ -572,7 +581,9 @@ impl<'a> Ctx<'a> {
                 return text;
             }
             match self.cur.next_item() {
-                Ok(Item::Text(t)) => text.push_str(&t),
+                // A single text item (the usual case) is kept as it is, borrowed when it can be.
+                Ok(Item::Text(t)) if text.is_empty() => text = t,
+                Ok(Item::Text(t)) => text.to_mut().push_str(&t),
                 Ok(Item::Start(child)) => {
                     self.unexpected(&child, here);
                 }
@@ -810,17 +821,20 @@ impl<'a> Ctx<'a> {
             }
         }
         for r in std::mem::take(&mut self.refs) {
-            let (saved_blk, saved_comp) = (
-                std::mem::replace(&mut self.blk, r.blk.clone()),
-                std::mem::replace(&mut self.comp, r.comp.clone()),
-            );
-            let location = self.location(&r.here, Some(r.attr));
-            (self.blk, self.comp) = (saved_blk, saved_comp);
             let offset = r.here.offset;
             let found = sorted
                 .binary_search_by(|e| e.id.as_ref().cmp(r.value.as_ref()))
                 .ok()
                 .map(|i| sorted[i].tag);
+            if found == Some(r.target) {
+                continue;
+            }
+            let location = Self::location_in(
+                r.blk.as_deref(),
+                r.comp.as_deref(),
+                &r.here,
+                Some(r.attr),
+            );
             match found {
                 None => problems.push(
                     ValidationError::hard(

@@ -158,8 +158,11 @@ impl<'m> V<'m, '_> {
 
     /// Checks that a code is one of the RFC's or a user code (§12.2).
     fn code<T: std::fmt::Display>(&mut self, at: At<'_>, att: &str, known: bool, value: &T) {
+        if known {
+            return;
+        }
         let text = value.to_string();
-        if !known && !is_user_code(&text) {
+        if !is_user_code(&text) {
             self.hard_value(
                 ErrorCode::AttValNotRecog,
                 at,
