@@ -10,7 +10,7 @@ use crate::xml::writer::XmlWriter;
 use crate::xml::{XmlElement, XmlNode, is_name, is_nmtoken};
 
 use super::codes::ErrorCode;
-use super::error::ValidationError;
+use super::error::{ValidationError, cat};
 use super::model::ErrorLocation;
 
 /// What an element is in the RFC's structure, which decides how errors locate it
@@ -272,8 +272,8 @@ impl<'a> Ctx<'a> {
             cur: Cursor::new(src, limits),
             errors: Vec::new(),
             fatal: None,
-            ids: Vec::with_capacity(64),
-            refs: Vec::with_capacity(32),
+            ids: Vec::new(),
+            refs: Vec::new(),
             blk: None,
             comp: None,
             attrs: Vec::with_capacity(16),
@@ -335,7 +335,7 @@ impl<'a> Ctx<'a> {
         let e = ValidationError::hard(
             ErrorCode::AttMissing,
             self.location(here, Some(name)),
-            format!("{} requires attribute {name}", here.tag),
+            cat(&[here.tag, " requires attribute ", name]),
         )
         .with_value(name)
         .at(Some(here.offset));
@@ -353,7 +353,7 @@ impl<'a> Ctx<'a> {
         let e = ValidationError::hard(
             code,
             self.location(here, Some(spec.name)),
-            format!("{}/@{} = '{value}': {why}", here.tag, spec.name),
+            cat(&[here.tag, "/@", spec.name, " = '", value, "': ", why]),
         )
         .with_value(value)
         .at(Some(here.offset));
@@ -509,7 +509,7 @@ impl<'a> Ctx<'a> {
                     let e = ValidationError::hard(
                         ErrorCode::AttUnexpected,
                         self.location(&here, Some(name)),
-                        format!("{} has no attribute {name}", tag.name),
+                        cat(&[tag.name, " has no attribute ", name]),
                     )
                     .with_value(value.into_owned())
                     .at(Some(tag.offset));
@@ -729,7 +729,7 @@ impl<'a> Ctx<'a> {
             ErrorCode::ElUnexpected,
             &here,
             None,
-            format!("{} is not allowed here in {}", tag.name, parent.tag),
+            cat(&[tag.name, " is not allowed here in ", parent.tag]),
         );
         if let Err(e) = self.cur.skip_element(tag) {
             self.fatal = Some(e);
@@ -743,7 +743,7 @@ impl<'a> Ctx<'a> {
         let e = ValidationError::hard(
             ErrorCode::ElMissing,
             location,
-            format!("{} requires a {child} element", here.tag),
+            cat(&[here.tag, " requires a ", child, " element"]),
         )
         .with_value(child)
         .at(Some(here.offset));

@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 
 use super::codes::*;
-use super::error::ValidationError;
+use super::error::{ValidationError, cat};
 use super::message::{IotpMessage, TradingBlock};
 use super::model::*;
 use crate::xml::is_name_char;
@@ -137,7 +137,7 @@ impl<'m> V<'m, '_> {
             ValidationError::hard(
                 ErrorCode::AttMissing,
                 at.location(Some(att)),
-                format!("{} requires attribute {att}: {why}", at.tag),
+                cat(&[at.tag, " requires attribute ", att, ": ", why]),
             )
             .with_value(att),
         );
@@ -150,7 +150,7 @@ impl<'m> V<'m, '_> {
             ValidationError::hard(
                 ErrorCode::ElMissing,
                 location,
-                format!("{} needs a {element}: {why}", at.tag),
+                cat(&[at.tag, " needs a ", element, ": ", why]),
             )
             .with_value(element),
         );
@@ -277,10 +277,7 @@ impl<'m> V<'m, '_> {
             self.missing_att(
                 at,
                 pair[0].0,
-                &format!(
-                    "one of {} and {} must be present (§3.9)",
-                    pair[0].0, pair[1].0
-                ),
+                &cat(&["one of ", pair[0].0, " and ", pair[1].0, " must be present (§3.9)"]),
             );
         }
     }
@@ -571,7 +568,11 @@ impl<'m> V<'m, '_> {
                     self.missing_att(
                         rat,
                         name,
-                        &format!("required for the {} role (§7.6.2)", role.trading_role),
+                        &cat(&[
+                            "required for the ",
+                            role.trading_role.as_str(),
+                            " role (§7.6.2)",
+                        ]),
                     );
                 }
                 if client && value.is_some() {
