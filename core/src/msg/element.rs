@@ -410,6 +410,17 @@ impl<'a> Ctx<'a> {
                     );
                 }
             }
+            // The usual case, a single ASCII Name (so one token, with no whitespace to trim).
+            Dtd::Idref(target) | Dtd::Idrefs(target) if value.is_ascii() && is_name(&value) => {
+                self.refs.push(PendingRef {
+                    value: value.clone(),
+                    target,
+                    attr: spec.name,
+                    here: here.clone(),
+                    blk: self.blk.clone(),
+                    comp: self.comp.clone(),
+                });
+            }
             Dtd::Idref(target) | Dtd::Idrefs(target) => {
                 let single = matches!(spec.dtd, Dtd::Idref(_));
                 let mut tokens = value.split_ascii_whitespace();
@@ -829,12 +840,8 @@ impl<'a> Ctx<'a> {
             if found == Some(r.target) {
                 continue;
             }
-            let location = Self::location_in(
-                r.blk.as_deref(),
-                r.comp.as_deref(),
-                &r.here,
-                Some(r.attr),
-            );
+            let location =
+                Self::location_in(r.blk.as_deref(), r.comp.as_deref(), &r.here, Some(r.attr));
             match found {
                 None => problems.push(
                     ValidationError::hard(

@@ -277,7 +277,13 @@ impl<'m> V<'m, '_> {
             self.missing_att(
                 at,
                 pair[0].0,
-                &cat(&["one of ", pair[0].0, " and ", pair[1].0, " must be present (§3.9)"]),
+                &cat(&[
+                    "one of ",
+                    pair[0].0,
+                    " and ",
+                    pair[1].0,
+                    " must be present (§3.9)",
+                ]),
             );
         }
     }

@@ -538,12 +538,11 @@ impl<'a> Cursor<'a> {
 
 /// Line-end normalisation of XML 1.0 §2.11: CR LF and lone CR become LF.
 fn normalize_newlines(raw: &str) -> Cow<'_, str> {
-    if !raw.contains('\r') {
+    if memchr::memchr(b'\r', raw.as_bytes()).is_none() {
         return Cow::Borrowed(raw);
     }
     Cow::Owned(raw.replace("\r\n", "\n").replace('\r', "\n"))
 }
-
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
