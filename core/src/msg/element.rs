@@ -10,7 +10,7 @@ use crate::xml::writer::XmlWriter;
 use crate::xml::{XmlElement, XmlNode, is_name, is_nmtoken};
 
 use super::codes::ErrorCode;
-use super::error::ValidationError;
+use super::error::{ValidationError, cat};
 use super::model::ErrorLocation;
 
 /// What an element is in the RFC's structure, which decides how errors locate it
@@ -261,6 +261,8 @@ pub(crate) struct Ctx<'a> {
     blk: Option<Cow<'a, str>>,
     comp: Option<Cow<'a, str>>,
     attrs: Vec<(&'a str, Cow<'a, str>)>,
+    /// Scratch space for decoding base64 that contains whitespace.
+    pub scratch: Vec<u8>,
     max_errors: usize,
 }
 
@@ -270,27 +272,34 @@ impl<'a> Ctx<'a> {
             cur: Cursor::new(src, limits),
             errors: Vec::new(),
             fatal: None,
-            ids: Vec::with_capacity(64),
-            refs: Vec::with_capacity(32),
+            ids: Vec::new(),
+            refs: Vec::new(),
             blk: None,
             comp: None,
             attrs: Vec::with_capacity(16),
+            scratch: Vec::new(),
             max_errors: limits.max_errors,
         }
     }
 
     /// The location of `here` (and the attribute, if any) as an ErrorLocation.
     pub fn location(&self, here: &Here<'a>, att: Option<&str>) -> ErrorLocation {
+        Self::location_in(self.blk.as_deref(), self.comp.as_deref(), here, att)
+    }
+
+    /// The location of `here` inside the given block and component.
+    fn location_in(
+        blk: Option<&str>,
+        comp: Option<&str>,
+        here: &Here<'a>,
+        att: Option<&str>,
+    ) -> ErrorLocation {
         let own = here.id.as_deref().map(str::to_owned);
         let (blk, comp, el) = match here.kind {
             ElementKind::Block => (own, None, None),
-            ElementKind::Component => (self.blk.as_deref().map(str::to_owned), own, None),
+            ElementKind::Component => (blk.map(str::to_owned), own, None),
             ElementKind::Message => (None, None, None),
-            ElementKind::Part => (
-                self.blk.as_deref().map(str::to_owned),
-                self.comp.as_deref().map(str::to_owned),
-                own,
-            ),
+            ElementKind::Part => (blk.map(str::to_owned), comp.map(str::to_owned), own),
         };
         ErrorLocation {
             element_type: here.tag.to_owned(),
@@ -326,7 +335,7 @@ impl<'a> Ctx<'a> {
         let e = ValidationError::hard(
             ErrorCode::AttMissing,
             self.location(here, Some(name)),
-            format!("{} requires attribute {name}", here.tag),
+            cat(&[here.tag, " requires attribute ", name]),
         )
         .with_value(name)
         .at(Some(here.offset));
@@ -344,7 +353,7 @@ impl<'a> Ctx<'a> {
         let e = ValidationError::hard(
             code,
             self.location(here, Some(spec.name)),
-            format!("{}/@{} = '{value}': {why}", here.tag, spec.name),
+            cat(&[here.tag, "/@", spec.name, " = '", value, "': ", why]),
         )
         .with_value(value)
         .at(Some(here.offset));
@@ -400,6 +409,17 @@ impl<'a> Ctx<'a> {
                         "not a valid NMTOKENS list",
                     );
                 }
+            }
+            // The usual case, a single ASCII Name (so one token, with no whitespace to trim).
+            Dtd::Idref(target) | Dtd::Idrefs(target) if value.is_ascii() && is_name(&value) => {
+                self.refs.push(PendingRef {
+                    value: value.clone(),
+                    target,
+                    attr: spec.name,
+                    here: here.clone(),
+                    blk: self.blk.clone(),
+                    comp: self.comp.clone(),
+                });
             }
             Dtd::Idref(target) | Dtd::Idrefs(target) => {
                 let single = matches!(spec.dtd, Dtd::Idref(_));
@@ -500,7 +520,7 @@ impl<'a> Ctx<'a> {
                     let e = ValidationError::hard(
                         ErrorCode::AttUnexpected,
                         self.location(&here, Some(name)),
-                        format!("{} has no attribute {name}", tag.name),
+                        cat(&[tag.name, " has no attribute ", name]),
                     )
                     .with_value(value.into_owned())
                     .at(Some(tag.offset));
@@ -562,8 +582,8 @@ impl<'a> Ctx<'a> {
 
     /// Reads character content (text, CDATA, references) up to the end of the element; child
     /// elements are `ElUnexpected`.
-    pub fn text_content(&mut self, tag: &Tag<'a>, here: &Here<'a>) -> String {
-        let mut text = String::new();
+    pub fn text_content(&mut self, tag: &Tag<'a>, here: &Here<'a>) -> Cow<'a, str> {
+        let mut text = Cow::Borrowed("");
         if tag.empty {
             return text;
         }
@@ -572,7 +592,9 @@ impl<'a> Ctx<'a> {
                 return text;
             }
             match self.cur.next_item() {
-                Ok(Item::Text(t)) => text.push_str(&t),
+                // A single text item (the usual case) is kept as it is, borrowed when it can be.
+                Ok(Item::Text(t)) if text.is_empty() => text = t,
+                Ok(Item::Text(t)) => text.to_mut().push_str(&t),
                 Ok(Item::Start(child)) => {
                     self.unexpected(&child, here);
                 }
@@ -718,7 +740,7 @@ impl<'a> Ctx<'a> {
             ErrorCode::ElUnexpected,
             &here,
             None,
-            format!("{} is not allowed here in {}", tag.name, parent.tag),
+            cat(&[tag.name, " is not allowed here in ", parent.tag]),
         );
         if let Err(e) = self.cur.skip_element(tag) {
             self.fatal = Some(e);
@@ -732,7 +754,7 @@ impl<'a> Ctx<'a> {
         let e = ValidationError::hard(
             ErrorCode::ElMissing,
             location,
-            format!("{} requires a {child} element", here.tag),
+            cat(&[here.tag, " requires a ", child, " element"]),
         )
         .with_value(child)
         .at(Some(here.offset));
@@ -781,8 +803,11 @@ impl<'a> Ctx<'a> {
     /// After the document: duplicate IDs and IDREFs that do not resolve (or resolve to the wrong
     /// element type).
     pub fn resolve_ids(&mut self) {
-        let mut sorted: Vec<&IdEntry<'a>> = self.ids.iter().collect();
-        sorted.sort_by(|a, b| a.id.cmp(&b.id).then(a.offset.cmp(&b.offset)));
+        // Sorted in place (by ID, then position), so that the caller can build the message's
+        // IdIndex from `ids` without sorting again.
+        self.ids
+            .sort_unstable_by(|a, b| a.id.cmp(&b.id).then(a.offset.cmp(&b.offset)));
+        let sorted = &self.ids;
         let mut problems = Vec::new();
         for pair in sorted.windows(2) {
             if pair[0].id == pair[1].id {
@@ -807,17 +832,16 @@ impl<'a> Ctx<'a> {
             }
         }
         for r in std::mem::take(&mut self.refs) {
-            let (saved_blk, saved_comp) = (
-                std::mem::replace(&mut self.blk, r.blk.clone()),
-                std::mem::replace(&mut self.comp, r.comp.clone()),
-            );
-            let location = self.location(&r.here, Some(r.attr));
-            (self.blk, self.comp) = (saved_blk, saved_comp);
             let offset = r.here.offset;
             let found = sorted
                 .binary_search_by(|e| e.id.as_ref().cmp(r.value.as_ref()))
                 .ok()
                 .map(|i| sorted[i].tag);
+            if found == Some(r.target) {
+                continue;
+            }
+            let location =
+                Self::location_in(r.blk.as_deref(), r.comp.as_deref(), &r.here, Some(r.attr));
             match found {
                 None => problems.push(
                     ValidationError::hard(

@@ -1,6 +1,6 @@
 //! The IOTP Message (§3.2) and the entry points for reading and writing it.
 
-use crate::xml::reader::{Item, SyntaxError, line_of, prepare};
+use crate::xml::reader::{Item, SyntaxError, prepare};
 use crate::xml::writer::{DECLARATION, XmlWriter};
 use crate::xml::{Limits, XmlElement};
 
@@ -251,12 +251,15 @@ impl Report {
         if self.errors.is_empty() {
             return;
         }
-        if let Ok(src) = prepare(input, limits) {
-            for e in &mut self.errors {
-                if e.line.is_none() {
-                    e.line = e.offset.map(|o| line_of(&src, o));
-                }
-            }
+        // `decode` fills the lines when it has the document; this is for the reports it returns
+        // early (syntax errors).
+        if self
+            .errors
+            .iter()
+            .any(|e| e.line.is_none() && e.offset.is_some())
+            && let Ok(src) = prepare(input, limits)
+        {
+            fill_lines(&src, &mut self.errors);
         }
         let msg_ref = self
             .trans_ref
@@ -347,7 +350,8 @@ impl Report {
         }
         ctx.resolve_ids();
         if let Some(msg) = &message {
-            let index = super::validate::IdIndex::new(
+            // `resolve_ids` left `ids` sorted by ID, then by position.
+            let index = super::validate::IdIndex::from_sorted(
                 ctx.ids
                     .iter()
                     .map(|e| (e.id.clone(), std::borrow::Cow::Borrowed(e.tag), e.offset))
@@ -367,11 +371,35 @@ impl Report {
             }
         }
         let trans_ref = message.as_ref().map(|m| m.trans_ref.clone());
+        let mut errors = std::mem::take(&mut ctx.errors);
+        fill_lines(&src, &mut errors);
         Report {
             message,
             trans_ref,
-            errors: std::mem::take(&mut ctx.errors),
+            errors,
         }
+    }
+}
+
+/// Sets the line of every problem that has an offset but no line yet, counting the document's
+/// line ends once (in offset order) rather than once per problem.
+fn fill_lines(src: &str, errors: &mut [ValidationError]) {
+    let mut todo: Vec<(usize, usize)> = errors
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.line.is_none())
+        .filter_map(|(i, e)| e.offset.map(|o| (o.min(src.len()), i)))
+        .collect();
+    if todo.is_empty() {
+        return;
+    }
+    todo.sort_unstable();
+    let bytes = src.as_bytes();
+    let (mut at, mut line) = (0usize, 1u32);
+    for (offset, i) in todo {
+        line += memchr::memchr_iter(b'\n', &bytes[at..offset]).count() as u32;
+        at = offset;
+        errors[i].line = Some(line);
     }
 }
 

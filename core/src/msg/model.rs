@@ -869,19 +869,28 @@ element! {
     empty
 }
 
-/// Helper for the hand-written text elements.
-fn text_or_base64(text: &str, transform_base64: bool) -> Result<Vec<u8>, base64::DecodeError> {
+/// Decodes the base64 text of a hand-written text element; whitespace in it is ignored (it is
+/// removed into `scratch` first).
+fn decode_base64(text: &str, scratch: &mut Vec<u8>) -> Result<Vec<u8>, base64::DecodeError> {
     use base64::Engine as _;
-    if transform_base64 {
-        let engine = &base64::engine::general_purpose::STANDARD;
-        if !text.bytes().any(|b| b.is_ascii_whitespace()) {
-            return engine.decode(text);
-        }
-        let compact: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-        engine.decode(compact)
-    } else {
-        Ok(text.as_bytes().to_vec())
+    let engine = &base64::engine::general_purpose::STANDARD;
+    if !text.bytes().any(|b| b.is_ascii_whitespace()) {
+        return engine.decode(text);
     }
+    scratch.clear();
+    scratch.reserve(text.len());
+    // Whole chunks without whitespace (most of them) are copied at once.
+    for chunk in text.as_bytes().chunks(32) {
+        if chunk
+            .iter()
+            .fold(false, |acc, b| acc | b.is_ascii_whitespace())
+        {
+            scratch.extend(chunk.iter().filter(|b| !b.is_ascii_whitespace()));
+        } else {
+            scratch.extend_from_slice(chunk);
+        }
+    }
+    engine.decode(&scratch)
 }
 
 pub(crate) fn encode_base64(data: &[u8]) -> String {
@@ -975,7 +984,7 @@ impl super::element::Codec for PackagedContent {
         let transform: Transform = AttrField::take(ctx, transform, &SPECS[2], &here);
         let text = ctx.text_content(&tag, &here);
         let data = if transform == Transform::Base64 {
-            match text_or_base64(&text, true) {
+            match decode_base64(&text, &mut ctx.scratch) {
                 Ok(d) => d,
                 Err(e) => {
                     ctx.error(
@@ -986,11 +995,11 @@ impl super::element::Codec for PackagedContent {
                             "PackagedContent with Transform=\"BASE64\" is not valid base64: {e}"
                         ),
                     );
-                    text.into_bytes()
+                    text.into_owned().into_bytes()
                 }
             }
         } else {
-            text.into_bytes()
+            text.into_owned().into_bytes()
         };
         PackagedContent {
             name,
@@ -1064,7 +1073,7 @@ impl super::element::Codec for Value {
         let encoding: ValueEncoding = AttrField::take(ctx, encoding, &SPECS[1], &here);
         let text = ctx.text_content(&tag, &here);
         let data = if encoding == ValueEncoding::Base64 {
-            match text_or_base64(&text, true) {
+            match decode_base64(&text, &mut ctx.scratch) {
                 Ok(d) => d,
                 Err(e) => {
                     ctx.error(
@@ -1073,11 +1082,11 @@ impl super::element::Codec for Value {
                         None,
                         format!("Value with encoding=\"base64\" is not valid base64: {e}"),
                     );
-                    text.into_bytes()
+                    text.into_owned().into_bytes()
                 }
             }
         } else {
-            text.into_bytes()
+            text.into_owned().into_bytes()
         };
         Value { id, encoding, data }
     }

@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 
 use super::codes::*;
-use super::error::ValidationError;
+use super::error::{ValidationError, cat};
 use super::message::{IotpMessage, TradingBlock};
 use super::model::*;
 use crate::xml::is_name_char;
@@ -21,6 +21,13 @@ pub(crate) struct IdIndex<'x> {
 impl<'x> IdIndex<'x> {
     pub fn new(mut entries: Vec<(Cow<'x, str>, Cow<'x, str>, usize)>) -> Self {
         entries.sort_by(|a, b| a.0.cmp(&b.0));
+        IdIndex { entries }
+    }
+
+    /// An index over entries already sorted as [`new`](Self::new) sorts them (by ID; equal IDs
+    /// in document order).
+    pub fn from_sorted(entries: Vec<(Cow<'x, str>, Cow<'x, str>, usize)>) -> Self {
+        debug_assert!(entries.is_sorted_by(|a, b| a.0 <= b.0));
         IdIndex { entries }
     }
 
@@ -130,7 +137,7 @@ impl<'m> V<'m, '_> {
             ValidationError::hard(
                 ErrorCode::AttMissing,
                 at.location(Some(att)),
-                format!("{} requires attribute {att}: {why}", at.tag),
+                cat(&[at.tag, " requires attribute ", att, ": ", why]),
             )
             .with_value(att),
         );
@@ -143,7 +150,7 @@ impl<'m> V<'m, '_> {
             ValidationError::hard(
                 ErrorCode::ElMissing,
                 location,
-                format!("{} needs a {element}: {why}", at.tag),
+                cat(&[at.tag, " needs a ", element, ": ", why]),
             )
             .with_value(element),
         );
@@ -151,8 +158,11 @@ impl<'m> V<'m, '_> {
 
     /// Checks that a code is one of the RFC's or a user code (§12.2).
     fn code<T: std::fmt::Display>(&mut self, at: At<'_>, att: &str, known: bool, value: &T) {
+        if known {
+            return;
+        }
         let text = value.to_string();
-        if !known && !is_user_code(&text) {
+        if !is_user_code(&text) {
             self.hard_value(
                 ErrorCode::AttValNotRecog,
                 at,
@@ -267,10 +277,13 @@ impl<'m> V<'m, '_> {
             self.missing_att(
                 at,
                 pair[0].0,
-                &format!(
-                    "one of {} and {} must be present (§3.9)",
-                    pair[0].0, pair[1].0
-                ),
+                &cat(&[
+                    "one of ",
+                    pair[0].0,
+                    " and ",
+                    pair[1].0,
+                    " must be present (§3.9)",
+                ]),
             );
         }
     }
@@ -565,7 +578,11 @@ impl<'m> V<'m, '_> {
                     self.missing_att(
                         rat,
                         name,
-                        &format!("required for the {} role (§7.6.2)", role.trading_role),
+                        &cat(&[
+                            "required for the ",
+                            role.trading_role.as_str(),
+                            " role (§7.6.2)",
+                        ]),
                     );
                 }
                 if client && value.is_some() {

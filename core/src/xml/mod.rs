@@ -56,9 +56,10 @@ pub fn is_name_char(c: char) -> bool {
         || matches!(c, '-' | '.' | '0'..='9' | '\u{B7}' | '\u{300}'..='\u{36F}' | '\u{203F}'..='\u{2040}')
 }
 
-/// ASCII name characters: 1 = NameChar, 2 = NameStartChar too.
-const ASCII_NAME: [u8; 128] = {
-    let mut t = [0u8; 128];
+/// Name characters by byte: 1 = NameChar, 2 = NameStartChar too; 0 for every byte of a
+/// non-ASCII character (those take the `char` path).
+pub(crate) const ASCII_NAME: [u8; 256] = {
+    let mut t = [0u8; 256];
     let mut c = 0;
     while c < 128 {
         let b = c as u8;
@@ -77,10 +78,15 @@ const ASCII_NAME: [u8; 128] = {
 /// An XML `Name` (the syntax of ID and IDREF values).
 pub fn is_name(s: &str) -> bool {
     let b = s.as_bytes();
+    // One pass for the usual all-ASCII name; anything else is decided below.
+    if let [first, rest @ ..] = b
+        && ASCII_NAME[*first as usize] & 2 != 0
+        && rest.iter().all(|&c| ASCII_NAME[c as usize] != 0)
+    {
+        return true;
+    }
     if b.is_ascii() {
-        return !b.is_empty()
-            && ASCII_NAME[b[0] as usize] & 2 != 0
-            && b.iter().all(|&c| ASCII_NAME[c as usize] != 0);
+        return false;
     }
     let mut chars = s.chars();
     matches!(chars.next(), Some(c) if is_name_start_char(c)) && chars.all(is_name_char)
@@ -89,8 +95,11 @@ pub fn is_name(s: &str) -> bool {
 /// An XML `Nmtoken`.
 pub fn is_nmtoken(s: &str) -> bool {
     let b = s.as_bytes();
+    if !b.is_empty() && b.iter().all(|&c| ASCII_NAME[c as usize] != 0) {
+        return true;
+    }
     if b.is_ascii() {
-        return !b.is_empty() && b.iter().all(|&c| ASCII_NAME[c as usize] != 0);
+        return false;
     }
     !s.is_empty() && s.chars().all(is_name_char)
 }

@@ -10,7 +10,7 @@ use std::borrow::Cow;
 
 use quick_xml::events::{BytesStart, Event};
 
-use super::{Limits, is_name};
+use super::{ASCII_NAME, Limits, is_name};
 
 /// Why a document could not be read as XML.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -154,9 +154,12 @@ fn utf16(bytes: &[u8], unit: fn([u8; 2]) -> u16) -> Result<String, SyntaxError> 
 /// whitespace characters become spaces, references are expanded (built-ins and character
 /// references only).
 pub(crate) fn normalize_attribute(raw: &str, offset: usize) -> Result<Cow<'_, str>, SyntaxError> {
+    // Branch-free per chunk so that the scan vectorises.
+    let special = |b: u8| matches!(b, b'&' | b'<' | b'\t' | b'\n' | b'\r');
     if !raw
-        .bytes()
-        .any(|b| matches!(b, b'&' | b'<' | b'\t' | b'\n' | b'\r'))
+        .as_bytes()
+        .chunks(16)
+        .any(|c| c.iter().fold(false, |acc, &b| acc | special(b)))
     {
         return Ok(Cow::Borrowed(raw));
     }
@@ -426,6 +429,75 @@ impl<'a> Cursor<'a> {
         tag: &Tag<'a>,
         out: &mut Vec<(&'a str, Cow<'a, str>)>,
     ) -> Result<(), SyntaxError> {
+        if self.attributes_fast(tag, out) {
+            return Ok(());
+        }
+        self.attributes_checked(tag, out)
+    }
+
+    /// The common case of [`attributes`](Self::attributes) without quick-xml's attribute
+    /// iterator: `name="value"` pairs (either quote) that are all well-formed, distinct and
+    /// within the limits. It follows quick-xml's own splitting of the tag, and gives up (false)
+    /// at the first thing that would be an error or that it does not handle (whitespace around
+    /// `=`, say), so that the checked path then produces exactly the same result or error.
+    fn attributes_fast(&self, tag: &Tag<'a>, out: &mut Vec<(&'a str, Cow<'a, str>)>) -> bool {
+        out.clear();
+        let Some(s) = reslice(self.src, tag.raw.attributes_raw()) else {
+            return false;
+        };
+        let b = s.as_bytes();
+        let ws = |c: u8| matches!(c, b' ' | b'\r' | b'\n' | b'\t');
+        let mut i = 0;
+        loop {
+            while i < b.len() && ws(b[i]) {
+                i += 1;
+            }
+            if i == b.len() {
+                return true;
+            }
+            // An ASCII XML Name directly followed by `=` (anything else goes the checked way):
+            // the same key as quick-xml's, which ends at `=` or whitespace, neither of which is
+            // a name character, and already checked as a Name.
+            let key_start = i;
+            if ASCII_NAME[b[i] as usize] & 2 == 0 {
+                return false;
+            }
+            i += 1;
+            while i < b.len() && ASCII_NAME[b[i] as usize] != 0 {
+                i += 1;
+            }
+            if i == b.len() || b[i] != b'=' {
+                return false;
+            }
+            let name = &s[key_start..i];
+            let quote = match b.get(i + 1) {
+                Some(&q @ (b'"' | b'\'')) => q,
+                _ => return false,
+            };
+            let value_start = i + 2;
+            let Some(len) = memchr::memchr(quote, &b[value_start..]) else {
+                return false;
+            };
+            let raw = &s[value_start..value_start + len];
+            i = value_start + len + 1;
+            if out.len() == self.limits.max_attributes
+                || out.iter().any(|(n, _)| *n == name)
+                || raw.len() > self.limits.max_text_bytes
+            {
+                return false;
+            }
+            match normalize_attribute(raw, tag.offset) {
+                Ok(value) => out.push((name, value)),
+                Err(_) => return false,
+            }
+        }
+    }
+
+    fn attributes_checked(
+        &self,
+        tag: &Tag<'a>,
+        out: &mut Vec<(&'a str, Cow<'a, str>)>,
+    ) -> Result<(), SyntaxError> {
         out.clear();
         for attr in tag.raw.attributes() {
             let attr = attr.map_err(|e| SyntaxError::at(tag.offset, e.to_string()))?;
@@ -466,16 +538,10 @@ impl<'a> Cursor<'a> {
 
 /// Line-end normalisation of XML 1.0 §2.11: CR LF and lone CR become LF.
 fn normalize_newlines(raw: &str) -> Cow<'_, str> {
-    if !raw.contains('\r') {
+    if memchr::memchr(b'\r', raw.as_bytes()).is_none() {
         return Cow::Borrowed(raw);
     }
     Cow::Owned(raw.replace("\r\n", "\n").replace('\r', "\n"))
-}
-
-/// The 1-based line of a byte offset.
-pub(crate) fn line_of(src: &str, offset: usize) -> u32 {
-    let end = offset.min(src.len());
-    (memchr::memchr_iter(b'\n', &src.as_bytes()[..end]).count() + 1) as u32
 }
 
 #[cfg(test)]
