@@ -333,7 +333,10 @@ pub mod world {
         org(
             "shop.example",
             "Example Shop",
-            vec![endpoint("Merchant", "M", "https://shop.example/iotp"), custcare],
+            vec![
+                endpoint("Merchant", "M", "https://shop.example/iotp"),
+                custcare,
+            ],
         )
     }
     /// The Payment Handler.

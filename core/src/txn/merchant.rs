@@ -77,6 +77,8 @@ impl Engine {
                 let resp = self.build_offer_response(&mut draft.ids, &tpo, &offer, &[], now)?;
                 t.st.last_status = Some(SavedStatus::of(&resp.status));
                 t.st.phase = Phase::OfferDone;
+                // The Merchant's part is done: payment expected (RFC 3867 §2.5).
+                t.end(EndKind::Completed, ProcessState::CompletedOk, None);
                 draft.blocks.push(TradingBlock::TradingProtocolOptions(tpo));
                 draft.blocks.push(TradingBlock::OfferResponse(resp));
             }
@@ -736,6 +738,8 @@ impl Engine {
             })?;
         t.st.last_status = Some(SavedStatus::of(&resp.status));
         t.st.phase = Phase::OfferDone;
+        // The Merchant's part is done: payment expected (RFC 3867 §2.5).
+        t.end(EndKind::Completed, ProcessState::CompletedOk, None);
         t.st.deadline = None;
         d.blocks.push(TradingBlock::OfferResponse(resp));
         Ok(Step::Reply(d))
@@ -863,6 +867,8 @@ impl Engine {
                         })?;
                     t.st.last_status = Some(SavedStatus::of(&resp.status));
                     t.st.phase = Phase::OfferDone;
+                    // The Merchant's part is done: payment expected (RFC 3867 §2.5).
+                    t.end(EndKind::Completed, ProcessState::CompletedOk, None);
                     t.st.deadline = None;
                     d.blocks.push(TradingBlock::TradingProtocolOptions(tpo));
                     d.blocks.push(TradingBlock::OfferResponse(resp));
