@@ -648,6 +648,7 @@ impl Engine {
         if side_exchange
             && report.errors.iter().all(|e| !e.is_error())
             && let Some(t) = txn.take()
+            && !t.is_ended()
         {
             self.live.insert(key.clone(), t);
         }
