@@ -11,8 +11,8 @@
 //!
 //! Each purchase is a new transaction with its own order number on one demo network. The
 //! network's transcript and event log are emptied before each purchase (outside the timing).
-//! The in-memory stores keep every finished transaction and its messages (about 42 KB per
-//! payment-only purchase) and the run slows down as they grow, so the network is rebuilt,
+//! The in-memory stores keep every finished transaction and its messages (tens of KB per
+//! purchase, never evicted) and the run slows down as they grow, so the network is rebuilt,
 //! outside the timing, every [`PURCHASES_PER_NETWORK`] purchases: the figure is the steady
 //! state of a node whose store holds up to that many transactions.
 //!
