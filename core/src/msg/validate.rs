@@ -325,6 +325,11 @@ impl<'m> V<'m, '_> {
                     StatusType::Offer => &["Order"],
                     StatusType::Payment => &["Payment"],
                     StatusType::Delivery => &["Delivery"],
+                    // An Authentication Request Block may hold no AuthReq (§8.4: "just return
+                    // the Orgs"); a Cancel or Inquiry Response then refers to the block.
+                    StatusType::Authentication if in_cancel || in_inquiry => {
+                        &["AuthReq", "AuthReqBlk"]
+                    }
                     StatusType::Authentication => &["AuthReq"],
                     _ => &[],
                 };

@@ -975,8 +975,14 @@ impl Engine {
             .unwrap_or_default();
         let mut d = self.draft(t);
         let lang = self.config.lang.clone();
+        // What an Authentication Status refers to: the AuthReq, or the block when it has none.
+        let auth_el = areq
+            .auth_requests
+            .first()
+            .map(|q| q.id.clone())
+            .unwrap_or_else(|| areq.id.clone());
         if !self.consumer_app.consent_to_authenticate(&authenticator) {
-            let el = areq.auth_requests.first().map(|q| q.id.clone());
+            let el = Some(auth_el.clone());
             let c = self.cancel_block(
                 &mut d.ids,
                 StatusType::Authentication,
@@ -1052,7 +1058,7 @@ impl Engine {
                 let c = self.cancel_block(
                     &mut d.ids,
                     StatusType::Authentication,
-                    None,
+                    Some(&auth_el),
                     CompletionCode::TradRolesIncon,
                 );
                 d.blocks.push(c);
@@ -1144,9 +1150,12 @@ impl Engine {
                 .and_then(|o| o.delivery.as_ref().map(|d| d.id.clone())),
             StatusType::Offer => t.offer_el_ref(),
             _ => t.blocks().find_map(|b| match b {
-                TradingBlock::AuthenticationRequest(a) => {
-                    a.auth_requests.first().map(|q| q.id.clone())
-                }
+                TradingBlock::AuthenticationRequest(a) => Some(
+                    a.auth_requests
+                        .first()
+                        .map(|q| q.id.clone())
+                        .unwrap_or_else(|| a.id.clone()),
+                ),
                 _ => None,
             }),
         };

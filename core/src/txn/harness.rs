@@ -76,7 +76,7 @@ impl std::fmt::Debug for Network {
     }
 }
 
-/// The demo's clock start: 2026-11-18T00:00:00Z.
+/// The demo's clock start: 2026-11-19T00:00:00Z.
 pub const DEMO_EPOCH: i64 = 1_795_046_400_000;
 
 impl Network {

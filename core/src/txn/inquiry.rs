@@ -77,61 +77,71 @@ impl Engine {
             InquiryType::Delivery => StatusType::Delivery,
             _ => StatusType::Offer,
         };
-        let status = match (&t.st.ended, &t.st.last_status) {
-            (Some(e), _) if e.kind == EndKind::HardError => build::status(
-                &mut ids,
-                &lang,
-                status_type,
-                q.inquiry_type.el_ref.as_deref(),
+        // What the Status refers to: the element asked about, else this role's own; without
+        // one the exchange cannot be identified (StatusType Undefined, no ElRef).
+        let el = q.inquiry_type.el_ref.clone().or_else(|| match status_type {
+            StatusType::Offer => t.offer_el_ref(),
+            StatusType::Payment => t.st.payment.as_ref().map(|p| p.payment_ref.clone()),
+            StatusType::Delivery => t
+                .offer_response()
+                .and_then(|o| o.delivery.as_ref().map(|d| d.id.clone())),
+            _ => None,
+        });
+        let status_type = if el.is_some() {
+            status_type
+        } else {
+            StatusType::Unidentified
+        };
+        let (state, code, reference, desc) = match (&t.st.ended, &t.st.last_status) {
+            (Some(e), _) if e.kind == EndKind::HardError => (
                 ProcessState::ProcessError,
                 None,
                 None,
                 Some("a technical error ended the transaction"),
             ),
-            (Some(e), _) if matches!(e.kind, EndKind::Cancelled | EndKind::TimedOut) => {
-                build::status(
-                    &mut ids,
-                    &lang,
-                    status_type,
-                    q.inquiry_type.el_ref.as_deref(),
-                    ProcessState::Failed,
-                    e.completion_code.as_deref().map(CompletionCode::from_wire),
-                    None,
-                    None,
-                )
-            }
-            (_, Some(s)) => build::status(
-                &mut ids,
-                &lang,
-                StatusType::from_wire(&s.status_type),
-                s.el_ref.as_deref(),
-                ProcessState::from_wire(&s.process_state),
-                s.completion_code.as_deref().map(CompletionCode::from_wire),
-                s.process_reference.as_deref(),
+            (Some(e), _) if matches!(e.kind, EndKind::Cancelled | EndKind::TimedOut) => (
+                ProcessState::Failed,
+                e.completion_code.as_deref().map(CompletionCode::from_wire),
+                None,
                 None,
             ),
-            (_, None) => {
-                let el = q.inquiry_type.el_ref.clone().or_else(|| match status_type {
-                    StatusType::Offer => t.offer_el_ref(),
-                    _ => None,
-                });
-                // Without an element to refer to, the exchange cannot be identified.
-                let status_type = if el.is_some() {
-                    status_type
-                } else {
-                    StatusType::Unidentified
-                };
+            (_, Some(s)) => (
+                ProcessState::from_wire(&s.process_state),
+                s.completion_code.as_deref().map(CompletionCode::from_wire),
+                s.process_reference.clone(),
+                None,
+            ),
+            (_, None) => (ProcessState::InProgress, None, None, None),
+        };
+        let status = match &t.st.last_status {
+            // The last Status sent to the Consumer, as it was (§9.2.1).
+            Some(s)
+                if state != ProcessState::ProcessError
+                    && t.st.ended.as_ref().is_none_or(|e| {
+                        !matches!(e.kind, EndKind::Cancelled | EndKind::TimedOut)
+                    }) =>
+            {
                 build::status(
                     &mut ids,
                     &lang,
-                    status_type,
-                    el.as_deref(),
-                    ProcessState::InProgress,
-                    None,
-                    None,
+                    StatusType::from_wire(&s.status_type),
+                    s.el_ref.as_deref(),
+                    state,
+                    code,
+                    reference.as_deref(),
                     None,
                 )
             }
+            _ => build::status(
+                &mut ids,
+                &lang,
+                status_type,
+                el.as_deref(),
+                state,
+                code,
+                reference.as_deref(),
+                desc,
+            ),
         };
         let mut psd = None;
         if status.status_type == StatusType::Payment

@@ -698,6 +698,24 @@ impl Engine {
             return Ok(done);
         }
 
+        // A message for a role this node does not play.
+        if !self.plays(&role) && !is_error_or_cancel && !side_exchange {
+            let first = msg.blocks.first();
+            let mut fault = Fault::hard(
+                ErrorCode::ElUnexpected,
+                first.map(|b| b.tag()).unwrap_or("IotpMessage"),
+                format!("this node does not play the {role} role this message is for"),
+            );
+            if let Some(b) = first {
+                fault = fault.block(b.id());
+            }
+            if let Some(t) = txn {
+                self.live.insert(key.clone(), t);
+            }
+            self.fault_reply(None, trans_ref, fault, now, out, &mut done)?;
+            return Ok(done);
+        }
+
         // Error and Cancel Blocks (§4.5.2.4; never answered with an error).
         if let Some(eb) = &msg.error {
             if let Some(mut t) = txn {
@@ -1086,32 +1104,11 @@ impl Engine {
             Some(t) => t,
             None => {
                 // A transaction this node does not hold: answer within it, statelessly.
-                let role = self.first_role();
-                let prefix = self.prefix_for(&role);
-                let mut t = Txn::new(
-                    &trans_ref.transaction_id.iotp_trans_id,
-                    &role,
-                    trans_ref.transaction_id.iotp_trans_type.as_str(),
-                    &prefix,
-                );
-                t.msgs.push(state::Logged {
-                    sent: false,
-                    msg: Arc::new(IotpMessage {
-                        trans_ref: trans_ref.clone(),
-                        ..IotpMessage::default()
-                    }),
-                    xml: Arc::from(""),
-                });
-                let msg_id = format!("{prefix}{}", self.fresh_number());
-                let mut ids = Ids::new(msg_id);
-                let mut msg = self.header(&t, &mut ids, Some(&received_id), now);
-                msg.error = Some(self.error_block(&mut ids, &fault));
                 out.events.push(Event::Log(format!(
                     "{}: {} {}",
                     trans_ref.transaction_id.iotp_trans_id, fault.code, fault.desc
                 )));
-                done.reply =
-                    Some(self.push_reply(msg, &trans_ref.transaction_id.iotp_trans_id, out));
+                done.reply = Some(self.stateless_error(trans_ref, &fault, now, out));
                 return Ok(());
             }
         };
@@ -1120,7 +1117,8 @@ impl Engine {
         }
         let msg_id = t.next_msg_id();
         let mut ids = Ids::new(msg_id);
-        let mut msg = self.header(&t, &mut ids, Some(&received_id), now);
+        let resp = Some(received_id.as_str()).filter(|r| crate::xml::is_name(r));
+        let mut msg = self.header(&t, &mut ids, resp, now);
         msg.error = Some(self.error_block(&mut ids, &fault));
         let xml: Arc<str> = msg.to_xml().into();
         let bytes: Arc<[u8]> = Arc::from(xml.as_bytes());
@@ -1168,13 +1166,30 @@ impl Engine {
     }
 
     fn error_block(&self, ids: &mut Ids, fault: &Fault) -> ErrorBlock {
+        // The location names what was received; values that were themselves broken are left
+        // out rather than sent back.
+        let mut location = fault.location.clone();
+        for r in [
+            &mut location.iotp_msg_ref,
+            &mut location.blk_ref,
+            &mut location.comp_ref,
+            &mut location.element_ref,
+            &mut location.att_name,
+        ] {
+            if r.as_deref().is_some_and(|v| !crate::xml::is_nmtoken(v)) {
+                *r = None;
+            }
+        }
+        if !crate::xml::is_nmtoken(&location.element_type) {
+            location.element_type = "IotpMessage".into();
+        }
         let mut comp = build::error_component(
             ids,
             &self.config.lang,
             fault.code.clone(),
             fault.severity.clone(),
             &fault.desc,
-            fault.location.clone(),
+            location,
             fault.min_retry_secs,
         );
         if let Some(v) = &fault.value {
@@ -1208,11 +1223,30 @@ impl Engine {
     ) {
         let received = trans_ref.message_id.id.clone();
         if fault.location.iotp_msg_ref.is_none() {
-            fault.location.iotp_msg_ref = Some(received.clone());
+            fault.location.iotp_msg_ref = Some(received);
         }
+        self.stateless_error(trans_ref, &fault, now, out);
+    }
+
+    /// An Error Block answering a message of a transaction this node holds no state for. The
+    /// reply is built from the received TransRefBlk; if that holds values not fit to be sent
+    /// back (the message was broken), the reply goes in a new transaction (§4.5.2.1).
+    fn stateless_error(
+        &mut self,
+        trans_ref: &TransactionReferenceBlock,
+        fault: &Fault,
+        now: i64,
+        out: &mut Outcome,
+    ) -> Vec<u8> {
         let role = self.first_role();
         let prefix = self.prefix_for(&role);
-        let mut ids = Ids::new(format!("{prefix}{}", self.fresh_number()));
+        // A message number of its own, never one of the transaction's (`M1`, …).
+        let mut r = [0u8; 4];
+        host::random_bytes(&mut r);
+        let mut ids = Ids::new(format!(
+            "{prefix}{}",
+            1_000_000_000 + u32::from_be_bytes(r) % 1_000_000_000
+        ));
         let t = Txn {
             msgs: vec![state::Logged {
                 sent: false,
@@ -1224,13 +1258,19 @@ impl Engine {
             }],
             ..Txn::new(&trans_ref.transaction_id.iotp_trans_id, &role, "", &prefix)
         };
-        let mut msg = self.header(&t, &mut ids, Some(&received), now);
-        msg.error = Some(self.error_block(&mut ids, &fault));
-        self.push_reply(msg, &trans_ref.transaction_id.iotp_trans_id, out);
+        let received = trans_ref.message_id.id.as_str();
+        let resp = Some(received).filter(|r| crate::xml::is_name(r));
+        let mut msg = self.header(&t, &mut ids, resp, now);
+        msg.error = Some(self.error_block(&mut ids, fault));
+        let xml = msg.to_xml();
+        if !Report::read(xml.as_bytes(), &self.limits).is_valid() {
+            return self.unidentified_error(fault.clone(), now, out);
+        }
+        self.push_reply(msg, &trans_ref.transaction_id.iotp_trans_id, out)
     }
 
     /// §4.5.2.1: an unidentifiable message is answered in a new transaction.
-    fn unidentified_error(&mut self, fault: Fault, now: i64, out: &mut Outcome) {
+    fn unidentified_error(&mut self, fault: Fault, now: i64, out: &mut Outcome) -> Vec<u8> {
         let role = self.first_role();
         let prefix = self.prefix_for(&role);
         let trans_id = self.new_trans_id(now);
@@ -1254,7 +1294,7 @@ impl Engine {
         );
         msg.trans_ref.transaction_id.iotp_trans_type = TransactionType::BaselinePing;
         msg.error = Some(self.error_block(&mut ids, &fault));
-        self.push_reply(msg, &trans_id, out);
+        self.push_reply(msg, &trans_id, out)
     }
 
     /// This node's IotpMsgIdPrefix for a role (§3.4.1).
