@@ -166,3 +166,15 @@ fn every_message_the_engine_writes_is_dtd_valid() {
         String::from_utf8_lossy(&result.stderr)
     );
 }
+
+/// The README shows the engine example as it is in `core/examples/engine.rs`.
+#[test]
+fn readme_shows_the_engine_example() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let example = std::fs::read_to_string(root.join("core/examples/engine.rs")).unwrap();
+    assert!(
+        readme.contains(&format!("```rust\n{example}```")),
+        "README.md's engine example differs from core/examples/engine.rs"
+    );
+}

@@ -70,8 +70,8 @@ pub struct StoredMessage {
     pub sent: bool,
     /// `MsgId/@ID`.
     pub message_id: String,
-    /// Canonical XML.
-    pub xml: String,
+    /// Canonical XML (shared, so that saving a transaction does not copy its messages).
+    pub xml: std::sync::Arc<str>,
 }
 
 /// The engine's durable memory. Implementations must be safe to share between threads.
@@ -295,7 +295,7 @@ pub fn check_store_contract(store: &dyn Store) {
         messages: vec![StoredMessage {
             sent: true,
             message_id: "M1".into(),
-            xml: "<IotpMessage/>".into(),
+            xml: std::sync::Arc::from("<IotpMessage/>"),
         }],
         wake_at: Some(1_000),
         finished: false,

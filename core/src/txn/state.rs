@@ -350,7 +350,7 @@ impl Txn {
                 .map(|l| StoredMessage {
                     sent: l.sent,
                     message_id: l.msg.message_id().to_owned(),
-                    xml: l.xml.to_string(),
+                    xml: l.xml.clone(),
                 })
                 .collect(),
             wake_at: self.wake_at(),
@@ -367,7 +367,7 @@ impl Txn {
             msgs.push(Logged {
                 sent: m.sent,
                 msg: Arc::new(msg),
-                xml: Arc::from(m.xml.as_str()),
+                xml: m.xml.clone(),
             });
         }
         Some(Txn {
