@@ -77,9 +77,29 @@ impl Engine {
             InquiryType::Delivery => StatusType::Delivery,
             _ => StatusType::Offer,
         };
+        // A cancelled transaction is reported on the exchange its completion code belongs to.
+        let cancelled_code =
+            t.st.ended
+                .as_ref()
+                .filter(|e| e.kind == EndKind::Cancelled)
+                .and_then(|e| e.completion_code.as_deref())
+                .map(CompletionCode::from_wire);
+        let (status_type, asked_el) = match cancelled_code.as_ref().and_then(exchange_of_code) {
+            Some(ex) if ex != status_type => (ex, None),
+            _ => (status_type, q.inquiry_type.el_ref.clone()),
+        };
         // What the Status refers to: the element asked about, else this role's own; without
         // one the exchange cannot be identified (StatusType Undefined, no ElRef).
-        let el = q.inquiry_type.el_ref.clone().or_else(|| match status_type {
+        let el = asked_el.or_else(|| match status_type {
+            StatusType::Authentication => t.blocks().find_map(|b| match b {
+                TradingBlock::AuthenticationRequest(a) => Some(
+                    a.auth_requests
+                        .first()
+                        .map(|q| q.id.clone())
+                        .unwrap_or_else(|| a.id.clone()),
+                ),
+                _ => None,
+            }),
             StatusType::Offer => t.offer_el_ref(),
             StatusType::Payment => t.st.payment.as_ref().map(|p| p.payment_ref.clone()),
             StatusType::Delivery => t
@@ -502,6 +522,26 @@ impl Engine {
             }],
             events: Vec::new(),
         }
+    }
+}
+
+/// The exchange a completion code belongs to, when only one (§7.16).
+fn exchange_of_code(code: &CompletionCode) -> Option<StatusType> {
+    use CompletionCode as C;
+    match code {
+        C::AutEeCancel | C::AutOrCancel | C::NoAuthReq | C::AuthFailed | C::TradRolesIncon => {
+            Some(StatusType::Authentication)
+        }
+        C::PaymtCancelled
+        | C::BrandNotSupp
+        | C::CurrNotSupp
+        | C::InsuffFunds
+        | C::InstBrandInvalid
+        | C::InstNotValid
+        | C::BadInstrument => Some(StatusType::Payment),
+        C::DelivCancelled | C::PermNotAvail => Some(StatusType::Delivery),
+        C::MerchCancelled => Some(StatusType::Offer),
+        _ => None,
     }
 }
 
