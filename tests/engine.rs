@@ -24,8 +24,11 @@ fn start(net: &mut Network, n: DemoNodes, t: TransactionType, variant: &str) -> 
     trans
 }
 
+/// A message with a file name for it.
+type Named = (String, Arc<[u8]>);
+
 /// Every message of the demo scenarios and of fault runs.
-fn messages() -> Result<Vec<(String, Arc<[u8]>)>, EngineError> {
+fn messages() -> Result<Vec<Named>, EngineError> {
     let mut all = Vec::new();
     let mut keep = |label: &str, net: &Network| {
         for e in net.transcript.iter().filter(|e| e.fate != Fate::Corrupt) {
