@@ -84,8 +84,15 @@ impl Engine {
             }
         }
         if let Some(action) = &dr.delivery.action_org_ref {
+            // §6.3.1.2: the Delivery names this Delivery Handler, whose Org plays that role.
             let dh = dr.organisations.iter().find(|o| &o.id == action);
-            if dh.is_some_and(|o| !o.org_id.eq_ignore_ascii_case(&self.config.org.org_id)) {
+            let is_me = dh.is_some_and(|o| {
+                o.org_id.eq_ignore_ascii_case(&self.config.org.org_id)
+                    && o.trading_roles
+                        .iter()
+                        .any(|r| r.trading_role == TradingRole::DeliveryHandler)
+            });
+            if !is_me {
                 return Err(hard(
                     ErrorCode::ElInconsistent,
                     "Delivery",

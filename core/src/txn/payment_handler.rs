@@ -245,16 +245,49 @@ impl Engine {
         };
         let (brand, pa, pp, ca) =
             resolve(list, &choice).map_err(|f| f.block(&pr.id).comp(&bs.id))?;
-        // This Payment Handler must be the one the PayProtocol names (§6.3).
+        // §6.3.1.1: the selection is consistent within its Brand List …
+        if !brand.protocol_amount_refs.contains(&pa.id) || !pa.currency_amount_refs.contains(&ca.id)
+        {
+            return Err(hard(
+                ErrorCode::ElInconsistent,
+                "BrandSelection",
+                "the selected Brand, ProtocolAmount and CurrencyAmount do not belong together"
+                    .into(),
+            )
+            .comp(&bs.id));
+        }
+        // … and names this Payment Handler, whose Org plays that role (§6.3.1.1 step 5).
         let ph_org = pr.organisations.iter().find(|o| o.id == pp.action_org_ref);
-        if ph_org.is_some_and(|o| !o.org_id.eq_ignore_ascii_case(&self.config.org.org_id)) {
+        let is_me = ph_org.is_some_and(|o| {
+            o.org_id.eq_ignore_ascii_case(&self.config.org.org_id)
+                && o.trading_roles
+                    .iter()
+                    .any(|r| r.trading_role == TradingRole::PaymentHandler)
+        });
+        if !is_me {
             return Err(hard(
                 ErrorCode::ElInconsistent,
                 "PayProtocol",
-                "the selected PayProtocol names another Payment Handler".into(),
+                "the selected PayProtocol does not name this Payment Handler's Organisation".into(),
             )
             .comp(&list.id)
             .att("ActionOrgRef"));
+        }
+        // §6.3.3: exactly one Merchant.
+        let merchants = pr
+            .organisations
+            .iter()
+            .flat_map(|o| o.trading_roles.iter())
+            .filter(|r| r.trading_role == TradingRole::Merchant)
+            .count();
+        if merchants != 1 {
+            return Err(hard(
+                ErrorCode::ElInconsistent,
+                "Org",
+                format!(
+                    "the Payment Request names {merchants} Merchants; exactly one is needed (§6.3.3)"
+                ),
+            ));
         }
         let lang = self.config.lang.clone();
         let Some(bridge) = self.bridge_for_protocol(&pp.protocol_id) else {

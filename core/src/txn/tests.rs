@@ -1084,3 +1084,40 @@ fn state_survives_a_restart_of_the_node() {
         Some(ProcessState::CompletedOk)
     );
 }
+
+#[test]
+fn a_payment_request_for_another_payment_handler_is_refused() {
+    let (mut net, n) = network("approve");
+    net.set_fate(fate_for("PayReqBlk", "consumer", 1, Fate::Drop));
+    let trans = start(
+        &mut net,
+        n,
+        TransactionType::BaselinePurchase,
+        "brand-independent, payment only",
+    );
+    let req = net
+        .messages_of(&trans)
+        .into_iter()
+        .find(|e| has_block(&e.xml, "PayReqBlk"))
+        .map(|e| e.xml.clone())
+        .expect("sent");
+    let mut other = world::bank();
+    other.org_id = "other-bank.example".into();
+    let mut ph = Engine::new(
+        EngineConfig::new(other),
+        Arc::new(crate::store::MemoryStore::new()),
+    )
+    .with_bridge(Arc::new(crate::payapi::mock::MockScheme::new(None)));
+    let out = ph.receive(&req, net.now);
+    assert_eq!(
+        error_codes(&out.reply().expect("answered").xml),
+        [(ErrorCode::ElInconsistent, Severity::HardError)]
+    );
+    // The Consumer's inquiries follow the §9.2.1 guidelines.
+    let now = net.now;
+    assert!(matches!(
+        net.engine(n.consumer)
+            .start_inquiry(&trans, InquiryType::Delivery, now),
+        Err(EngineError::NotAllowed(_))
+    ));
+}
