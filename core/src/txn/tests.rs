@@ -1121,3 +1121,37 @@ fn a_payment_request_for_another_payment_handler_is_refused() {
         Err(EngineError::NotAllowed(_))
     ));
 }
+
+#[test]
+fn authentication_may_precede_every_payment_transaction() {
+    for t in [
+        TransactionType::BaselinePurchase,
+        TransactionType::BaselineRefund,
+        TransactionType::BaselineDeposit,
+        TransactionType::BaselineWithdrawal,
+        TransactionType::BaselineValueExchange,
+    ] {
+        for variant in [
+            "authentication first, brand-dependent",
+            "authentication first, brand-independent",
+        ] {
+            let (mut net, n) = network("approve");
+            let trans = start(&mut net, n, t.clone(), variant);
+            let seq = blocks_sent(&net, &trans);
+            assert_eq!(
+                seq[0], "merchant>consumer:TpoBlk+AuthReqBlk",
+                "{t} {variant}"
+            );
+            assert_eq!(seq[1], "consumer>merchant:AuthRespBlk");
+            assert!(
+                seq[2].starts_with("merchant>consumer:AuthStatusBlk+TpoBlk"),
+                "{t} {variant}: {seq:?}"
+            );
+            assert_eq!(
+                consumer_end(&net, n, &trans).map(|o| o.process_state),
+                Some(ProcessState::CompletedOk),
+                "{t} {variant}: {seq:?}"
+            );
+        }
+    }
+}
