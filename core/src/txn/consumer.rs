@@ -493,10 +493,6 @@ impl Engine {
                     .att("BrandListRef")
                 })?;
         let c = t.st.choices[ci].clone();
-        let tpo = t
-            .tpo()
-            .cloned()
-            .ok_or_else(|| Fault::hard(ErrorCode::ElMissing, "TpoBlk", "no TPO"))?;
         let list = t.brand_list(&c.brand_list_ref).cloned().ok_or_else(|| {
             Fault::hard(
                 ErrorCode::ElMissing,
@@ -524,7 +520,12 @@ impl Engine {
             })
         }) {
             Some(s) => s,
-            None => self.brand_selection(t, &tpo, ci, &mut d.ids, now)?,
+            None => {
+                let tpo = t
+                    .tpo()
+                    .ok_or_else(|| Fault::hard(ErrorCode::ElMissing, "TpoBlk", "no TPO"))?;
+                self.brand_selection(t, tpo, ci, &mut d.ids, now)?
+            }
         };
         let bridge = self.bridge_by_id(&c.bridge).ok_or_else(|| {
             Fault::hard(

@@ -130,36 +130,51 @@ fn write_node(out: &mut String, node: &XmlNode) {
 
 /// Escapes an attribute value so that it reads back unchanged after XML normalisation.
 pub(crate) fn escape_attribute(out: &mut String, value: &str) {
-    let mut rest = value;
-    while let Some(i) = rest.find(['&', '<', '"', '\t', '\n', '\r']) {
-        out.push_str(&rest[..i]);
-        out.push_str(match rest.as_bytes()[i] {
-            b'&' => "&amp;",
-            b'<' => "&lt;",
-            b'"' => "&quot;",
-            b'\t' => "&#9;",
-            b'\n' => "&#10;",
-            _ => "&#13;",
-        });
-        rest = &rest[i + 1..];
-    }
-    out.push_str(rest);
+    escape(out, value, &ATTRIBUTE_SPECIALS, |b| match b {
+        b'&' => "&amp;",
+        b'<' => "&lt;",
+        b'"' => "&quot;",
+        b'\t' => "&#9;",
+        b'\n' => "&#10;",
+        _ => "&#13;",
+    });
 }
 
 /// Escapes character data so that it reads back unchanged.
 pub(crate) fn escape_text(out: &mut String, text: &str) {
-    let mut rest = text;
-    while let Some(i) = rest.find(['&', '<', '>', '\r']) {
-        out.push_str(&rest[..i]);
-        out.push_str(match rest.as_bytes()[i] {
-            b'&' => "&amp;",
-            b'<' => "&lt;",
-            b'>' => "&gt;",
-            _ => "&#13;",
-        });
-        rest = &rest[i + 1..];
+    escape(out, text, &TEXT_SPECIALS, |b| match b {
+        b'&' => "&amp;",
+        b'<' => "&lt;",
+        b'>' => "&gt;",
+        _ => "&#13;",
+    });
+}
+
+const fn specials(chars: &[u8]) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < chars.len() {
+        t[chars[i] as usize] = true;
+        i += 1;
     }
-    out.push_str(rest);
+    t
+}
+
+static ATTRIBUTE_SPECIALS: [bool; 256] = specials(b"&<\"\t\n\r");
+static TEXT_SPECIALS: [bool; 256] = specials(b"&<>\r");
+
+/// Copies `value` to `out`, replacing the ASCII bytes marked in `table`. Scanning bytes is
+/// safe for UTF-8: every special is ASCII, and no byte of a multi-byte character is.
+fn escape(out: &mut String, value: &str, table: &[bool; 256], replace: fn(u8) -> &'static str) {
+    let mut start = 0;
+    for (i, &b) in value.as_bytes().iter().enumerate() {
+        if table[usize::from(b)] {
+            out.push_str(&value[start..i]);
+            out.push_str(replace(b));
+            start = i + 1;
+        }
+    }
+    out.push_str(&value[start..]);
 }
 
 #[cfg(test)]
