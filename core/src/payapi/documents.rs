@@ -1,0 +1,2469 @@
+//! The document form of the Payment API (RFC 3867 §3–§5): every call as an
+//! `IotpPaymentApiRequest` and its answer as an `IotpPaymentApiResponse`. This is the wire
+//! format of the plugin ABI: a plugin receives a request document and returns a response
+//! document.
+//!
+//! Element and attribute names are those of RFC 3867 §4. The writer uses the spellings of
+//! `related-specs.md` §1.7 (`CheckPaymentPossibility`, `WalletID`, RFC 2801's completion codes
+//! such as `PaymtCancelled`); the reader also accepts the RFC's misspellings
+//! (`CheckPaymentPossiblity`, `WalletId`, `PaymCancelled`, `AttValInvalid`), extra whitespace,
+//! unknown attributes and unknown child elements, and children in any order.
+//!
+//! PackagedContent travels renamed by where it comes from (RFC 3867 Table 4, `related-specs.md`
+//! §1.5): `BrandPackagedContent`, `ProtocolBrand` (`ProtocolBrandId` and `PackagedContent`
+//! children), `ProtocolAmountPackagedContent`, `PayProtocolPackagedContent`,
+//! `OrderPackagedContent`, the three `BrandSel…PackagedContent`, `TradingRoleDataPackagedContent`,
+//! `PaySchemePackagedContent`, `AuthReq`/`AuthResPackagedContent` and `MerchantData`; each carries
+//! the `Name`, `Content` and `Transform` attributes of RFC 2801 §3.7.
+//!
+//! **Secrets.** The pass phrase travels as the `Passphrase` attribute, as the RFC has it. So a
+//! host must never log request or response documents (log the call name and the error code
+//! instead) and must keep them in memory only; `ApiRequest`'s `Debug` output redacts the pass
+//! phrase ([`WalletAccess`]'s `Debug`).
+//!
+//! **Extensions** (where the typed API holds more than RFC 3867's DTD; a reader of the plain RFC
+//! ignores them):
+//! - `ContinueProcess/@ErrorSeverity="HardError"`: the scheme data came in an Error Block with a
+//!   HardError ([`ContinueProcess::from_hard_error`]); the RFC requires the bridge to answer `End`
+//!   then but gives it no way to know.
+//! - `PercentComplete` on `CheckAuthResponseResponse` and `InquirePaymentStatusResponse`,
+//!   `PayDirection` on `CurrencyAmount`, and every part of [`OfferContent`] on the calls that
+//!   carry one (the DTD lists a subset per call).
+//! - `CallBackResponse` (whose ATTLIST the RFC leaves empty) has `CompletionCode` (a cancel
+//!   request) and `Shutdown="True"`; both come with an `ErrorResponse` `BusError`, the RFC's way to
+//!   ask for them.
+//!
+//! The root elements carry `xmlns` only: `xml:lang` and `ContentSoftwareID` of the root are not
+//! written (the typed API has no place for them; a CallBack's `ContentSoftwareID` is on the
+//! `CallBack` element) and are ignored on reading.
+//!
+//! Every document is read with [`parse_tree`] under the caller's [`Limits`]: bounded size,
+//! depth and text, no DTD and no entities. Nothing here panics on any input.
+
+use std::borrow::Cow;
+
+use crate::msg::codes::{
+    AlgorithmType, CompletionCode, ContentType, CurrCodeType, ErrorCode, PayDirection,
+    ProcessState, Severity, Transform,
+};
+use crate::msg::model::{Algorithm, AlgorithmParameter, ErrorLocation, PackagedContent};
+use crate::xml::writer::{DECLARATION, XmlWriter};
+use crate::xml::{Limits, SyntaxError, XmlElement, XmlNode, parse_tree};
+
+use super::*;
+
+/// The namespace of the Payment API documents (RFC 3867 §3).
+pub const NAMESPACE: &str = "http://www.iotp.org/2000/08/PaymentAPI";
+
+const REQUEST_ROOT: &str = "IotpPaymentApiRequest";
+const RESPONSE_ROOT: &str = "IotpPaymentApiResponse";
+
+// ---------------------------------------------------------------------------------------------
+// Reading: an element with typed accessors that report RFC 3867 errors
+
+/// An element being read; errors name it in their ErrorLocation.
+#[derive(Clone, Copy)]
+struct Rd<'a> {
+    e: &'a XmlElement,
+}
+
+impl<'a> Rd<'a> {
+    /// An attribute, accepting the RFC's other spelling where it has two.
+    fn raw(&self, name: &str) -> Option<&'a str> {
+        self.e.attribute(name).or_else(|| match name {
+            "WalletID" => self.e.attribute("WalletId"),
+            _ => None,
+        })
+    }
+
+    fn children<'b>(&self, names: &'b [&'b str]) -> impl Iterator<Item = Rd<'a>> + 'b
+    where
+        'a: 'b,
+    {
+        let e = self.e;
+        e.children.iter().filter_map(move |n| match n {
+            XmlNode::Element(c) if names.contains(&c.name.as_str()) => Some(Rd { e: c }),
+            _ => None,
+        })
+    }
+
+    fn error(&self, code: ErrorCode, att: Option<&str>, desc: String) -> ApiError {
+        self.located(ApiErrorCode::Iotp(code), att, desc)
+    }
+
+    /// A HardError whose ErrorLocation names this element (and `att`).
+    fn located(&self, code: ApiErrorCode, att: Option<&str>, desc: String) -> ApiError {
+        let mut e = ApiError::new(code, Severity::HardError, desc);
+        e.locations.push(ErrorLocation {
+            element_type: self.e.name.clone(),
+            att_name: att.map(str::to_owned),
+            ..Default::default()
+        });
+        e
+    }
+
+    fn missing(&self, att: &str) -> ApiError {
+        let desc = format!("{} has no {att} attribute", self.e.name);
+        self.error(ErrorCode::AttMissing, Some(att), desc)
+    }
+
+    fn illegal(&self, att: &str, value: &str) -> ApiError {
+        let shown: String = value.chars().take(64).collect();
+        let desc = format!("{}/@{att}: \"{shown}\" is not a legal value", self.e.name);
+        self.error(ErrorCode::AttValIllegal, Some(att), desc)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attribute values
+
+/// A value that goes into one attribute.
+trait Value: Sized {
+    fn text(&self) -> Cow<'_, str>;
+    /// `None` for an illegal value.
+    fn parse(value: &str) -> Option<Self>;
+    /// The value when the attribute is absent (a DTD default); `None` when it is required.
+    fn absent() -> Option<Self> {
+        None
+    }
+}
+
+/// A field held in one attribute: a [`Value`] (required or defaulted) or an optional one.
+trait Att: Sized {
+    fn enc(&self) -> Option<Cow<'_, str>>;
+    fn dec(r: &Rd<'_>, name: &str) -> ApiResult<Self>;
+}
+
+impl<T: Value> Att for T {
+    fn enc(&self) -> Option<Cow<'_, str>> {
+        Some(self.text())
+    }
+    fn dec(r: &Rd<'_>, name: &str) -> ApiResult<Self> {
+        match r.raw(name) {
+            Some(v) => T::parse(v).ok_or_else(|| r.illegal(name, v)),
+            None => T::absent().ok_or_else(|| r.missing(name)),
+        }
+    }
+}
+
+impl<T: Value> Att for Option<T> {
+    fn enc(&self) -> Option<Cow<'_, str>> {
+        self.as_ref().map(Value::text)
+    }
+    fn dec(r: &Rd<'_>, name: &str) -> ApiResult<Self> {
+        r.raw(name)
+            .map(|v| T::parse(v).ok_or_else(|| r.illegal(name, v)))
+            .transpose()
+    }
+}
+
+impl Value for String {
+    fn text(&self) -> Cow<'_, str> {
+        self.as_str().into()
+    }
+    fn parse(value: &str) -> Option<Self> {
+        Some(value.to_owned())
+    }
+}
+
+/// Code lists: `open` ones take any value, `closed` ones (DTD enumerations) only their own.
+macro_rules! code_values {
+    ($($ty:ident $kind:ident $(= $absent:expr)?;)+) => {$(
+        impl Value for $ty {
+            fn text(&self) -> Cow<'_, str> {
+                self.as_str().into()
+            }
+            fn parse(value: &str) -> Option<Self> {
+                let v = $ty::from_wire(value);
+                code_values!(@$kind v)
+            }
+            $(fn absent() -> Option<Self> {
+                Some($absent)
+            })?
+        }
+    )+};
+    (@open $v:ident) => { Some($v) };
+    (@closed $v:ident) => { $v.is_known().then_some($v) };
+}
+
+code_values! {
+    PayDirection closed;
+    CurrCodeType open = CurrCodeType::Iso4217A;
+    CompletionCode open;
+    Severity closed;
+    AlgorithmType closed;
+    Transform closed = Transform::None;
+}
+
+impl Value for ContentType {
+    fn text(&self) -> Cow<'_, str> {
+        self.as_str()
+    }
+    fn parse(value: &str) -> Option<Self> {
+        Some(ContentType::from_wire(value))
+    }
+    fn absent() -> Option<Self> {
+        Some(ContentType::Pcdata)
+    }
+}
+
+impl Value for ApiErrorCode {
+    fn text(&self) -> Cow<'_, str> {
+        self.as_str().into()
+    }
+    fn parse(value: &str) -> Option<Self> {
+        Some(ApiErrorCode::from_wire(value))
+    }
+}
+
+impl Value for ContStatus {
+    fn text(&self) -> Cow<'_, str> {
+        match self {
+            ContStatus::Continue => "Continue",
+            ContStatus::End => "End",
+        }
+        .into()
+    }
+    fn parse(value: &str) -> Option<Self> {
+        match value {
+            "Continue" => Some(ContStatus::Continue),
+            "End" => Some(ContStatus::End),
+            _ => None,
+        }
+    }
+}
+
+impl Value for ProcessType {
+    fn text(&self) -> Cow<'_, str> {
+        match self {
+            ProcessType::Payment => "Payment",
+            ProcessType::Inquiry => "Inquiry",
+        }
+        .into()
+    }
+    fn parse(value: &str) -> Option<Self> {
+        match value {
+            "Payment" => Some(ProcessType::Payment),
+            "Inquiry" => Some(ProcessType::Inquiry),
+            _ => None,
+        }
+    }
+    fn absent() -> Option<Self> {
+        Some(ProcessType::Payment)
+    }
+}
+
+/// The API's `ProcessState` enumeration includes `Suspended`.
+impl Value for PaymentState {
+    fn text(&self) -> Cow<'_, str> {
+        match self {
+            PaymentState::Iotp(s) => s.as_str().into(),
+            PaymentState::Suspended => "Suspended".into(),
+        }
+    }
+    fn parse(value: &str) -> Option<Self> {
+        if value == "Suspended" {
+            return Some(PaymentState::Suspended);
+        }
+        let s = ProcessState::from_wire(value);
+        s.is_known().then_some(PaymentState::Iotp(s))
+    }
+}
+
+/// `PercentComplete`: 0 to 100.
+impl Value for u8 {
+    fn text(&self) -> Cow<'_, str> {
+        self.to_string().into()
+    }
+    fn parse(value: &str) -> Option<Self> {
+        value.trim().parse().ok().filter(|p| *p <= 100)
+    }
+}
+
+/// `MinRetrySecs`.
+impl Value for u32 {
+    fn text(&self) -> Cow<'_, str> {
+        self.to_string().into()
+    }
+    fn parse(value: &str) -> Option<Self> {
+        value.trim().parse().ok()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Elements: one declarative table per type
+
+/// A type that is the attributes and children of one element (or part of them, flattened).
+trait Doc {
+    fn put(&self, e: &mut XmlElement);
+    fn get(r: &Rd<'_>) -> ApiResult<Self>
+    where
+        Self: Sized;
+}
+
+fn element(name: &str) -> XmlElement {
+    XmlElement {
+        name: name.to_owned(),
+        ..Default::default()
+    }
+}
+
+fn child(e: &mut XmlElement, c: XmlElement) {
+    e.children.push(XmlNode::Element(c));
+}
+
+fn put_doc(e: &mut XmlElement, name: &str, v: &dyn Doc) {
+    let mut c = element(name);
+    v.put(&mut c);
+    child(e, c);
+}
+
+/// The field kinds of the tables below. Each has `put(&value, element, name)` and
+/// `get(reader, name)`.
+mod kind {
+    use super::*;
+
+    /// One attribute (see [`Att`]).
+    pub(super) mod att {
+        use super::*;
+        pub(in super::super) fn put<T: Att>(v: &T, e: &mut XmlElement, n: &'static str) {
+            if let Some(s) = v.enc() {
+                e.attributes.push((n.to_owned(), s.into_owned()));
+            }
+        }
+        pub(in super::super) fn get<T: Att>(r: &Rd<'_>, n: &'static str) -> ApiResult<T> {
+            T::dec(r, n)
+        }
+    }
+
+    /// A struct whose attributes and children are flattened into this element.
+    pub(super) mod flat {
+        use super::*;
+        pub(in super::super) fn put<T: Doc>(v: &T, e: &mut XmlElement, _: &'static str) {
+            v.put(e);
+        }
+        pub(in super::super) fn get<T: Doc>(r: &Rd<'_>, _: &'static str) -> ApiResult<T> {
+            T::get(r)
+        }
+    }
+
+    /// PackagedContent children under a (renamed) tag.
+    pub(super) mod pcs {
+        use super::*;
+        pub(in super::super) fn put(v: &[PackagedContent], e: &mut XmlElement, n: &'static str) {
+            for pc in v {
+                put_pc(e, n, pc);
+            }
+        }
+        pub(in super::super) fn get(
+            r: &Rd<'_>,
+            n: &'static str,
+        ) -> ApiResult<Vec<PackagedContent>> {
+            get_pcs(r, &[n])
+        }
+    }
+
+    /// Child elements of one type.
+    pub(super) mod list {
+        use super::*;
+        pub(in super::super) fn put<T: Doc>(v: &[T], e: &mut XmlElement, n: &'static str) {
+            for x in v {
+                put_doc(e, n, x);
+            }
+        }
+        pub(in super::super) fn get<T: Doc>(r: &Rd<'_>, n: &'static str) -> ApiResult<Vec<T>> {
+            child_list(r, n)
+        }
+    }
+
+    /// Exactly one child element.
+    pub(super) mod one {
+        use super::*;
+        pub(in super::super) fn put<T: Doc>(v: &T, e: &mut XmlElement, n: &'static str) {
+            put_doc(e, n, v);
+        }
+        pub(in super::super) fn get<T: Doc>(r: &Rd<'_>, n: &'static str) -> ApiResult<T> {
+            match r.children(&[n]).next() {
+                Some(c) => T::get(&c),
+                None => Err(r.error(
+                    ErrorCode::ElMissing,
+                    None,
+                    format!("{} has no {n} element", r.e.name),
+                )),
+            }
+        }
+    }
+
+    /// A required NMTOKENS attribute (present even when the list is empty).
+    pub(super) mod tokens {
+        use super::*;
+        pub(in super::super) fn put(v: &[String], e: &mut XmlElement, n: &'static str) {
+            e.attributes.push((n.to_owned(), v.join(" ")));
+        }
+        pub(in super::super) fn get(r: &Rd<'_>, n: &'static str) -> ApiResult<Vec<String>> {
+            let v = r.raw(n).ok_or_else(|| r.missing(n))?;
+            split_tokens(r, n, v)
+        }
+    }
+
+    /// An implied NMTOKENS attribute (absent when the list is empty).
+    pub(super) mod tokens_opt {
+        use super::*;
+        pub(in super::super) fn put(v: &[String], e: &mut XmlElement, n: &'static str) {
+            if !v.is_empty() {
+                e.attributes.push((n.to_owned(), v.join(" ")));
+            }
+        }
+        pub(in super::super) fn get(r: &Rd<'_>, n: &'static str) -> ApiResult<Vec<String>> {
+            r.raw(n).map_or(Ok(Vec::new()), |v| split_tokens(r, n, v))
+        }
+    }
+
+    /// `Action (New|Update|Delete) #IMPLIED`.
+    pub(super) mod action {
+        use super::*;
+        pub(in super::super) fn put(v: &Option<String>, e: &mut XmlElement, n: &'static str) {
+            att::put(v, e, n);
+        }
+        pub(in super::super) fn get(r: &Rd<'_>, n: &'static str) -> ApiResult<Option<String>> {
+            match r.raw(n) {
+                None => Ok(None),
+                Some(v @ ("New" | "Update" | "Delete")) => Ok(Some(v.to_owned())),
+                Some(v) => Err(r.illegal(n, v)),
+            }
+        }
+    }
+
+    /// [`ContinueProcess::from_hard_error`] as the extension `ErrorSeverity="HardError"`.
+    pub(super) mod hard_error {
+        use super::*;
+        pub(in super::super) fn put(v: &bool, e: &mut XmlElement, n: &'static str) {
+            if *v {
+                e.attributes.push((n.to_owned(), "HardError".into()));
+            }
+        }
+        pub(in super::super) fn get(r: &Rd<'_>, n: &'static str) -> ApiResult<bool> {
+            Ok(<Option<Severity> as Att>::dec(r, n)? == Some(Severity::HardError))
+        }
+    }
+
+    /// `PaymentId*` children, each with a `PayId`.
+    pub(super) mod ids {
+        use super::*;
+        pub(in super::super) fn put(v: &[String], e: &mut XmlElement, n: &'static str) {
+            for id in v {
+                let mut c = element(n);
+                att::put(id, &mut c, "PayId");
+                child(e, c);
+            }
+        }
+        pub(in super::super) fn get(r: &Rd<'_>, _: &'static str) -> ApiResult<Vec<String>> {
+            r.children(&["PaymentId"])
+                .map(|c| att::get(&c, "PayId"))
+                .collect()
+        }
+    }
+
+    /// `CurrencyAmount+` of a ProtocolItem: `CurrCodeType`, `CurrCode`, `Amount` (implied in
+    /// the DTD: absent ones read as empty) and the extension `PayDirection` (absent: Debit).
+    pub(super) mod camts {
+        use super::*;
+        pub(in super::super) fn put(v: &[AmountInfo], e: &mut XmlElement, n: &'static str) {
+            list::put(v, e, n);
+        }
+        pub(in super::super) fn get(r: &Rd<'_>, _: &'static str) -> ApiResult<Vec<AmountInfo>> {
+            r.children(&["CurrencyAmount"])
+                .map(|c| {
+                    Ok(AmountInfo {
+                        pay_direction: <Option<PayDirection> as Att>::dec(&c, "PayDirection")?
+                            .unwrap_or(PayDirection::Debit),
+                        curr_code_type: att::get(&c, "CurrCodeType")?,
+                        curr_code: c.raw("CurrCode").unwrap_or_default().to_owned(),
+                        amount: c.raw("Amount").unwrap_or_default().to_owned(),
+                    })
+                })
+                .collect()
+        }
+    }
+
+    /// The implied amount attributes of ExpandPaymentReceiptResponse: present when any of
+    /// `PayDirection`, `CurrCode`, `Amount` is (absent parts as in [`camts`]).
+    pub(super) mod opt_amount {
+        use super::*;
+        pub(in super::super) fn put(v: &Option<AmountInfo>, e: &mut XmlElement, _: &'static str) {
+            if let Some(a) = v {
+                a.put(e);
+            }
+        }
+        pub(in super::super) fn get(r: &Rd<'_>, _: &'static str) -> ApiResult<Option<AmountInfo>> {
+            if ["PayDirection", "CurrCode", "Amount"]
+                .iter()
+                .all(|n| r.raw(n).is_none())
+            {
+                return Ok(None);
+            }
+            Ok(Some(AmountInfo {
+                pay_direction: <Option<PayDirection> as Att>::dec(r, "PayDirection")?
+                    .unwrap_or(PayDirection::Debit),
+                curr_code_type: att::get(r, "CurrCodeType")?,
+                curr_code: r.raw("CurrCode").unwrap_or_default().to_owned(),
+                amount: r.raw("Amount").unwrap_or_default().to_owned(),
+            }))
+        }
+    }
+
+    /// [`OfferContent`] in the usual order: Brand, ProtocolBrand, ProtocolAmount, PayProtocol,
+    /// Order.
+    pub(super) mod offer {
+        use super::*;
+        pub(in super::super) fn put(v: &OfferContent, e: &mut XmlElement, _: &'static str) {
+            put_offer(v, e, [0, 1, 2, 3, 4]);
+        }
+        pub(in super::super) fn get(r: &Rd<'_>, _: &'static str) -> ApiResult<OfferContent> {
+            get_offer(r)
+        }
+    }
+
+    /// [`OfferContent`] with ProtocolBrand first (GetPaymentInitializationData).
+    pub(super) mod offer_pb {
+        use super::*;
+        pub(in super::super) fn put(v: &OfferContent, e: &mut XmlElement, _: &'static str) {
+            put_offer(v, e, [1, 0, 2, 3, 4]);
+        }
+        pub(in super::super) use super::offer::get;
+    }
+
+    /// [`OfferContent`] with PayProtocol before ProtocolAmount (FindPaymentInstrument).
+    pub(super) mod offer_pp {
+        use super::*;
+        pub(in super::super) fn put(v: &OfferContent, e: &mut XmlElement, _: &'static str) {
+            put_offer(v, e, [0, 1, 3, 2, 4]);
+        }
+        pub(in super::super) use super::offer::get;
+    }
+}
+
+fn split_tokens(r: &Rd<'_>, n: &str, v: &str) -> ApiResult<Vec<String>> {
+    v.split_ascii_whitespace()
+        .map(|t| {
+            if crate::xml::is_nmtoken(t) {
+                Ok(t.to_owned())
+            } else {
+                Err(r.illegal(n, t))
+            }
+        })
+        .collect()
+}
+
+fn child_list<T: Doc>(r: &Rd<'_>, n: &str) -> ApiResult<Vec<T>> {
+    r.e.children
+        .iter()
+        .filter_map(|c| match c {
+            XmlNode::Element(c) if c.name == n => Some(T::get(&Rd { e: c })),
+            _ => None,
+        })
+        .collect()
+}
+
+fn put_pc(e: &mut XmlElement, name: &str, pc: &PackagedContent) {
+    let mut c = element(name);
+    kind::att::put(&pc.name, &mut c, "Name");
+    if pc.content != ContentType::Pcdata {
+        kind::att::put(&pc.content, &mut c, "Content");
+    }
+    let text = match pc.transform {
+        Transform::None => String::from_utf8_lossy(&pc.data).into_owned(),
+        Transform::Base64 => {
+            kind::att::put(&pc.transform, &mut c, "Transform");
+            crate::msg::model::encode_base64(&pc.data)
+        }
+        ref other => {
+            kind::att::put(other, &mut c, "Transform");
+            String::from_utf8_lossy(&pc.data).into_owned()
+        }
+    };
+    if !text.is_empty() {
+        c.children.push(XmlNode::Text(text));
+    }
+    child(e, c);
+}
+
+fn get_pc(r: &Rd<'_>) -> ApiResult<PackagedContent> {
+    let transform: Transform = kind::att::get(r, "Transform")?;
+    if r.e
+        .children
+        .iter()
+        .any(|c| matches!(c, XmlNode::Element(_)))
+    {
+        let desc = format!("{} holds elements; PackagedContent is text", r.e.name);
+        return Err(r.error(ErrorCode::ElContIllegal, None, desc));
+    }
+    let text = r.e.text();
+    let data = if transform == Transform::Base64 {
+        use base64::Engine as _;
+        let compact: String = text.split_ascii_whitespace().collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(compact)
+            .map_err(|e| {
+                let desc = format!("{} with Transform=\"BASE64\" is not base64: {e}", r.e.name);
+                r.error(ErrorCode::ElContIllegal, None, desc)
+            })?
+    } else {
+        text.into_bytes()
+    };
+    Ok(PackagedContent {
+        name: kind::att::get(r, "Name")?,
+        content: kind::att::get(r, "Content")?,
+        transform,
+        data,
+    })
+}
+
+fn get_pcs(r: &Rd<'_>, names: &[&str]) -> ApiResult<Vec<PackagedContent>> {
+    r.children(names).map(|c| get_pc(&c)).collect()
+}
+
+fn put_offer(v: &OfferContent, e: &mut XmlElement, order: [u8; 5]) {
+    for part in order {
+        match part {
+            0 => kind::pcs::put(&v.brand, e, "BrandPackagedContent"),
+            1 => {
+                if let Some(pb) = &v.protocol_brand {
+                    let mut c = element("ProtocolBrand");
+                    kind::att::put(&pb.protocol_brand_id, &mut c, "ProtocolBrandId");
+                    kind::pcs::put(&pb.content, &mut c, "PackagedContent");
+                    child(e, c);
+                }
+            }
+            2 => kind::pcs::put(&v.protocol_amount, e, "ProtocolAmountPackagedContent"),
+            3 => kind::pcs::put(&v.pay_protocol, e, "PayProtocolPackagedContent"),
+            _ => kind::pcs::put(&v.order, e, "OrderPackagedContent"),
+        }
+    }
+}
+
+fn get_offer(r: &Rd<'_>) -> ApiResult<OfferContent> {
+    let protocol_brand = match r.children(&["ProtocolBrand"]).next() {
+        None => None,
+        Some(c) => Some(ProtocolBrandInfo {
+            protocol_brand_id: kind::att::get(&c, "ProtocolBrandId")?,
+            content: get_pcs(&c, &["PackagedContent", "ProtocolBrandPackagedContent"])?,
+        }),
+    };
+    Ok(OfferContent {
+        brand: get_pcs(r, &["BrandPackagedContent"])?,
+        protocol_brand,
+        protocol_amount: get_pcs(r, &["ProtocolAmountPackagedContent"])?,
+        pay_protocol: get_pcs(r, &["PayProtocolPackagedContent"])?,
+        order: get_pcs(r, &["OrderPackagedContent"])?,
+    })
+}
+
+/// Declares how a type maps to an element: `field: kind "Name"` per field, attributes and
+/// children in DTD order (the kinds are in [`kind`]).
+macro_rules! docs {
+    ($($ty:ident { $($field:ident : $kind:ident $($name:literal)?),* $(,)? })+) => {$(
+        impl Doc for $ty {
+            fn put(&self, e: &mut XmlElement) {
+                $( kind::$kind::put(&self.$field, e, docs!(@name $($name)?)); )*
+            }
+            fn get(r: &Rd<'_>) -> ApiResult<Self> {
+                Ok($ty { $( $field: kind::$kind::get(r, docs!(@name $($name)?))?, )* })
+            }
+        }
+    )+};
+    (@name) => { "" };
+    (@name $name:literal) => { $name };
+}
+
+docs! {
+    AmountInfo {
+        pay_direction: att "PayDirection",
+        curr_code_type: att "CurrCodeType",
+        curr_code: att "CurrCode",
+        amount: att "Amount",
+    }
+    WalletAccess { wallet_id: att "WalletID", passphrase: att "Passphrase" }
+    BrandSelectionContent {
+        brand_info: pcs "BrandSelBrandInfoPackagedContent",
+        protocol_amount_info: pcs "BrandSelProtocolAmountInfoPackagedContent",
+        currency_amount_info: pcs "BrandSelCurrencyAmountInfoPackagedContent",
+    }
+    StatusInfo {
+        process_state: att "ProcessState",
+        percent_complete: att "PercentComplete",
+        completion_code: att "CompletionCode",
+        status_desc: att "StatusDesc",
+    }
+    SchemeStep { cont_status: att "ContStatus", pay_scheme: pcs "PaySchemePackagedContent" }
+    ErrorLocation {
+        element_type: att "ElementType",
+        iotp_msg_ref: att "IotpMsgRef",
+        blk_ref: att "BlkRef",
+        comp_ref: att "CompRef",
+        element_ref: att "ElementRef",
+        att_name: att "AttName",
+    }
+    ApiError {
+        code: att "ErrorCode",
+        desc: att "ErrorDesc",
+        severity: att "Severity",
+        min_retry_secs: att "MinRetrySecs",
+        sw_vendor_error_ref: att "SwVendorErrorRef",
+        locations: list "ErrorLocation",
+        pay_scheme: pcs "PaySchemePackagedContent",
+    }
+
+    // Requests (RFC 3867 §4, §5)
+    FindAcceptedPaymentBrand {
+        amount: flat,
+        merchant_pay_id: att "MerchantPayId",
+        merchant_org_id: att "MerchantOrgId",
+        wallet_id: att "WalletID",
+        merchant_data: pcs "MerchantData",
+    }
+    FindAcceptedPaymentProtocol {
+        brand_id: att "BrandId",
+        amount: flat,
+        merchant_pay_id: att "MerchantPayId",
+        merchant_org_id: att "MerchantOrgId",
+        wallet_id: att "WalletID",
+        brand_content: pcs "BrandPackagedContent",
+        merchant_data: pcs "MerchantData",
+    }
+    GetPaymentInitializationData {
+        brand_id: att "BrandId",
+        merchant_pay_id: att "MerchantPayId",
+        amount: flat,
+        protocol_id: att "ProtocolId",
+        ok_from: att "OkFrom",
+        ok_to: att "OkTo",
+        receiver_org_id: att "ReceiverOrgId",
+        merchant_org_id: att "MerchantOrgId",
+        wallet: flat,
+        offer: offer_pb,
+        brand_selection: flat,
+        merchant_data: pcs "MerchantData",
+    }
+    InquireAuthChallenge {
+        authentication_id: att "AuthenticationId",
+        wallet: flat,
+        algorithms: list "Algorithm",
+    }
+    Authenticate {
+        authentication_id: att "AuthenticationId",
+        wallet: flat,
+        algorithm: one "Algorithm",
+        auth_req: pcs "AuthReqPackagedContent",
+    }
+    CheckAuthResponse {
+        authentication_id: att "AuthenticationId",
+        wallet: flat,
+        algorithm: one "Algorithm",
+        auth_req: pcs "AuthReqPackagedContent",
+        auth_res: pcs "AuthResPackagedContent",
+    }
+    FindPaymentInstrument {
+        brand_id: att "BrandId",
+        protocol_id: att "ProtocolId",
+        amount: flat,
+        consumer_pay_id: att "ConsumerPayId",
+        wallet_id: att "WalletID",
+        offer: offer_pp,
+    }
+    CheckPaymentPossibility {
+        brand_id: att "BrandId",
+        payment_instrument_id: att "PaymentInstrumentId",
+        amount: flat,
+        protocol_id: att "ProtocolId",
+        consumer_pay_id: att "ConsumerPayId",
+        wallet: flat,
+        offer: offer,
+    }
+    StartPaymentConsumer {
+        brand_id: att "BrandId",
+        payment_instrument_id: att "PaymentInstrumentId",
+        amount: flat,
+        protocol_id: att "ProtocolId",
+        protocol_brand_id: att "ProtocolBrandId",
+        ok_from: att "OkFrom",
+        ok_to: att "OkTo",
+        consumer_pay_id: att "ConsumerPayId",
+        wallet: flat,
+        offer: offer,
+    }
+    StartPaymentPaymentHandler {
+        brand_id: att "BrandId",
+        consumer_pay_id: att "ConsumerPayId",
+        amount: flat,
+        protocol_id: att "ProtocolId",
+        ok_from: att "OkFrom",
+        ok_to: att "OkTo",
+        payment_handler_pay_id: att "PaymentHandlerPayId",
+        merchant_org_id: att "MerchantOrgId",
+        wallet: flat,
+        offer: offer,
+        brand_selection: flat,
+        trading_role_data: pcs "TradingRoleDataPackagedContent",
+        pay_scheme: pcs "PaySchemePackagedContent",
+    }
+    ResumePaymentConsumer { consumer_pay_id: att "ConsumerPayId", wallet: flat }
+    ResumePaymentPaymentHandler {
+        payment_handler_pay_id: att "PaymentHandlerPayId",
+        wallet: flat,
+        pay_scheme: pcs "PaySchemePackagedContent",
+    }
+    ContinueProcess {
+        pay_id: att "PayId",
+        process_type: att "ProcessType",
+        wallet: flat,
+        from_hard_error: hard_error "ErrorSeverity",
+        pay_scheme: pcs "PaySchemePackagedContent",
+    }
+    ChangeProcessState {
+        pay_id: att "PayId",
+        process_state: att "ProcessState",
+        completion_code: att "CompletionCode",
+        process_type: att "ProcessType",
+        wallet: flat,
+    }
+    RemovePaymentLog { pay_id: att "PayId", wallet: flat }
+    PaymentInstrumentInquiry {
+        brand_id: att "BrandId",
+        payment_instrument_id: att "PaymentInstrumentId",
+        protocol_id: att "ProtocolId",
+        property_types: tokens "PropertyTypeList",
+        lang: att "xml:lang",
+        wallet: flat,
+        offer: offer,
+    }
+    InquirePendingPayment { wallet: flat }
+    CheckPaymentReceipt { pay_id: att "PayId", wallet: flat, receipt: pcs "PackagedContent" }
+    ExpandPaymentReceipt { pay_id: att "PayId", wallet: flat, receipt: pcs "PackagedContent" }
+    InquireProcessState { pay_id: att "PayId", wallet: flat }
+    StartPaymentInquiry { consumer_pay_id: att "ConsumerPayId", wallet: flat }
+    InquirePaymentStatus {
+        payment_handler_pay_id: att "PaymentHandlerPayId",
+        wallet: flat,
+        pay_scheme: pcs "PaySchemePackagedContent",
+    }
+    ManagePaymentSoftware {
+        brand_id: att "BrandId",
+        protocol_id: att "ProtocolId",
+        action: action "Action",
+        wallet: flat,
+        offer: offer,
+    }
+    CallBack {
+        content_software_id: att "ContentSoftwareID",
+        pay_id: att "PayId",
+        process_state: att "ProcessState",
+        percent_complete: att "PercentComplete",
+        completion_code: att "CompletionCode",
+        status_desc: att "StatusDesc",
+    }
+
+    // Responses
+    FindAcceptedPaymentBrandResponse { brands: list "BrandItem" }
+    BrandItem {
+        brand_id: att "BrandId",
+        lang: att "xml:lang",
+        brand_name: att "BrandName",
+        brand_logo_net_locn: att "BrandLogoNetLocn",
+        brand_narrative: att "BrandNarrative",
+        content: pcs "BrandPackagedContent",
+    }
+    FindAcceptedPaymentProtocolResponse {
+        protocols: list "ProtocolItem",
+        brands: list "BrandItem",
+    }
+    ProtocolItem {
+        protocol_id: att "ProtocolId",
+        protocol_brand_id: att "ProtocolBrandId",
+        protocol_name: att "ProtocolName",
+        pay_req_net_locn: att "PayReqNetLocn",
+        sec_pay_req_net_locn: att "SecPayReqNetLocn",
+        protocol_amount_content: pcs "ProtocolAmountPackagedContent",
+        pay_protocol_content: pcs "PayProtocolPackagedContent",
+        currency_amounts: camts "CurrencyAmount",
+    }
+    GetPaymentInitializationDataResponse {
+        ok_from: att "OkFrom",
+        ok_to: att "OkTo",
+        order: pcs "OrderPackagedContent",
+        trading_role_data: pcs "TradingRoleDataPackagedContent",
+    }
+    InquireAuthChallengeResponse {
+        auth_req: pcs "AuthReqPackagedContent",
+        algorithm: one "Algorithm",
+    }
+    AuthenticateResponse { auth_res: pcs "AuthResPackagedContent" }
+    FindPaymentInstrumentResponse { instruments: list "PayInstrument" }
+    PayInstrument { id: att "Id", lang: att "xml:lang", pay_inst_name: att "PayInstName" }
+    CheckPaymentPossibilityResponse { brand_selection: flat }
+    StartPaymentInquiryResponse { pay_scheme: pcs "PaySchemePackagedContent" }
+    PaymentInstrumentInquiryResponse {
+        unavailable: tokens_opt "UnavailablePropertyList",
+        properties: list "PaymentInstrumentProperty",
+    }
+    InstrumentProperty {
+        property_type: att "PropertyType",
+        property_value: att "PropertyValue",
+        property_desc: att "PropertyDesc",
+    }
+    InquirePaymentStatusResponse {
+        payment_handler_pay_id: att "PaymentHandlerPayId",
+        status: flat,
+        pay_scheme: pcs "PaySchemePackagedContent",
+    }
+    InquireProcessStateResponse {
+        status: flat,
+        pay_receipt_name_refs: tokens_opt "PayReceiptNameRefs",
+        receipt: pcs "PackagedContent",
+    }
+    ExpandPaymentReceiptResponse {
+        brand_id: att "BrandId",
+        payment_instrument_id: att "PaymentInstrumentId",
+        amount: opt_amount,
+        time_stamp: att "TimeStamp",
+        protocol_id: att "ProtocolId",
+        protocol_brand_id: att "ProtocolBrandId",
+        protocol_trans_id: att "ProtocolTransId",
+        consumer_desc: att "ConsumerDesc",
+        payment_handler_desc: att "PaymentHandlerDesc",
+        style_sheet_net_locn: att "StyleSheetNetLocn",
+        properties: list "PaymentProperty",
+    }
+    InquirePendingPaymentResponse { pay_ids: ids "PaymentId" }
+    ManagePaymentSoftwareResponse {
+        action: action "Action",
+        wallet: flat,
+        auth_names: tokens "AuthNames",
+    }
+}
+
+impl Doc for () {
+    fn put(&self, _: &mut XmlElement) {}
+    fn get(_: &Rd<'_>) -> ApiResult<Self> {
+        Ok(())
+    }
+}
+
+/// RFC 2802's Algorithm: `ID`, `type`, `name`, `Parameter` children (content kept as read),
+/// then its extension elements.
+impl Doc for Algorithm {
+    fn put(&self, e: &mut XmlElement) {
+        kind::att::put(&self.id, e, "ID");
+        kind::att::put(&self.algorithm_type, e, "type");
+        kind::att::put(&self.name, e, "name");
+        for p in &self.parameters {
+            let mut c = element("Parameter");
+            kind::att::put(&p.parameter_type, &mut c, "type");
+            c.children.clone_from(&p.content);
+            child(e, c);
+        }
+        for x in &self.extensions {
+            child(e, x.clone());
+        }
+    }
+    fn get(r: &Rd<'_>) -> ApiResult<Self> {
+        let mut parameters = Vec::new();
+        let mut extensions = Vec::new();
+        for c in &r.e.children {
+            match c {
+                XmlNode::Element(p) if p.name == "Parameter" => {
+                    parameters.push(AlgorithmParameter {
+                        parameter_type: kind::att::get(&Rd { e: p }, "type")?,
+                        content: p.children.clone(),
+                    })
+                }
+                XmlNode::Element(x) => extensions.push(x.clone()),
+                XmlNode::Text(_) => {}
+            }
+        }
+        Ok(Algorithm {
+            id: kind::att::get(r, "ID")?,
+            algorithm_type: kind::att::get(r, "type")?,
+            name: kind::att::get(r, "name")?,
+            parameters,
+            extensions,
+        })
+    }
+}
+
+/// `CallBackResponse`: empty to go on; `CompletionCode` to ask for a cancel; `Shutdown="True"`
+/// for a fast shutdown (see the module documentation).
+impl Doc for CallBackReply {
+    fn put(&self, e: &mut XmlElement) {
+        match self {
+            CallBackReply::Continue => {}
+            CallBackReply::Cancel(code) => kind::att::put(code, e, "CompletionCode"),
+            CallBackReply::Shutdown => e.attributes.push(("Shutdown".into(), "True".into())),
+        }
+    }
+    fn get(r: &Rd<'_>) -> ApiResult<Self> {
+        match r.raw("Shutdown") {
+            Some("True") => return Ok(CallBackReply::Shutdown),
+            Some("False") | None => {}
+            Some(v) => return Err(r.illegal("Shutdown", v)),
+        }
+        let code: Option<CompletionCode> = kind::att::get(r, "CompletionCode")?;
+        Ok(code.map_or(CallBackReply::Continue, CallBackReply::Cancel))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The calls
+
+macro_rules! api_calls {
+    ($($method:ident: $call:ident -> $resp:ty;)+) => {
+        /// One Payment API request: a call of the core to a bridge, or a `CallBack` of a
+        /// bridge to the core.
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub enum ApiRequest {
+            $(
+                #[doc = concat!("`", stringify!($call), "`.")]
+                $call($call),
+            )+
+            /// `CallBack` (bridge → core).
+            CallBack(CallBack),
+        }
+
+        /// The successful answer to an [`ApiRequest`], one variant per call.
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub enum ApiResponse {
+            $(
+                #[doc = concat!("`", stringify!($call), "Response`.")]
+                $call($resp),
+            )+
+            /// `CallBackResponse`.
+            CallBack(CallBackReply),
+        }
+
+        impl ApiRequest {
+            /// The RFC 3867 element name of the call (as in [`BRIDGE_CALLS`], plus
+            /// `CallBack`).
+            pub fn call_name(&self) -> &'static str {
+                match self {
+                    $(ApiRequest::$call(_) => stringify!($call),)+
+                    ApiRequest::CallBack(_) => "CallBack",
+                }
+            }
+
+            fn body(&self) -> &dyn Doc {
+                match self {
+                    $(ApiRequest::$call(r) => r,)+
+                    ApiRequest::CallBack(r) => r,
+                }
+            }
+
+            /// Reads the call element of canonical name `call`.
+            fn read(call: &str, r: &Rd<'_>) -> Option<ApiResult<Self>> {
+                Some(match call {
+                    $(stringify!($call) => <$call as Doc>::get(r).map(ApiRequest::$call),)+
+                    "CallBack" => <CallBack as Doc>::get(r).map(ApiRequest::CallBack),
+                    _ => return None,
+                })
+            }
+        }
+
+        impl ApiResponse {
+            /// The RFC 3867 element name of the call this answers.
+            pub fn call_name(&self) -> &'static str {
+                match self {
+                    $(ApiResponse::$call(_) => stringify!($call),)+
+                    ApiResponse::CallBack(_) => "CallBack",
+                }
+            }
+
+            fn body(&self) -> &dyn Doc {
+                match self {
+                    $(ApiResponse::$call(r) => r,)+
+                    ApiResponse::CallBack(r) => r,
+                }
+            }
+
+            fn read(call: &str, r: &Rd<'_>) -> Option<ApiResult<Self>> {
+                Some(match call {
+                    $(stringify!($call) => <$resp as Doc>::get(r).map(ApiResponse::$call),)+
+                    "CallBack" => <CallBackReply as Doc>::get(r).map(ApiResponse::CallBack),
+                    _ => return None,
+                })
+            }
+        }
+
+        /// Performs `request` on `bridge`: the plugin side of the document ABI, after
+        /// [`decode_request`]. A `CallBack` goes from bridge to core and is `ReqNotSupp` here.
+        pub fn dispatch(
+            bridge: &dyn PaymentBridge,
+            host: &dyn BridgeHost,
+            request: &ApiRequest,
+        ) -> ApiResult<ApiResponse> {
+            match request {
+                $(ApiRequest::$call(r) => bridge.$method(host, r).map(ApiResponse::$call),)+
+                ApiRequest::CallBack(_) => Err(ApiError::not_supported("CallBack")),
+            }
+        }
+
+        /// The core side of the document ABI: each call is encoded, handed to `call`, and its
+        /// answer decoded.
+        ///
+        /// The `host` argument of the trait methods is not used: a document plugin reaches the
+        /// host's services (CallBack, key-value store, clock, random, log) through the ABI,
+        /// not through this object.
+        impl<F> PaymentBridge for DocumentBridge<F>
+        where
+            F: Fn(&[u8]) -> Result<Vec<u8>, String> + Send + Sync,
+        {
+            fn info(&self) -> BridgeInfo {
+                self.info.clone()
+            }
+
+            $(
+                fn $method(&self, _host: &dyn BridgeHost, request: &$call) -> ApiResult<$resp> {
+                    match self.exchange(stringify!($call), request)? {
+                        ApiResponse::$call(r) => Ok(r),
+                        other => Err(mismatch(stringify!($call), other.call_name())),
+                    }
+                }
+            )+
+        }
+    };
+}
+
+api_calls! {
+    find_accepted_payment_brand: FindAcceptedPaymentBrand -> FindAcceptedPaymentBrandResponse;
+    find_accepted_payment_protocol: FindAcceptedPaymentProtocol
+        -> FindAcceptedPaymentProtocolResponse;
+    get_payment_initialization_data: GetPaymentInitializationData
+        -> GetPaymentInitializationDataResponse;
+    inquire_auth_challenge: InquireAuthChallenge -> InquireAuthChallengeResponse;
+    authenticate: Authenticate -> AuthenticateResponse;
+    check_auth_response: CheckAuthResponse -> StatusInfo;
+    find_payment_instrument: FindPaymentInstrument -> FindPaymentInstrumentResponse;
+    check_payment_possibility: CheckPaymentPossibility -> CheckPaymentPossibilityResponse;
+    start_payment_consumer: StartPaymentConsumer -> SchemeStep;
+    resume_payment_consumer: ResumePaymentConsumer -> SchemeStep;
+    start_payment_inquiry: StartPaymentInquiry -> StartPaymentInquiryResponse;
+    payment_instrument_inquiry: PaymentInstrumentInquiry -> PaymentInstrumentInquiryResponse;
+    start_payment_payment_handler: StartPaymentPaymentHandler -> SchemeStep;
+    resume_payment_payment_handler: ResumePaymentPaymentHandler -> SchemeStep;
+    inquire_payment_status: InquirePaymentStatus -> InquirePaymentStatusResponse;
+    continue_process: ContinueProcess -> SchemeStep;
+    change_process_state: ChangeProcessState -> StatusInfo;
+    inquire_process_state: InquireProcessState -> InquireProcessStateResponse;
+    check_payment_receipt: CheckPaymentReceipt -> ();
+    expand_payment_receipt: ExpandPaymentReceipt -> ExpandPaymentReceiptResponse;
+    remove_payment_log: RemovePaymentLog -> ();
+    inquire_pending_payment: InquirePendingPayment -> InquirePendingPaymentResponse;
+    manage_payment_software: ManagePaymentSoftware -> ManagePaymentSoftwareResponse;
+}
+
+/// The canonical name of a call element (the RFC's misspelling accepted).
+fn canonical_call(name: &str) -> Option<&'static str> {
+    if name == "CheckPaymentPossiblity" {
+        return Some("CheckPaymentPossibility");
+    }
+    BRIDGE_CALLS
+        .iter()
+        .copied()
+        .chain(std::iter::once("CallBack"))
+        .find(|c| *c == name)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Documents
+
+fn hard(code: ApiErrorCode, desc: String) -> ApiError {
+    ApiError::new(code, Severity::HardError, desc)
+}
+
+fn mismatch(expected: &str, got: &str) -> ApiError {
+    hard(
+        ApiErrorCode::Iotp(ErrorCode::UnknownError),
+        format!("the payment bridge answered {got} to a {expected} request"),
+    )
+}
+
+fn write_document(root: &str, children: Vec<XmlElement>) -> String {
+    let mut e = element(root);
+    e.attributes.push(("xmlns".into(), NAMESPACE.into()));
+    e.children = children.into_iter().map(XmlNode::Element).collect();
+    let mut w = XmlWriter::with_capacity(512);
+    w.out.push_str(DECLARATION);
+    w.element(&e);
+    w.out
+}
+
+fn call_element(name: &str, body: &dyn Doc) -> XmlElement {
+    let mut e = element(name);
+    body.put(&mut e);
+    e
+}
+
+/// Parses a document and checks its root element and namespace; the errors say what is wrong.
+fn read_root(doc: &[u8], root: &str, limits: &Limits) -> ApiResult<XmlElement> {
+    let tree = parse_tree(doc, limits).map_err(|e| match e {
+        SyntaxError::TooLarge { .. } => {
+            hard(ApiErrorCode::Iotp(ErrorCode::MsgTooLarge), e.to_string())
+        }
+        e => hard(ApiErrorCode::SyntaxError, e.to_string()),
+    })?;
+    let r = Rd { e: &tree };
+    if tree.name != root {
+        let desc = format!("the document is a {}, not an {root}", tree.name);
+        return Err(r.located(ApiErrorCode::SyntaxError, None, desc));
+    }
+    if let Some(ns) = tree.attribute("xmlns")
+        && ns != NAMESPACE
+    {
+        let desc = format!("{root} is in namespace \"{ns}\", not {NAMESPACE}");
+        return Err(r.located(ApiErrorCode::SyntaxError, Some("xmlns"), desc));
+    }
+    Ok(tree)
+}
+
+fn elements(e: &XmlElement) -> impl Iterator<Item = &XmlElement> {
+    e.children.iter().filter_map(|c| match c {
+        XmlNode::Element(c) => Some(c),
+        XmlNode::Text(_) => None,
+    })
+}
+
+/// Writes the `IotpPaymentApiRequest` document of a request.
+///
+/// The pass phrase, when the request has one, is in the `Passphrase` attribute: such documents
+/// must never be logged or stored.
+pub fn encode_request(req: &ApiRequest) -> String {
+    write_document(
+        REQUEST_ROOT,
+        vec![call_element(req.call_name(), req.body())],
+    )
+}
+
+/// Reads an `IotpPaymentApiRequest` document (liberally: see the module documentation).
+///
+/// Errors: a document that is not well-formed, not a request or not in [`NAMESPACE`] (an absent
+/// `xmlns` is accepted) → `SyntaxError` (`MsgTooLarge` above `limits.max_message_bytes`); an
+/// unknown call → `ReqNotSupp`; a missing required attribute → `AttMissing`; an illegal value
+/// → `AttValIllegal`; both with an ErrorLocation naming the element and attribute.
+pub fn decode_request(doc: &[u8], limits: &Limits) -> Result<ApiRequest, ApiError> {
+    let tree = read_root(doc, REQUEST_ROOT, limits)?;
+    let mut calls = elements(&tree);
+    let (Some(call), None) = (calls.next(), calls.next()) else {
+        return Err(hard(
+            ApiErrorCode::SyntaxError,
+            format!("{REQUEST_ROOT} must hold exactly one call element"),
+        ));
+    };
+    let r = Rd { e: call };
+    canonical_call(&call.name)
+        .and_then(|name| ApiRequest::read(name, &r))
+        .unwrap_or_else(|| Err(ApiError::not_supported(&call.name)))
+}
+
+/// Writes the `IotpPaymentApiResponse` document of an answer: an `ErrorResponse` for an error,
+/// the call's `…Response` element otherwise. A CallBack cancel or shutdown request is written
+/// as an `ErrorResponse` `BusError` together with the `CallBackResponse`.
+pub fn encode_response(resp: &Result<ApiResponse, ApiError>) -> String {
+    let children = match resp {
+        Err(e) => vec![call_element("ErrorResponse", e)],
+        Ok(r) => {
+            let body = call_element(&format!("{}Response", r.call_name()), r.body());
+            match r {
+                ApiResponse::CallBack(
+                    reply @ (CallBackReply::Cancel(_) | CallBackReply::Shutdown),
+                ) => {
+                    let what = match reply {
+                        CallBackReply::Shutdown => "shutdown",
+                        _ => "cancel",
+                    };
+                    let mut e = ApiError::business(format!("the core asks for a {what}"));
+                    e.locations.push(ErrorLocation {
+                        element_type: "CallBack".into(),
+                        ..Default::default()
+                    });
+                    vec![call_element("ErrorResponse", &e), body]
+                }
+                _ => vec![body],
+            }
+        }
+    };
+    write_document(RESPONSE_ROOT, children)
+}
+
+/// Reads the `IotpPaymentApiResponse` answering the call `expected` (its RFC 3867 element name).
+///
+/// An `ErrorResponse` becomes `Err` of that error. A document that is broken, invalid, or
+/// answers another call becomes `Err` with `SyntaxError` (or `UnknownError` for a wrong or
+/// missing answer; `MsgTooLarge` above the limit) and HardError: the host treats it as a
+/// failure of the payment.
+pub fn decode_response(
+    doc: &[u8],
+    expected: &str,
+    limits: &Limits,
+) -> Result<ApiResponse, ApiError> {
+    let unknown = |desc: String| hard(ApiErrorCode::Iotp(ErrorCode::UnknownError), desc);
+    let call = canonical_call(expected)
+        .ok_or_else(|| unknown(format!("{expected} is not a Payment API call")))?;
+    let tree = read_root(doc, RESPONSE_ROOT, limits)?;
+    let invalid = |e: ApiError, what: &str| ApiError {
+        code: ApiErrorCode::SyntaxError,
+        desc: format!("invalid {what} from the payment bridge: {}", e.desc),
+        severity: Severity::HardError,
+        ..e
+    };
+    let mut error = None;
+    let mut answer = None;
+    for c in elements(&tree) {
+        let r = Rd { e: c };
+        if c.name == "ErrorResponse" && error.is_none() {
+            error = Some(ApiError::get(&r).map_err(|e| invalid(e, "ErrorResponse"))?);
+            continue;
+        }
+        let answered = c
+            .name
+            .strip_suffix("Response")
+            .and_then(canonical_call)
+            .filter(|_| answer.is_none());
+        match answered {
+            Some(name) if name == call => answer = Some(r),
+            Some(name) => return Err(mismatch(call, name)),
+            None => return Err(unknown(format!("unexpected {} in {RESPONSE_ROOT}", c.name))),
+        }
+    }
+    if let Some(e) = error {
+        // A CallBackResponse comes with a BusError when it asks for a cancel or a shutdown.
+        if !(call == "CallBack" && e.code == ApiErrorCode::BusError && answer.is_some()) {
+            return Err(e);
+        }
+    }
+    match answer {
+        Some(r) => ApiResponse::read(call, &r)
+            .unwrap_or_else(|| Err(unknown(format!("{call} has no response"))))
+            .map_err(|e| invalid(e, &format!("{call}Response"))),
+        None => match call {
+            "CheckPaymentReceipt" => Ok(ApiResponse::CheckPaymentReceipt(())),
+            "RemovePaymentLog" => Ok(ApiResponse::RemovePaymentLog(())),
+            _ => Err(unknown(format!(
+                "{RESPONSE_ROOT} holds no answer to {call}"
+            ))),
+        },
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The core side: a bridge reached through documents
+
+/// A [`PaymentBridge`] that speaks documents: each call is written with [`encode_request`],
+/// passed to `call` (e.g. a C plugin's entry point, a child process or a socket), and its answer
+/// read with [`decode_response`] under the default [`Limits`]. A transport failure (`Err` of
+/// `call`) becomes `UnknownError` with HardError and the message.
+pub struct DocumentBridge<F> {
+    info: BridgeInfo,
+    call: F,
+}
+
+impl<F> std::fmt::Debug for DocumentBridge<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DocumentBridge")
+            .field("info", &self.info)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F> DocumentBridge<F>
+where
+    F: Fn(&[u8]) -> Result<Vec<u8>, String> + Send + Sync,
+{
+    /// A bridge described by `info` whose documents go through `call`.
+    pub fn new(info: BridgeInfo, call: F) -> Self {
+        DocumentBridge { info, call }
+    }
+
+    fn exchange(&self, call: &'static str, request: &dyn Doc) -> ApiResult<ApiResponse> {
+        let doc = write_document(REQUEST_ROOT, vec![call_element(call, request)]);
+        let answer = (self.call)(doc.as_bytes()).map_err(|m| {
+            hard(
+                ApiErrorCode::Iotp(ErrorCode::UnknownError),
+                format!("the payment bridge could not be reached for {call}: {m}"),
+            )
+        })?;
+        decode_response(&answer, call, &Limits::default())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::payapi::mock::MockScheme;
+    use std::collections::{BTreeSet, HashMap};
+    use std::sync::Mutex;
+
+    // -- samples: every optional field set ----------------------------------------------------
+
+    fn pcs(tag: &str) -> Vec<PackagedContent> {
+        vec![
+            PackagedContent {
+                name: Some(format!("{tag}-text")),
+                content: ContentType::MimeType("text/plain".into()),
+                transform: Transform::None,
+                data: b"  a <b> & \"c\" ]]>\r\n\tend ".to_vec(),
+            },
+            PackagedContent {
+                name: Some(format!("{tag}-bin")),
+                content: ContentType::Xml,
+                transform: Transform::Base64,
+                data: vec![0, 1, 2, 0xff, 0xfe, b'<'],
+            },
+            PackagedContent::text(""),
+        ]
+    }
+
+    fn amount() -> AmountInfo {
+        AmountInfo {
+            pay_direction: PayDirection::Credit,
+            curr_code_type: CurrCodeType::Iso4217A,
+            curr_code: "EUR".into(),
+            amount: "12.50".into(),
+        }
+    }
+
+    fn wallet() -> WalletAccess {
+        WalletAccess {
+            wallet_id: Some("W-1".into()),
+            passphrase: Some("pass \"phrase\" & <more>".into()),
+        }
+    }
+
+    fn offer() -> OfferContent {
+        OfferContent {
+            brand: pcs("Brand"),
+            protocol_brand: Some(ProtocolBrandInfo {
+                protocol_brand_id: "x-pb".into(),
+                content: pcs("ProtocolBrand"),
+            }),
+            protocol_amount: pcs("ProtocolAmount"),
+            pay_protocol: pcs("PayProtocol"),
+            order: pcs("Order"),
+        }
+    }
+
+    fn brand_selection() -> BrandSelectionContent {
+        BrandSelectionContent {
+            brand_info: pcs("BrandSelBrandInfo"),
+            protocol_amount_info: pcs("BrandSelProtocolAmountInfo"),
+            currency_amount_info: pcs("BrandSelCurrencyAmountInfo"),
+        }
+    }
+
+    fn algorithm(id: &str) -> Algorithm {
+        Algorithm {
+            id: id.into(),
+            algorithm_type: Some(AlgorithmType::Signature),
+            name: "x-alg".into(),
+            parameters: vec![
+                AlgorithmParameter {
+                    parameter_type: "AlgorithmRef".into(),
+                    content: vec![XmlNode::Text("A2".into())],
+                },
+                AlgorithmParameter {
+                    parameter_type: "Empty".into(),
+                    content: vec![],
+                },
+            ],
+            extensions: vec![XmlElement {
+                name: "x:Ext".into(),
+                attributes: vec![("xmlns:x".into(), "urn:x".into())],
+                children: vec![XmlNode::Text("t".into())],
+            }],
+        }
+    }
+
+    fn status(state: PaymentState) -> StatusInfo {
+        StatusInfo {
+            process_state: state,
+            percent_complete: Some(42),
+            completion_code: Some(CompletionCode::PaymtCancelled),
+            status_desc: Some("50% <done>\t& \"ok\"\n".into()),
+        }
+    }
+
+    fn s(v: &str) -> String {
+        v.into()
+    }
+
+    fn requests() -> Vec<ApiRequest> {
+        use ApiRequest as R;
+        vec![
+            R::FindAcceptedPaymentBrand(FindAcceptedPaymentBrand {
+                amount: amount(),
+                merchant_pay_id: s("M-1"),
+                merchant_org_id: Some(s("shop.example")),
+                wallet_id: Some(s("W-1")),
+                merchant_data: pcs("MerchantData"),
+            }),
+            R::FindAcceptedPaymentProtocol(FindAcceptedPaymentProtocol {
+                brand_id: Some(s("VISA")),
+                amount: amount(),
+                merchant_pay_id: s("M-1"),
+                merchant_org_id: Some(s("shop.example")),
+                wallet_id: Some(s("W-1")),
+                brand_content: pcs("Brand"),
+                merchant_data: pcs("MerchantData"),
+            }),
+            R::GetPaymentInitializationData(GetPaymentInitializationData {
+                brand_id: s("VISA"),
+                merchant_pay_id: s("M-1"),
+                amount: amount(),
+                protocol_id: s("SET"),
+                ok_from: s("2000-01-01T00:00:00Z"),
+                ok_to: s("2000-01-02T00:00:00Z"),
+                receiver_org_id: Some(s("ph.example")),
+                merchant_org_id: Some(s("shop.example")),
+                wallet: wallet(),
+                offer: offer(),
+                brand_selection: brand_selection(),
+                merchant_data: pcs("MerchantData"),
+            }),
+            R::InquireAuthChallenge(InquireAuthChallenge {
+                authentication_id: s("AU-1"),
+                wallet: wallet(),
+                algorithms: vec![algorithm("A1"), algorithm("A2")],
+            }),
+            R::Authenticate(Authenticate {
+                authentication_id: s("AU-1"),
+                wallet: wallet(),
+                algorithm: algorithm("A1"),
+                auth_req: pcs("AuthReq"),
+            }),
+            R::CheckAuthResponse(CheckAuthResponse {
+                authentication_id: s("AU-1"),
+                wallet: wallet(),
+                algorithm: algorithm("A1"),
+                auth_req: pcs("AuthReq"),
+                auth_res: pcs("AuthRes"),
+            }),
+            R::FindPaymentInstrument(FindPaymentInstrument {
+                brand_id: s("VISA"),
+                protocol_id: s("SET"),
+                amount: amount(),
+                consumer_pay_id: s("C-1"),
+                wallet_id: Some(s("W-1")),
+                offer: offer(),
+            }),
+            R::CheckPaymentPossibility(CheckPaymentPossibility {
+                brand_id: s("VISA"),
+                payment_instrument_id: Some(s("card-1")),
+                amount: amount(),
+                protocol_id: s("SET"),
+                consumer_pay_id: s("C-1"),
+                wallet: wallet(),
+                offer: offer(),
+            }),
+            R::StartPaymentConsumer(StartPaymentConsumer {
+                brand_id: s("VISA"),
+                payment_instrument_id: Some(s("card-1")),
+                amount: amount(),
+                protocol_id: s("SET"),
+                protocol_brand_id: Some(s("x-pb")),
+                ok_from: s("a"),
+                ok_to: s("b"),
+                consumer_pay_id: s("C-1"),
+                wallet: wallet(),
+                offer: offer(),
+            }),
+            R::ResumePaymentConsumer(ResumePaymentConsumer {
+                consumer_pay_id: s("C-1"),
+                wallet: wallet(),
+            }),
+            R::StartPaymentInquiry(StartPaymentInquiry {
+                consumer_pay_id: s("C-1"),
+                wallet: wallet(),
+            }),
+            R::PaymentInstrumentInquiry(PaymentInstrumentInquiry {
+                brand_id: s("VISA"),
+                payment_instrument_id: Some(s("card-1")),
+                protocol_id: s("SET"),
+                property_types: vec![s("Balance"), s("PayAmount1")],
+                lang: Some(s("en")),
+                wallet: wallet(),
+                offer: offer(),
+            }),
+            R::StartPaymentPaymentHandler(StartPaymentPaymentHandler {
+                brand_id: s("VISA"),
+                consumer_pay_id: Some(s("C-1")),
+                amount: amount(),
+                protocol_id: s("SET"),
+                ok_from: s("a"),
+                ok_to: s("b"),
+                payment_handler_pay_id: s("P-1"),
+                merchant_org_id: s("shop.example"),
+                wallet: wallet(),
+                offer: offer(),
+                brand_selection: brand_selection(),
+                trading_role_data: pcs("Payment:TradingRoleData"),
+                pay_scheme: pcs("PayScheme"),
+            }),
+            R::ResumePaymentPaymentHandler(ResumePaymentPaymentHandler {
+                payment_handler_pay_id: s("P-1"),
+                wallet: wallet(),
+                pay_scheme: pcs("PayScheme"),
+            }),
+            R::InquirePaymentStatus(InquirePaymentStatus {
+                payment_handler_pay_id: s("P-1"),
+                wallet: wallet(),
+                pay_scheme: pcs("PayScheme"),
+            }),
+            R::ContinueProcess(ContinueProcess {
+                pay_id: s("P-1"),
+                process_type: ProcessType::Inquiry,
+                wallet: wallet(),
+                pay_scheme: pcs("PayScheme"),
+                from_hard_error: true,
+            }),
+            R::ChangeProcessState(ChangeProcessState {
+                pay_id: s("P-1"),
+                process_state: PaymentState::Suspended,
+                completion_code: Some(CompletionCode::ConsCancelled),
+                process_type: ProcessType::Inquiry,
+                wallet: wallet(),
+            }),
+            R::InquireProcessState(InquireProcessState {
+                pay_id: s("P-1"),
+                wallet: wallet(),
+            }),
+            R::CheckPaymentReceipt(CheckPaymentReceipt {
+                pay_id: s("C-1"),
+                wallet: wallet(),
+                receipt: pcs("Receipt"),
+            }),
+            R::ExpandPaymentReceipt(ExpandPaymentReceipt {
+                pay_id: s("C-1"),
+                wallet: wallet(),
+                receipt: pcs("Receipt"),
+            }),
+            R::RemovePaymentLog(RemovePaymentLog {
+                pay_id: s("C-1"),
+                wallet: wallet(),
+            }),
+            R::InquirePendingPayment(InquirePendingPayment { wallet: wallet() }),
+            R::ManagePaymentSoftware(ManagePaymentSoftware {
+                brand_id: Some(s("VISA")),
+                protocol_id: Some(s("SET")),
+                action: Some(s("Update")),
+                wallet: wallet(),
+                offer: offer(),
+            }),
+            R::CallBack(CallBack {
+                content_software_id: Some(s("Vendor Product 1.0 build 7")),
+                pay_id: s("P-1"),
+                process_state: Some(PaymentState::Iotp(ProcessState::InProgress)),
+                percent_complete: Some(100),
+                completion_code: Some(CompletionCode::Unspecified),
+                status_desc: Some(s("Paying 12.30 USD to XYZ Inc")),
+            }),
+        ]
+    }
+
+    fn brand_item() -> BrandItem {
+        BrandItem {
+            brand_id: s("VISA"),
+            lang: Some(s("en")),
+            brand_name: s("Visa"),
+            brand_logo_net_locn: s("https://x/logo.gif"),
+            brand_narrative: Some(s("5% discount")),
+            content: pcs("Brand"),
+        }
+    }
+
+    fn property(t: &str) -> InstrumentProperty {
+        InstrumentProperty {
+            property_type: s(t),
+            property_value: s("100.00"),
+            property_desc: Some(s("what is left")),
+        }
+    }
+
+    fn responses() -> Vec<ApiResponse> {
+        use ApiResponse as R;
+        vec![
+            R::FindAcceptedPaymentBrand(FindAcceptedPaymentBrandResponse {
+                brands: vec![brand_item(), brand_item()],
+            }),
+            R::FindAcceptedPaymentProtocol(FindAcceptedPaymentProtocolResponse {
+                protocols: vec![ProtocolItem {
+                    protocol_id: s("SET"),
+                    protocol_brand_id: Some(s("x-pb")),
+                    protocol_name: s("SET 1.0"),
+                    pay_req_net_locn: Some(s("http://ph/pay")),
+                    sec_pay_req_net_locn: Some(s("https://ph/pay")),
+                    protocol_amount_content: pcs("ProtocolAmount"),
+                    pay_protocol_content: pcs("PayProtocol"),
+                    currency_amounts: vec![
+                        amount(),
+                        AmountInfo {
+                            curr_code: s("USD"),
+                            ..amount()
+                        },
+                    ],
+                }],
+                brands: vec![brand_item()],
+            }),
+            R::GetPaymentInitializationData(GetPaymentInitializationDataResponse {
+                ok_from: Some(s("a")),
+                ok_to: Some(s("b")),
+                order: pcs("Order"),
+                trading_role_data: pcs("Payment:SET-OD"),
+            }),
+            R::InquireAuthChallenge(InquireAuthChallengeResponse {
+                auth_req: pcs("AuthReq"),
+                algorithm: algorithm("A1"),
+            }),
+            R::Authenticate(AuthenticateResponse {
+                auth_res: pcs("AuthRes"),
+            }),
+            R::CheckAuthResponse(status(PaymentState::Iotp(ProcessState::CompletedOk))),
+            R::FindPaymentInstrument(FindPaymentInstrumentResponse {
+                instruments: vec![PayInstrument {
+                    id: s("card-1"),
+                    lang: Some(s("de")),
+                    pay_inst_name: s("Karte"),
+                }],
+            }),
+            R::CheckPaymentPossibility(CheckPaymentPossibilityResponse {
+                brand_selection: brand_selection(),
+            }),
+            R::StartPaymentConsumer(SchemeStep::more(pcs("PayScheme"))),
+            R::ResumePaymentConsumer(SchemeStep::end(pcs("PayScheme"))),
+            R::StartPaymentInquiry(StartPaymentInquiryResponse {
+                pay_scheme: pcs("PayScheme"),
+            }),
+            R::PaymentInstrumentInquiry(PaymentInstrumentInquiryResponse {
+                properties: vec![property("Balance"), property("x-Points")],
+                unavailable: vec![s("Limit"), s("Expiration")],
+            }),
+            R::StartPaymentPaymentHandler(SchemeStep::end(pcs("PayScheme"))),
+            R::ResumePaymentPaymentHandler(SchemeStep::more(vec![])),
+            R::InquirePaymentStatus(InquirePaymentStatusResponse {
+                payment_handler_pay_id: Some(s("P-1")),
+                status: status(PaymentState::Iotp(ProcessState::ProcessError)),
+                pay_scheme: pcs("PayScheme"),
+            }),
+            R::ContinueProcess(SchemeStep::more(pcs("PayScheme"))),
+            R::ChangeProcessState(status(PaymentState::Iotp(ProcessState::Failed))),
+            R::InquireProcessState(InquireProcessStateResponse {
+                status: status(PaymentState::Suspended),
+                pay_receipt_name_refs: vec![s("R1"), s("R2")],
+                receipt: pcs("Receipt"),
+            }),
+            R::CheckPaymentReceipt(()),
+            R::ExpandPaymentReceipt(ExpandPaymentReceiptResponse {
+                brand_id: Some(s("VISA")),
+                payment_instrument_id: Some(s("card-1")),
+                amount: Some(amount()),
+                time_stamp: Some(s("2000-01-01T00:00:00Z")),
+                protocol_id: Some(s("SET")),
+                protocol_brand_id: Some(s("x-pb")),
+                protocol_trans_id: Some(s("T-9")),
+                consumer_desc: Some(s("you paid")),
+                payment_handler_desc: Some(s("we got")),
+                style_sheet_net_locn: Some(s("https://x/s.xsl")),
+                properties: vec![property("PayAmount1")],
+            }),
+            R::RemovePaymentLog(()),
+            R::InquirePendingPayment(InquirePendingPaymentResponse {
+                pay_ids: vec![s("C-1"), s("C-2")],
+            }),
+            R::ManagePaymentSoftware(ManagePaymentSoftwareResponse {
+                action: Some(s("New")),
+                wallet: wallet(),
+                auth_names: vec![s("x-a"), s("x-b")],
+            }),
+            R::CallBack(CallBackReply::Continue),
+            R::CallBack(CallBackReply::Cancel(CompletionCode::ConsCancelled)),
+            R::CallBack(CallBackReply::Shutdown),
+        ]
+    }
+
+    fn full_error() -> ApiError {
+        ApiError {
+            code: ApiErrorCode::ReqRefused,
+            desc: s("refused: \"no\" <because>"),
+            severity: Severity::TransientError,
+            min_retry_secs: Some(30),
+            sw_vendor_error_ref: Some(s("E-17")),
+            locations: vec![
+                ErrorLocation {
+                    element_type: s("PaySchemeData"),
+                    iotp_msg_ref: Some(s("M.1")),
+                    blk_ref: Some(s("B.2")),
+                    comp_ref: Some(s("C.3")),
+                    element_ref: Some(s("E.4")),
+                    att_name: Some(s("PayId")),
+                },
+                ErrorLocation {
+                    element_type: s("Brand"),
+                    ..Default::default()
+                },
+            ],
+            pay_scheme: pcs("PayScheme"),
+        }
+    }
+
+    fn limits() -> Limits {
+        Limits::default()
+    }
+
+    fn all_calls() -> BTreeSet<&'static str> {
+        BRIDGE_CALLS.iter().copied().chain(["CallBack"]).collect()
+    }
+
+    // -- round trips -------------------------------------------------------------------------
+
+    #[test]
+    fn every_request_round_trips() {
+        let reqs = requests();
+        let names: BTreeSet<_> = reqs.iter().map(ApiRequest::call_name).collect();
+        assert_eq!(names, all_calls(), "one sample per call");
+        assert_eq!(reqs.len(), BRIDGE_CALLS.len() + 1);
+        for req in reqs {
+            let doc = encode_request(&req);
+            assert!(doc.contains(&format!("<{} ", req.call_name())), "{doc}");
+            let back = decode_request(doc.as_bytes(), &limits())
+                .unwrap_or_else(|e| panic!("{}: {e}\n{doc}", req.call_name()));
+            assert_eq!(back, req, "{doc}");
+            // Writing is a fixed point.
+            assert_eq!(encode_request(&back), doc);
+        }
+    }
+
+    #[test]
+    fn every_response_round_trips() {
+        let resps = responses();
+        let names: BTreeSet<_> = resps.iter().map(ApiResponse::call_name).collect();
+        assert_eq!(names, all_calls(), "one sample per call");
+        for resp in resps {
+            let call = resp.call_name();
+            let doc = encode_response(&Ok(resp.clone()));
+            assert!(doc.contains(&format!("<{call}Response")), "{doc}");
+            let back = decode_response(doc.as_bytes(), call, &limits())
+                .unwrap_or_else(|e| panic!("{call}: {e}\n{doc}"));
+            assert_eq!(back, resp, "{doc}");
+        }
+    }
+
+    #[test]
+    fn error_responses_round_trip() {
+        let mut plain = ApiError::illegal_value("Passphrase", "wrong pass phrase");
+        plain.code = ApiErrorCode::Iotp(ErrorCode::AttValIllegal);
+        for e in [
+            full_error(),
+            plain,
+            ApiError::business("declined"),
+            ApiError::transient(ErrorCode::SystemBusy, 5, "busy"),
+        ] {
+            let doc = encode_response(&Err(e.clone()));
+            assert!(doc.contains("<ErrorResponse "), "{doc}");
+            for call in ["ContinueProcess", "CallBack", "CheckPaymentReceipt"] {
+                assert_eq!(
+                    decode_response(doc.as_bytes(), call, &limits()),
+                    Err(e.clone())
+                );
+            }
+        }
+        // The RFC's ErrorResponse may come with a response; the error wins.
+        let doc = encode_response(&Err(full_error())).replace(
+            "</IotpPaymentApiResponse>",
+            "<ContinueProcessResponse ContStatus=\"End\"/></IotpPaymentApiResponse>",
+        );
+        assert_eq!(
+            decode_response(doc.as_bytes(), "ContinueProcess", &limits()),
+            Err(full_error())
+        );
+    }
+
+    #[test]
+    fn emits_the_rfc_spellings() {
+        let doc = encode_request(&requests()[7]);
+        assert!(doc.contains("<CheckPaymentPossibility "), "{doc}");
+        assert!(doc.contains(&format!("xmlns=\"{NAMESPACE}\"")), "{doc}");
+        assert!(doc.contains(" WalletID=\"W-1\""), "{doc}");
+        assert!(doc.contains(" Passphrase=\""), "{doc}");
+        assert!(
+            doc.contains("<BrandPackagedContent Name=\"Brand-text\""),
+            "{doc}"
+        );
+        assert!(
+            doc.contains("<ProtocolBrand ProtocolBrandId=\"x-pb\"><PackagedContent"),
+            "{doc}"
+        );
+        assert!(doc.contains("Transform=\"BASE64\">AAEC//48</"), "{doc}");
+        let doc = encode_response(&Ok(ApiResponse::ChangeProcessState(status(
+            PaymentState::Suspended,
+        ))));
+        assert!(doc.contains("ProcessState=\"Suspended\""), "{doc}");
+        assert!(doc.contains("CompletionCode=\"PaymtCancelled\""), "{doc}");
+    }
+
+    // -- liberal reading ---------------------------------------------------------------------
+
+    #[test]
+    fn reads_the_rfc_misspellings_and_layout() {
+        let doc = br#"<?xml version="1.0"?>
+<IotpPaymentApiRequest xml:lang="en" ContentSoftwareID="x">
+  <CheckPaymentPossiblity BrandId="VISA" PayDirection="Debit" CurrCode="USD" Amount="1"
+      ProtocolId="SET" ConsumerPayId="C-1" WalletId="W-9" x-unknown="ignored">
+    <PayProtocolPackagedContent Name="b">
+       QUJD
+    </PayProtocolPackagedContent>
+    <x:Foreign xmlns:x="urn:x"/>
+    <BrandPackagedContent Name="a">text</BrandPackagedContent>
+  </CheckPaymentPossiblity>
+</IotpPaymentApiRequest>"#;
+        let ApiRequest::CheckPaymentPossibility(r) = decode_request(doc, &limits()).unwrap() else {
+            panic!("wrong call")
+        };
+        assert_eq!(r.wallet.wallet_id.as_deref(), Some("W-9"));
+        assert_eq!(
+            r.amount.curr_code_type,
+            CurrCodeType::Iso4217A,
+            "DTD default"
+        );
+        assert_eq!(r.offer.brand[0].data, b"text");
+        assert_eq!(r.offer.pay_protocol[0].data, b"\n       QUJD\n    ");
+        let doc = String::from_utf8_lossy(doc).replace(
+            "<PayProtocolPackagedContent Name=\"b\">",
+            "<PayProtocolPackagedContent Name=\"b\" Transform=\"BASE64\">",
+        );
+        let ApiRequest::CheckPaymentPossibility(r) =
+            decode_request(doc.as_bytes(), &limits()).unwrap()
+        else {
+            panic!("wrong call")
+        };
+        assert_eq!(
+            r.offer.pay_protocol[0].data, b"ABC",
+            "base64 with whitespace"
+        );
+
+        let doc = br#"<IotpPaymentApiRequest xmlns="http://www.iotp.org/2000/08/PaymentAPI"><ChangeProcessState PayId="C-1" ProcessState="Failed" CompletionCode="PaymCancelled"/></IotpPaymentApiRequest>"#;
+        let ApiRequest::ChangeProcessState(r) = decode_request(doc, &limits()).unwrap() else {
+            panic!("wrong call")
+        };
+        assert_eq!(r.completion_code, Some(CompletionCode::PaymtCancelled));
+        assert_eq!(r.process_type, ProcessType::Payment, "DTD default");
+
+        let doc = br#"<IotpPaymentApiResponse>
+            <CheckPaymentPossiblityResponse/>
+        </IotpPaymentApiResponse>"#;
+        assert_eq!(
+            decode_response(doc, "CheckPaymentPossibility", &limits()),
+            Ok(ApiResponse::CheckPaymentPossibility(Default::default()))
+        );
+        assert_eq!(
+            decode_response(doc, "CheckPaymentPossiblity", &limits()),
+            Ok(ApiResponse::CheckPaymentPossibility(Default::default()))
+        );
+        let doc = br#"<IotpPaymentApiResponse><ErrorResponse ErrorCode="AttValInvalid" ErrorDesc="d" Severity="HardError"><ErrorLocation ElementType="X" AttName="Y"/></ErrorResponse></IotpPaymentApiResponse>"#;
+        let e = decode_response(doc, "InquireProcessState", &limits()).unwrap_err();
+        assert_eq!(e.code, ApiErrorCode::AttNotValid);
+        assert_eq!(e.attribute(), Some("Y"));
+        // EMPTY responses may be left out.
+        let doc = br#"<IotpPaymentApiResponse/>"#;
+        assert_eq!(
+            decode_response(doc, "RemovePaymentLog", &limits()),
+            Ok(ApiResponse::RemovePaymentLog(()))
+        );
+    }
+
+    // -- garbage -----------------------------------------------------------------------------
+
+    fn request_error(doc: &[u8]) -> ApiError {
+        match decode_request(doc, &limits()) {
+            Ok(r) => panic!("accepted {r:?}"),
+            Err(e) => e,
+        }
+    }
+
+    fn wrap(call: &str) -> String {
+        format!("<IotpPaymentApiRequest xmlns=\"{NAMESPACE}\">{call}</IotpPaymentApiRequest>")
+    }
+
+    fn assert_location(e: &ApiError, code: ErrorCode, element: &str, att: Option<&str>) {
+        assert_eq!(e.code, ApiErrorCode::Iotp(code), "{e}");
+        assert_eq!(e.severity, Severity::HardError);
+        assert_eq!(e.locations.len(), 1, "{e:?}");
+        assert_eq!(e.locations[0].element_type, element);
+        assert_eq!(e.locations[0].att_name.as_deref(), att);
+    }
+
+    #[test]
+    fn garbage_requests_give_the_right_error() {
+        for doc in [
+            &b""[..],
+            b"not xml at all",
+            b"<IotpPaymentApiRequest>",
+            b"<IotpPaymentApiRequest></Other>",
+            b"\xff\xfe\x00",
+            b"<!DOCTYPE x [<!ENTITY a \"b\">]><IotpPaymentApiRequest/>",
+        ] {
+            assert_eq!(
+                request_error(doc).code,
+                ApiErrorCode::SyntaxError,
+                "{doc:?}"
+            );
+        }
+        let e = request_error(b"<IotpPaymentApiResponse/>");
+        assert_eq!(e.code, ApiErrorCode::SyntaxError);
+        let e = request_error(b"<IotpPaymentApiRequest xmlns=\"urn:other\"><InquirePendingPayment/></IotpPaymentApiRequest>");
+        assert_eq!(e.code, ApiErrorCode::SyntaxError);
+        assert_eq!(e.attribute(), Some("xmlns"));
+        // No call, two calls.
+        assert_eq!(
+            request_error(wrap("").as_bytes()).code,
+            ApiErrorCode::SyntaxError
+        );
+        let two = wrap("<InquirePendingPayment/><InquirePendingPayment/>");
+        assert_eq!(
+            request_error(two.as_bytes()).code,
+            ApiErrorCode::SyntaxError
+        );
+        // Unknown calls, and a response element where a call belongs.
+        for call in [
+            "<FlyToTheMoon/>",
+            "<ContinueProcessResponse ContStatus=\"End\"/>",
+        ] {
+            assert_eq!(
+                request_error(wrap(call).as_bytes()).code,
+                ApiErrorCode::ReqNotSupp
+            );
+        }
+
+        let e = request_error(
+            wrap(r#"<FindAcceptedPaymentBrand PayDirection="Debit" CurrCode="USD" Amount="1"/>"#)
+                .as_bytes(),
+        );
+        assert_location(
+            &e,
+            ErrorCode::AttMissing,
+            "FindAcceptedPaymentBrand",
+            Some("MerchantPayId"),
+        );
+        let e = request_error(
+            wrap(r#"<FindAcceptedPaymentBrand PayDirection="Sideways" CurrCode="USD" Amount="1" MerchantPayId="M"/>"#)
+                .as_bytes(),
+        );
+        assert_location(
+            &e,
+            ErrorCode::AttValIllegal,
+            "FindAcceptedPaymentBrand",
+            Some("PayDirection"),
+        );
+        let e = request_error(
+            wrap(r#"<ChangeProcessState PayId="P" ProcessState="Done"/>"#).as_bytes(),
+        );
+        assert_location(
+            &e,
+            ErrorCode::AttValIllegal,
+            "ChangeProcessState",
+            Some("ProcessState"),
+        );
+        let e =
+            request_error(wrap(r#"<ContinueProcess PayId="P" ProcessType="Refund"/>"#).as_bytes());
+        assert_location(
+            &e,
+            ErrorCode::AttValIllegal,
+            "ContinueProcess",
+            Some("ProcessType"),
+        );
+        for pc in ["101", "-1", "half", ""] {
+            let call = format!(r#"<CallBack PayId="P" PercentComplete="{pc}"/>"#);
+            let e = request_error(wrap(&call).as_bytes());
+            assert_location(
+                &e,
+                ErrorCode::AttValIllegal,
+                "CallBack",
+                Some("PercentComplete"),
+            );
+        }
+        let e = request_error(wrap(r#"<ManagePaymentSoftware Action="Explode"/>"#).as_bytes());
+        assert_location(
+            &e,
+            ErrorCode::AttValIllegal,
+            "ManagePaymentSoftware",
+            Some("Action"),
+        );
+        let e = request_error(
+            wrap(r#"<PaymentInstrumentInquiry BrandId="B" ProtocolId="P"/>"#).as_bytes(),
+        );
+        assert_location(
+            &e,
+            ErrorCode::AttMissing,
+            "PaymentInstrumentInquiry",
+            Some("PropertyTypeList"),
+        );
+        let e = request_error(wrap(r#"<Authenticate AuthenticationId="A"/>"#).as_bytes());
+        assert_location(&e, ErrorCode::ElMissing, "Authenticate", None);
+        let e = request_error(
+            wrap(r#"<Authenticate AuthenticationId="A"><Algorithm ID="a"/></Authenticate>"#)
+                .as_bytes(),
+        );
+        assert_location(&e, ErrorCode::AttMissing, "Algorithm", Some("name"));
+        let e = request_error(
+            wrap(r#"<ResumePaymentPaymentHandler PaymentHandlerPayId="P"><PaySchemePackagedContent Transform="BASE64">!!!</PaySchemePackagedContent></ResumePaymentPaymentHandler>"#)
+                .as_bytes(),
+        );
+        assert_location(
+            &e,
+            ErrorCode::ElContIllegal,
+            "PaySchemePackagedContent",
+            None,
+        );
+        let e = request_error(
+            wrap(r#"<ResumePaymentPaymentHandler PaymentHandlerPayId="P"><PaySchemePackagedContent Transform="ROT13">x</PaySchemePackagedContent></ResumePaymentPaymentHandler>"#)
+                .as_bytes(),
+        );
+        assert_location(
+            &e,
+            ErrorCode::AttValIllegal,
+            "PaySchemePackagedContent",
+            Some("Transform"),
+        );
+        let e = request_error(
+            wrap(r#"<CheckPaymentReceipt PayId="P"><PackagedContent>a<b/></PackagedContent></CheckPaymentReceipt>"#)
+                .as_bytes(),
+        );
+        assert_location(&e, ErrorCode::ElContIllegal, "PackagedContent", None);
+        let e = request_error(
+            wrap(r#"<InquireProcessState PayId="P"/>"#)
+                .replace("PayId", "Payid")
+                .as_bytes(),
+        );
+        assert_location(
+            &e,
+            ErrorCode::AttMissing,
+            "InquireProcessState",
+            Some("PayId"),
+        );
+    }
+
+    #[test]
+    fn huge_and_deep_documents_are_refused_within_the_limits() {
+        let small = Limits {
+            max_message_bytes: 64 * 1024,
+            max_text_bytes: 16 * 1024,
+            ..Limits::default()
+        };
+        let ten_mb = "x".repeat(10 * 1024 * 1024);
+        let doc = wrap(&format!(
+            "<CheckPaymentReceipt PayId=\"P\"><PackagedContent>{ten_mb}</PackagedContent></CheckPaymentReceipt>"
+        ));
+        let e = decode_request(doc.as_bytes(), &small).unwrap_err();
+        assert_eq!(e.code, ApiErrorCode::Iotp(ErrorCode::MsgTooLarge));
+        assert_eq!(
+            decode_response(doc.as_bytes(), "CheckPaymentReceipt", &small)
+                .unwrap_err()
+                .code,
+            ApiErrorCode::Iotp(ErrorCode::MsgTooLarge)
+        );
+        // Under a large message limit, the text limit still holds.
+        let roomy = Limits {
+            max_message_bytes: 32 * 1024 * 1024,
+            ..small.clone()
+        };
+        let e = decode_request(doc.as_bytes(), &roomy).unwrap_err();
+        assert_eq!(e.code, ApiErrorCode::SyntaxError);
+        let attr = wrap(&format!("<InquireProcessState PayId=\"{ten_mb}\"/>"));
+        let e = decode_request(attr.as_bytes(), &roomy).unwrap_err();
+        assert_eq!(e.code, ApiErrorCode::SyntaxError);
+
+        let deep = wrap(&format!(
+            "{}{}",
+            "<a>".repeat(100_000),
+            "</a>".repeat(100_000)
+        ));
+        let e = decode_request(deep.as_bytes(), &Limits::default()).unwrap_err();
+        assert_eq!(e.code, ApiErrorCode::SyntaxError, "{e}");
+        let e = decode_response(deep.as_bytes(), "InquireProcessState", &Limits::default())
+            .unwrap_err();
+        assert_eq!(e.code, ApiErrorCode::SyntaxError, "{e}");
+    }
+
+    #[test]
+    fn truncated_and_mangled_documents_never_panic() {
+        let req = encode_request(&requests()[12]);
+        let resp = encode_response(&Ok(responses()[1].clone()));
+        for doc in [req.as_bytes(), resp.as_bytes()] {
+            for cut in (0..doc.len()).step_by(7) {
+                let _ = decode_request(&doc[..cut], &limits());
+                let _ = decode_response(&doc[..cut], "StartPaymentPaymentHandler", &limits());
+            }
+            let mut bytes = doc.to_vec();
+            for i in (0..bytes.len()).step_by(13) {
+                let old = bytes[i];
+                for b in [b'<', b'"', b'&', b'>', 0, 0xc3] {
+                    bytes[i] = b;
+                    let _ = decode_request(&bytes, &limits());
+                    let _ = decode_response(&bytes, "FindAcceptedPaymentProtocol", &limits());
+                }
+                bytes[i] = old;
+            }
+        }
+    }
+
+    #[test]
+    fn broken_or_wrong_answers_fail_the_call() {
+        let check = |doc: &[u8], expected: &str, code: ApiErrorCode| {
+            let e = decode_response(doc, expected, &limits()).unwrap_err();
+            assert_eq!(e.code, code, "{e}");
+            assert_eq!(e.severity, Severity::HardError);
+            assert!(!e.desc.is_empty());
+        };
+        let unknown = ApiErrorCode::Iotp(ErrorCode::UnknownError);
+        check(b"", "ContinueProcess", ApiErrorCode::SyntaxError);
+        check(
+            b"<IotpPaymentApiResponse>",
+            "ContinueProcess",
+            ApiErrorCode::SyntaxError,
+        );
+        check(
+            b"<IotpPaymentApiRequest/>",
+            "ContinueProcess",
+            ApiErrorCode::SyntaxError,
+        );
+        check(
+            b"<IotpPaymentApiResponse xmlns=\"urn:x\"/>",
+            "ContinueProcess",
+            ApiErrorCode::SyntaxError,
+        );
+        let other = encode_response(&Ok(ApiResponse::StartPaymentConsumer(SchemeStep::end(
+            vec![],
+        ))));
+        check(other.as_bytes(), "ContinueProcess", unknown.clone());
+        check(
+            b"<IotpPaymentApiResponse/>",
+            "ContinueProcess",
+            unknown.clone(),
+        );
+        check(
+            b"<IotpPaymentApiResponse><Surprise/></IotpPaymentApiResponse>",
+            "ContinueProcess",
+            unknown.clone(),
+        );
+        check(b"<IotpPaymentApiResponse/>", "NoSuchCall", unknown);
+        let maybe = br#"<IotpPaymentApiResponse><ContinueProcessResponse ContStatus="Maybe"/></IotpPaymentApiResponse>"#;
+        check(maybe, "ContinueProcess", ApiErrorCode::SyntaxError);
+        let e = decode_response(maybe, "ContinueProcess", &limits()).unwrap_err();
+        assert_eq!(e.attribute(), Some("ContStatus"));
+        let bad_error = br#"<IotpPaymentApiResponse><ErrorResponse ErrorCode="X" ErrorDesc="d" Severity="Fatal"/></IotpPaymentApiResponse>"#;
+        check(bad_error, "ContinueProcess", ApiErrorCode::SyntaxError);
+    }
+
+    // -- the document bridge -----------------------------------------------------------------
+
+    #[derive(Default)]
+    struct Host {
+        kv: Mutex<HashMap<String, Vec<u8>>>,
+        callbacks: Mutex<Vec<CallBack>>,
+    }
+
+    impl BridgeHost for Host {
+        fn kv_get(&self, key: &str) -> Result<Option<Vec<u8>>, ApiError> {
+            Ok(self.kv.lock().unwrap().get(key).cloned())
+        }
+        fn kv_put(&self, key: &str, value: &[u8]) -> Result<(), ApiError> {
+            self.kv.lock().unwrap().insert(key.into(), value.into());
+            Ok(())
+        }
+        fn kv_insert_if_absent(&self, key: &str, value: &[u8]) -> Result<bool, ApiError> {
+            let mut kv = self.kv.lock().unwrap();
+            if kv.contains_key(key) {
+                return Ok(false);
+            }
+            kv.insert(key.into(), value.into());
+            Ok(true)
+        }
+        fn kv_delete(&self, key: &str) -> Result<(), ApiError> {
+            self.kv.lock().unwrap().remove(key);
+            Ok(())
+        }
+        fn callback(&self, call: &CallBack) -> CallBackReply {
+            self.callbacks.lock().unwrap().push(call.clone());
+            CallBackReply::Continue
+        }
+        fn now_unix_millis(&self) -> i64 {
+            0
+        }
+        fn random(&self, out: &mut [u8]) {
+            out.fill(7);
+        }
+        fn log(&self, _level: LogLevel, _message: &str) {}
+    }
+
+    /// A plugin as the plugin host sees it: bytes in, bytes out, its own host services.
+    fn plugin(
+        host: Host,
+    ) -> DocumentBridge<impl Fn(&[u8]) -> Result<Vec<u8>, String> + Send + Sync> {
+        let mock = MockScheme::new(Some("http://ph.example/pay"));
+        DocumentBridge::new(mock.info(), move |doc: &[u8]| {
+            let answer = decode_request(doc, &Limits::default())
+                .and_then(|req| dispatch(&mock, &host, &req));
+            Ok(encode_response(&answer).into_bytes())
+        })
+    }
+
+    fn pay_through(
+        bridge: &dyn PaymentBridge,
+        host: &dyn BridgeHost,
+        instrument: &str,
+    ) -> Vec<String> {
+        let mut trace = Vec::new();
+        let amount = AmountInfo {
+            pay_direction: PayDirection::Debit,
+            curr_code: s("USD"),
+            amount: s("10.00"),
+            ..Default::default()
+        };
+        let step = bridge.start_payment_consumer(
+            host,
+            &StartPaymentConsumer {
+                brand_id: s(crate::payapi::mock::BRAND_ID),
+                payment_instrument_id: Some(s(instrument)),
+                amount: amount.clone(),
+                protocol_id: s(crate::payapi::mock::PROTOCOL_ID),
+                consumer_pay_id: s("C-1"),
+                ..Default::default()
+            },
+        );
+        trace.push(format!("{step:?}"));
+        let mut step = step.unwrap();
+        let handler = bridge.start_payment_payment_handler(
+            host,
+            &StartPaymentPaymentHandler {
+                amount,
+                payment_handler_pay_id: s("P-1"),
+                pay_scheme: step.pay_scheme.clone(),
+                ..Default::default()
+            },
+        );
+        trace.push(format!("{handler:?}"));
+        if let Ok(h) = handler {
+            step = h;
+            let mut ids = ["C-1", "P-1"].iter().cycle();
+            while step.cont_status == ContStatus::Continue {
+                let r = bridge.continue_process(
+                    host,
+                    &ContinueProcess {
+                        pay_id: s(ids.next().unwrap()),
+                        pay_scheme: step.pay_scheme.clone(),
+                        ..Default::default()
+                    },
+                );
+                trace.push(format!("{r:?}"));
+                step = r.unwrap();
+            }
+        }
+        for id in ["C-1", "P-1"] {
+            let st = bridge.inquire_process_state(
+                host,
+                &InquireProcessState {
+                    pay_id: s(id),
+                    ..Default::default()
+                },
+            );
+            trace.push(format!("{st:?}"));
+        }
+        trace.push(format!(
+            "{:?}",
+            bridge.manage_payment_software(host, &ManagePaymentSoftware::default())
+        ));
+        trace
+    }
+
+    #[test]
+    fn a_document_bridge_behaves_like_the_bridge_itself() {
+        for instrument in ["approve", "extra-round", "decline-InsuffFunds", "timeout"] {
+            let direct_host = Host::default();
+            let direct = pay_through(
+                &MockScheme::new(Some("http://ph.example/pay")),
+                &direct_host,
+                instrument,
+            );
+            let unused = Host::default();
+            let through = pay_through(&plugin(Host::default()), &unused, instrument);
+            assert_eq!(through, direct, "{instrument}");
+            assert!(
+                unused.kv.lock().unwrap().is_empty(),
+                "the plugin keeps its own state"
+            );
+            assert!(unused.callbacks.lock().unwrap().is_empty());
+        }
+        let p = plugin(Host::default());
+        assert_eq!(p.info(), MockScheme::new(None).info());
+        assert!(format!("{p:?}").contains("DocumentBridge"));
+    }
+
+    #[test]
+    fn transport_failures_and_wrong_answers_are_errors() {
+        let host = Host::default();
+        let down = DocumentBridge::new(BridgeInfo::default(), |_: &[u8]| Err(s("pipe closed")));
+        let e = down
+            .inquire_pending_payment(&host, &InquirePendingPayment::default())
+            .unwrap_err();
+        assert_eq!(e.code, ApiErrorCode::Iotp(ErrorCode::UnknownError));
+        assert_eq!(e.severity, Severity::HardError);
+        assert!(e.desc.contains("pipe closed"), "{e}");
+
+        let confused = DocumentBridge::new(BridgeInfo::default(), |_: &[u8]| {
+            Ok(encode_response(&Ok(ApiResponse::RemovePaymentLog(()))).into_bytes())
+        });
+        let e = confused
+            .inquire_process_state(&host, &InquireProcessState::default())
+            .unwrap_err();
+        assert_eq!(e.code, ApiErrorCode::Iotp(ErrorCode::UnknownError));
+        assert!(e.desc.contains("RemovePaymentLog"), "{e}");
+
+        let garbage =
+            DocumentBridge::new(
+                BridgeInfo::default(),
+                |_: &[u8]| Ok(b"\x00garbage".to_vec()),
+            );
+        let e = garbage
+            .remove_payment_log(&host, &RemovePaymentLog::default())
+            .unwrap_err();
+        assert_eq!(e.code, ApiErrorCode::SyntaxError);
+
+        // dispatch refuses CallBack: it goes from the bridge to the core.
+        let mock = MockScheme::new(None);
+        let cb = requests().pop().unwrap();
+        assert_eq!(
+            dispatch(&mock, &host, &cb).unwrap_err().code,
+            ApiErrorCode::ReqNotSupp
+        );
+    }
+
+    #[test]
+    fn every_request_reaches_its_method() {
+        // A bridge that implements nothing answers ReqNotSupp naming each call, through
+        // documents too.
+        #[derive(Debug)]
+        struct Nothing;
+        impl PaymentBridge for Nothing {
+            fn info(&self) -> BridgeInfo {
+                BridgeInfo::default()
+            }
+        }
+        let host = Host::default();
+        for req in requests() {
+            let direct = dispatch(&Nothing, &host, &req).unwrap_err();
+            assert_eq!(direct.code, ApiErrorCode::ReqNotSupp);
+            assert!(direct.desc.starts_with(req.call_name()), "{direct}");
+            let doc = encode_response(&Err(direct.clone()));
+            assert_eq!(
+                decode_response(doc.as_bytes(), req.call_name(), &limits()),
+                Err(direct)
+            );
+        }
+    }
+}
