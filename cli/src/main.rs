@@ -4,6 +4,8 @@
 //! Exit codes, for every subcommand: 0 when every document is valid (warnings allowed), 1 when a
 //! document is invalid, 2 on a usage error or an I/O error (a file that cannot be read, or
 //! output that cannot be written). For `demo`: 0 when every scenario completed, 1 otherwise.
+//! For `plugin inspect`: 0 for a plugin this host can start, 1 for an IOTP plugin it cannot
+//! (another ABI version, a broken descriptor), 2 when the file is no plugin at all.
 //!
 //! All protocol work is the core's (`iotp`); this crate reads files, chooses what to print and
 //! turns outcomes into exit codes.
@@ -12,6 +14,7 @@ mod demo;
 mod input;
 mod inspect;
 mod output;
+mod plugin;
 mod validate;
 
 use std::io::{self, Write};
@@ -54,6 +57,33 @@ enum Command {
     /// `--json` one JSON object per scenario and line. Exit 0 when every scenario ends
     /// CompletedOk, 1 otherwise, 2 when the transcript cannot be written.
     Demo(DemoArgs),
+    /// Work with plugins: shared libraries of payment schemes and transports.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum PluginCommand {
+    /// Show a plugin's descriptor (name, version, kind, ABI version) without running it.
+    ///
+    /// Reads the static descriptor the library exports; no function of the plugin is called,
+    /// so a plugin built for another ABI is never executed. Prints one `key: value` line per
+    /// field, or with `--json` one JSON object. Exit 0 for a plugin this host can start, 1 for
+    /// an IOTP plugin it cannot (another ABI version, a broken descriptor, no entry point), 2
+    /// when the file cannot be loaded as a plugin (missing, not a shared library, no
+    /// descriptor).
+    Inspect(PluginInspectArgs),
+}
+
+#[derive(Debug, Args)]
+struct PluginInspectArgs {
+    /// One JSON object: {"plugin", "name", "version", "kind", "abi_version",
+    /// "host_abi_version", "claims"}.
+    #[arg(long)]
+    json: bool,
+    /// The plugin library (a file name alone is a file of the current directory).
+    #[arg(value_name = "PLUGIN")]
+    plugin: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -143,6 +173,7 @@ fn main() -> ExitCode {
         Command::Fmt(args) => fmt(args, &mut out),
         Command::Inspect(args) => inspect::run(args, &mut out),
         Command::Demo(args) => demo::run(args, &mut out),
+        Command::Plugin(PluginCommand::Inspect(args)) => plugin::inspect(args, &mut out),
     };
     let outcome = result.and_then(|outcome| out.flush().map(|()| outcome));
     match outcome {

@@ -710,3 +710,167 @@ fn demo_transcript_that_cannot_be_written_exits_2() {
         stderr(&output)
     );
 }
+
+/// Builds `plugins/testdata/<source>.c` with `defines` into `dir` as `lib<name>.so`.
+fn c_plugin(dir: &TempDir, source: &str, name: &str, defines: &[&str]) -> PathBuf {
+    use iotp_plugin_host::testing::{compile_c_plugin, testdata_dir};
+    let output = dir.0.join(format!("lib{name}.so"));
+    compile_c_plugin(
+        &testdata_dir().join(format!("{source}.c")),
+        defines,
+        &output,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    output
+}
+
+#[test]
+fn plugin_inspect_shows_the_descriptor_without_running_the_plugin() {
+    let dir = TempDir::new("plugin-inspect");
+    // Its entry point aborts the process: inspecting must not call it.
+    let plugin = c_plugin(
+        &dir,
+        "handshake",
+        "scheme",
+        &["NAME=\"sccd-test\"", "ABORT_IN_ENTRY"],
+    );
+    let path = plugin.to_str().unwrap();
+
+    let output = iotp(&["plugin", "inspect", path]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], format!("plugin:       {path}"));
+    assert_eq!(
+        lines[1..5],
+        [
+            "name:         sccd-test",
+            "version:      1.0.0",
+            "kind:         payment-scheme",
+            "ABI version:  1 (this host: 1)",
+        ]
+    );
+    // No claims are invented: the ABI has no way to declare them yet, and the output says so.
+    assert!(
+        lines[5].starts_with("claims:       not available: "),
+        "{text}"
+    );
+    assert_eq!(lines.len(), 6);
+    assert!(output.stderr.is_empty());
+
+    let output = iotp(&["plugin", "inspect", "--json", path]);
+    assert_eq!(output.status.code(), Some(0));
+    let lines = json_lines(&output);
+    assert_eq!(lines.len(), 1);
+    let line = &lines[0];
+    assert_eq!(
+        keys(line),
+        BTreeSet::from([
+            "plugin",
+            "name",
+            "version",
+            "kind",
+            "abi_version",
+            "host_abi_version",
+            "claims"
+        ])
+    );
+    assert_eq!(line["plugin"], path);
+    assert_eq!(line["name"], "sccd-test");
+    assert_eq!(line["version"], "1.0.0");
+    assert_eq!(line["kind"], "payment-scheme");
+    assert_eq!(line["abi_version"], 1);
+    assert_eq!(line["host_abi_version"], 1);
+    assert!(line["claims"].is_null());
+
+    let transport = c_plugin(&dir, "transport", "transport", &[]);
+    let output = iotp(&["plugin", "inspect", "--json", transport.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(json_lines(&output)[0]["kind"], "transport");
+}
+
+#[test]
+fn plugin_inspect_of_a_mismatched_abi_exits_1_without_running_it() {
+    let dir = TempDir::new("plugin-inspect-abi");
+    for (abi, relation) in [("2", "newer"), ("0", "older")] {
+        let plugin = c_plugin(
+            &dir,
+            "handshake",
+            &format!("abi{abi}"),
+            &[&format!("DESCRIPTOR_ABI={abi}"), "ABORT_IN_ENTRY"],
+        );
+        for json in [false, true] {
+            let mut args = vec!["plugin", "inspect"];
+            if json {
+                args.push("--json");
+            }
+            args.push(plugin.to_str().unwrap());
+            let output = iotp(&args);
+            assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+            assert!(output.stdout.is_empty());
+            assert_eq!(
+                stderr(&output),
+                format!(
+                    "iotp: {}: the plugin's descriptor is for ABI version {abi}, {relation} than \
+                     this host's ABI version 1: rebuild the plugin against include/iotp_plugin.h \
+                     of ABI version 1\n",
+                    plugin.display()
+                )
+            );
+        }
+    }
+}
+
+#[test]
+fn plugin_inspect_of_an_unusable_plugin_exits_1() {
+    let dir = TempDir::new("plugin-inspect-unusable");
+    for (defines, says) in [
+        (&["NO_ENTRY"][..], "exports no `iotp_plugin_entry` function"),
+        (
+            &["DESCRIPTOR_SIZE=8"][..],
+            "descriptor is 8 bytes, smaller than the 32 bytes",
+        ),
+        (
+            &["DESCRIPTOR_KIND=9"][..],
+            "kind 9 is neither a payment scheme (1) nor a transport (2)",
+        ),
+    ] {
+        let plugin = c_plugin(
+            &dir,
+            "handshake",
+            defines[0].split('=').next().unwrap(),
+            defines,
+        );
+        let output = iotp(&["plugin", "inspect", plugin.to_str().unwrap()]);
+        assert_eq!(output.status.code(), Some(1), "{defines:?}");
+        assert!(output.stdout.is_empty());
+        assert!(stderr(&output).contains(says), "{}", stderr(&output));
+    }
+}
+
+#[test]
+fn plugin_inspect_of_what_is_no_plugin_exits_2() {
+    let dir = TempDir::new("plugin-inspect-none");
+    let text = dir.write("libtext.so", "not a library\n");
+    let no_descriptor = c_plugin(&dir, "handshake", "plain", &["NO_DESCRIPTOR"]);
+    let missing = dir.0.join("libmissing.so");
+    for (path, says) in [
+        (&text, "cannot load as a shared library: "),
+        (
+            &no_descriptor,
+            "not an IOTP plugin: it exports no `iotp_plugin_descriptor` symbol",
+        ),
+        (&missing, "cannot load as a shared library: "),
+    ] {
+        let output = iotp(&["plugin", "inspect", "--json", path.to_str().unwrap()]);
+        assert_eq!(output.status.code(), Some(2), "{}", path.display());
+        assert!(output.stdout.is_empty());
+        let err = stderr(&output);
+        assert!(
+            err.starts_with(&format!("iotp: {}: {says}", path.display())),
+            "{err}"
+        );
+    }
+    let output = iotp(&["plugin", "inspect"]);
+    assert_eq!(output.status.code(), Some(2));
+}

@@ -14,6 +14,7 @@
  *   TABLE_KIND=n           the table's kind
  *   NO_CALL                the table's call is NULL
  *   NAME="..."             the plugin's name (default "handshake")
+ *   ABORT_IN_ENTRY         the entry point aborts the process (proves it is never called)
  *
  * The entry point logs "handshake: entry" through the host context first, so tests can tell
  * whether it ran (it must not, for a descriptor the host refuses).
@@ -86,6 +87,9 @@ static IotpPluginTable table;
 #ifndef NO_ENTRY
 const IotpPluginTable *iotp_plugin_entry(uint32_t host_abi_version, const IotpHostServices *host) {
     static const char entered[] = "handshake: entry";
+#ifdef ABORT_IN_ENTRY
+    abort();
+#endif
     if (host != NULL && host->struct_size >= sizeof(IotpHostServices)) {
         host->log(host->ctx, IOTP_LOG_INFO, (const uint8_t *)entered, sizeof entered - 1);
     }

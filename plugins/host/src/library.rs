@@ -50,16 +50,23 @@ impl PluginLibrary {
     /// version, size, kind, name, version) and its entry point's presence. No function of the
     /// plugin is called; the loader runs the library's initialisers, as for any library.
     ///
+    /// A bare file name (`libplugin.so`) is a file of the current directory, as for any
+    /// other file: it is not searched for in the loader's library paths.
+    ///
     /// The library is never unloaded, whatever the outcome.
     pub fn open(path: impl AsRef<Path>) -> Result<PluginLibrary, LoadError> {
         let path = path.as_ref().to_path_buf();
+        let mut file = path.clone();
+        if file.parent() == Some(Path::new("")) {
+            file = Path::new(".").join(file);
+        }
         // SAFETY: loading a library runs its initialisers; a plugin's must be sound (the
         // ABI's contract; the host cannot check code). The handle is leaked: never unloaded.
-        let library: &'static Library = match unsafe { Library::new(&path) } {
+        let library: &'static Library = match unsafe { Library::new(&file) } {
             Ok(library) => Box::leak(Box::new(library)),
             Err(e) => {
                 return Err(LoadError::Open {
-                    message: loader_message(&e, &path),
+                    message: loader_message(&e, &file),
                     path,
                 });
             }
