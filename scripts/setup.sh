@@ -3,7 +3,9 @@
 # toolchain already present). Safe to run again: it installs only what is missing.
 #
 #   scripts/setup.sh          xmllint (libxml2-utils), used by tests that check our output
-#                             against the IOTP DTD; rustfmt and clippy if the toolchain lacks them
+#                             against the IOTP DTD; gcc and g++, used by the plugin tests (C test
+#                             plugins, include/iotp_plugin.h compiled as C99 and C++); rustfmt
+#                             and clippy if the toolchain lacks them
 #   scripts/setup.sh --fuzz   also cargo-fuzz (the fuzz targets in fuzz/ need a nightly toolchain)
 #
 # Run as root (apt-get); elsewhere it uses sudo when there is one.
@@ -14,7 +16,7 @@ for arg in "$@"; do
     case "$arg" in
         --fuzz) fuzz=true ;;
         -h | --help)
-            sed -n '2,10p' "$0"
+            sed -n '2,11p' "$0"
             exit 0
             ;;
         *)
@@ -39,6 +41,12 @@ if ! command -v xmllint >/dev/null 2>&1; then
     echo "setup.sh: installing libxml2-utils (xmllint)"
     as_root apt-get update
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y libxml2-utils
+fi
+
+if ! command -v gcc >/dev/null 2>&1 || ! command -v g++ >/dev/null 2>&1; then
+    echo "setup.sh: installing gcc and g++ (plugin tests)"
+    as_root apt-get update
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y gcc g++
 fi
 
 for component in rustfmt clippy; do
