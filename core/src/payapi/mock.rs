@@ -79,6 +79,81 @@ impl MockScheme {
     }
 }
 
+impl MockScheme {
+    /// What the mock claims (its plugin publishes this document).
+    pub fn claims() -> claims::PluginClaims {
+        let instrument = |id: &str,
+                          state: ProcessState,
+                          code: Option<CompletionCode>,
+                          rounds: u32,
+                          transient: bool| {
+            claims::TestInstrument {
+                id: id.into(),
+                process_state: state,
+                completion_code: code,
+                exchange_rounds: rounds,
+                transient,
+            }
+        };
+        let mut test_instruments = vec![
+            instrument("approve", ProcessState::CompletedOk, None, 0, false),
+            instrument("extra-round", ProcessState::CompletedOk, None, 1, false),
+            instrument("timeout", ProcessState::Failed, None, 0, true),
+        ];
+        for c in DECLINE_CODES {
+            test_instruments.push(instrument(
+                &format!("decline-{c}"),
+                ProcessState::Failed,
+                Some(c.clone()),
+                0,
+                false,
+            ));
+        }
+        claims::PluginClaims {
+            software_id: SOFTWARE_ID.into(),
+            roles: vec![
+                crate::msg::codes::TradingRole::Consumer,
+                crate::msg::codes::TradingRole::Merchant,
+                crate::msg::codes::TradingRole::PaymentHandler,
+            ],
+            protocols: vec![PROTOCOL_ID.into()],
+            brands: vec![BRAND_ID.into()],
+            directions: vec![
+                crate::msg::codes::PayDirection::Debit,
+                crate::msg::codes::PayDirection::Credit,
+            ],
+            auth_algorithms: vec![AUTH_ALGORITHM.into()],
+            calls: IMPLEMENTED.iter().map(|c| (*c).to_owned()).collect(),
+            test_instruments,
+        }
+    }
+}
+
+/// The mock's `ContentSoftwareID`.
+pub const SOFTWARE_ID: &str = "iotp-rs mock scheme 1.0";
+
+/// The RFC 3867 calls the mock implements (the others answer `ReqNotSupp`).
+pub const IMPLEMENTED: &[&str] = &[
+    "FindAcceptedPaymentBrand",
+    "FindAcceptedPaymentProtocol",
+    "GetPaymentInitializationData",
+    "InquireAuthChallenge",
+    "Authenticate",
+    "CheckAuthResponse",
+    "FindPaymentInstrument",
+    "CheckPaymentPossibility",
+    "StartPaymentConsumer",
+    "StartPaymentInquiry",
+    "StartPaymentPaymentHandler",
+    "InquirePaymentStatus",
+    "ContinueProcess",
+    "ChangeProcessState",
+    "InquireProcessState",
+    "CheckPaymentReceipt",
+    "ExpandPaymentReceipt",
+    "RemovePaymentLog",
+];
+
 fn instrument(id: &str, name: &str) -> PayInstrument {
     PayInstrument {
         id: id.into(),
@@ -237,7 +312,7 @@ fn key_of(host: &dyn BridgeHost, pay_id: &str) -> ApiResult<String> {
 impl PaymentBridge for MockScheme {
     fn info(&self) -> BridgeInfo {
         BridgeInfo {
-            software_id: "iotp-rs mock scheme 1.0".into(),
+            software_id: SOFTWARE_ID.into(),
             protocols: vec![PROTOCOL_ID.into()],
             brands: vec![BRAND_ID.into()],
             auth_algorithms: vec![AUTH_ALGORITHM.into()],

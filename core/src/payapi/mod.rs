@@ -22,6 +22,7 @@
 #![allow(clippy::result_large_err)]
 
 mod bridge;
+pub mod claims;
 pub mod documents;
 pub mod mock;
 mod types;
