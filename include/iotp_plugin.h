@@ -112,6 +112,12 @@ typedef struct IotpPluginDescriptor {
      * The plugin's version: a static, nul-terminated UTF-8 string.
      */
     const char *version;
+    /**
+     * What a payment scheme claims (an `IotpPluginClaims` XML document: roles, protocols,
+     * brands, directions, calls, test instruments), static and nul-terminated, or NULL.
+     * Appended to ABI version 1: the host reads it only when `struct_size` covers it.
+     */
+    const char *claims;
 } IotpPluginDescriptor;
 
 /**

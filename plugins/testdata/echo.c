@@ -23,7 +23,7 @@
 
 const IotpPluginDescriptor iotp_plugin_descriptor = {
     sizeof(IotpPluginDescriptor), IOTP_PLUGIN_ABI_VERSION, IOTP_PLUGIN_KIND_PAYMENT_SCHEME,
-    "echo", "2.1.0",
+    "echo", "2.1.0", NULL,
 };
 
 static const IotpHostServices *host;

@@ -56,6 +56,7 @@ const IotpPluginDescriptor iotp_plugin_descriptor = {
     NAME,
 #endif
     "1.0.0",
+    NULL,
 };
 #endif
 

@@ -9,7 +9,7 @@
 
 const IotpPluginDescriptor iotp_plugin_descriptor = {
     sizeof(IotpPluginDescriptor), IOTP_PLUGIN_ABI_VERSION, IOTP_PLUGIN_KIND_TRANSPORT,
-    "transport", "0.3.0",
+    "transport", "0.3.0", NULL,
 };
 
 static const IotpHostServices *host;

@@ -156,6 +156,10 @@ pub struct IotpPluginDescriptor {
     pub name: *const c_char,
     /// The plugin's version: a static, nul-terminated UTF-8 string.
     pub version: *const c_char,
+    /// What a payment scheme claims (an `IotpPluginClaims` XML document: roles, protocols,
+    /// brands, directions, calls, test instruments), static and nul-terminated, or NULL.
+    /// Appended to ABI version 1: the host reads it only when `struct_size` covers it.
+    pub claims: *const c_char,
 }
 
 // SAFETY: a descriptor is immutable data whose pointers name static, immutable strings (that is
@@ -172,7 +176,14 @@ impl IotpPluginDescriptor {
             kind,
             name: name.as_ptr(),
             version: version.as_ptr(),
+            claims: std::ptr::null(),
         }
+    }
+
+    /// The same descriptor with a claims document.
+    pub const fn with_claims(mut self, claims: &'static CStr) -> Self {
+        self.claims = claims.as_ptr();
+        self
     }
 }
 

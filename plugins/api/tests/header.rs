@@ -54,7 +54,7 @@ const PLUGIN_SKELETON: &str = r#"
 
 const IotpPluginDescriptor iotp_plugin_descriptor = {
     sizeof(IotpPluginDescriptor), IOTP_PLUGIN_ABI_VERSION, IOTP_PLUGIN_KIND_PAYMENT_SCHEME,
-    "skeleton", "0.0.1",
+    "skeleton", "0.0.1", NULL,
 };
 
 static void free_buffer(void *ctx, IotpBuffer buffer) {

@@ -28,6 +28,8 @@ pub struct Descriptor {
     pub kind: PluginKind,
     /// The ABI version it was built for (this host's, once the descriptor is accepted).
     pub abi_version: u32,
+    /// The claims document of a payment scheme (`IotpPluginClaims`), if it publishes one.
+    pub claims: Option<String>,
 }
 
 /// A plugin library, loaded (for good) and with its descriptor and entry point checked. Its
@@ -251,18 +253,33 @@ unsafe fn read_descriptor(
             host: IOTP_PLUGIN_ABI_VERSION,
         });
     }
-    if (size as usize) < size_of::<IotpPluginDescriptor>() {
+    // The fields of ABI version 1 as first published; later fields are appended and optional.
+    let base = std::mem::offset_of!(IotpPluginDescriptor, claims);
+    if (size as usize) < base {
         return Err(LoadError::DescriptorTooSmall {
             path: path(),
             size,
-            expected: size_of::<IotpPluginDescriptor>(),
+            expected: base,
         });
     }
-    // SAFETY: this ABI version, and large enough for all of this host's fields.
-    let descriptor = unsafe { pointer.read() };
-    let kind = PluginKind::from_code(descriptor.kind).ok_or_else(|| LoadError::UnknownKind {
+    // SAFETY: this ABI version and at least `base` bytes, so these fields are the plugin's.
+    let (kind, name, version) = unsafe {
+        (
+            (&raw const (*pointer).kind).read(),
+            (&raw const (*pointer).name).read(),
+            (&raw const (*pointer).version).read(),
+        )
+    };
+    let claims = if (size as usize) >= size_of::<IotpPluginDescriptor>() {
+        // SAFETY: `struct_size` says the plugin's descriptor has the appended field.
+        unsafe { (&raw const (*pointer).claims).read() }
+    } else {
+        std::ptr::null()
+    };
+    let descriptor = (kind, name, version);
+    let kind = PluginKind::from_code(descriptor.0).ok_or_else(|| LoadError::UnknownKind {
         path: path(),
-        kind: descriptor.kind,
+        kind: descriptor.0,
     })?;
     let text = |pointer: *const std::ffi::c_char, what: &'static str| {
         if pointer.is_null() {
@@ -277,9 +294,14 @@ unsafe fn read_descriptor(
         reason,
     };
     Ok(Descriptor {
-        name: text(descriptor.name, "its name is NULL or not UTF-8").map_err(invalid)?,
-        version: text(descriptor.version, "its version is NULL or not UTF-8").map_err(invalid)?,
+        name: text(descriptor.1, "its name is NULL or not UTF-8").map_err(invalid)?,
+        version: text(descriptor.2, "its version is NULL or not UTF-8").map_err(invalid)?,
         kind,
         abi_version,
+        claims: if claims.is_null() {
+            None
+        } else {
+            Some(text(claims, "its claims are not UTF-8").map_err(invalid)?)
+        },
     })
 }
