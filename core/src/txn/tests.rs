@@ -1155,3 +1155,109 @@ fn authentication_may_precede_every_payment_transaction() {
         }
     }
 }
+
+/// A store whose commits fail: nothing may leave the node that is not durable.
+#[derive(Debug, Default)]
+struct BrokenStore(crate::store::MemoryStore);
+
+impl crate::store::Store for BrokenStore {
+    fn load(
+        &self,
+        key: &crate::store::TransactionKey,
+    ) -> crate::store::StoreResult<Option<crate::store::TransactionRecord>> {
+        self.0.load(key)
+    }
+    fn due(&self, now: i64) -> crate::store::StoreResult<Vec<crate::store::TransactionKey>> {
+        self.0.due(now)
+    }
+    fn replay_get(
+        &self,
+        d: &crate::store::MessageDigest,
+    ) -> crate::store::StoreResult<Option<crate::store::ReplayEntry>> {
+        self.0.replay_get(d)
+    }
+    fn replay_begin(
+        &self,
+        d: &crate::store::MessageDigest,
+        now: i64,
+    ) -> crate::store::StoreResult<Option<crate::store::ReplayEntry>> {
+        self.0.replay_begin(d, now)
+    }
+    fn replay_forget(&self, d: &crate::store::MessageDigest) -> crate::store::StoreResult<()> {
+        self.0.replay_forget(d)
+    }
+    fn commit(
+        &self,
+        _: &[&crate::store::TransactionRecord],
+        _: &[(crate::store::MessageDigest, crate::store::ReplayEntry)],
+    ) -> crate::store::StoreResult<()> {
+        Err(crate::store::StoreError("disk full".into()))
+    }
+    fn kv_get(&self, ns: &str, k: &str) -> crate::store::StoreResult<Option<Vec<u8>>> {
+        self.0.kv_get(ns, k)
+    }
+    fn kv_put(&self, ns: &str, k: &str, v: &[u8]) -> crate::store::StoreResult<()> {
+        self.0.kv_put(ns, k, v)
+    }
+    fn kv_insert_if_absent(&self, ns: &str, k: &str, v: &[u8]) -> crate::store::StoreResult<bool> {
+        self.0.kv_insert_if_absent(ns, k, v)
+    }
+    fn kv_delete(&self, ns: &str, k: &str) -> crate::store::StoreResult<()> {
+        self.0.kv_delete(ns, k)
+    }
+}
+
+#[test]
+fn nothing_leaves_a_node_whose_store_cannot_commit() {
+    let (mut net, n) = network("approve");
+    net.set_fate(fate_for("PayReqBlk", "consumer", 1, Fate::Drop));
+    let trans = start(
+        &mut net,
+        n,
+        TransactionType::BaselinePurchase,
+        "brand-independent, payment only",
+    );
+    let req = net
+        .messages_of(&trans)
+        .into_iter()
+        .find(|e| has_block(&e.xml, "PayReqBlk"))
+        .map(|e| e.xml.clone())
+        .expect("sent");
+    let mut ph = Engine::new(
+        EngineConfig::new(world::bank()),
+        Arc::new(BrokenStore::default()),
+    )
+    .with_bridge(Arc::new(crate::payapi::mock::MockScheme::new(None)));
+    let out = ph.receive(&req, net.now);
+    // No Payment Response: a TransientError asking to try again.
+    assert_eq!(out.messages.len(), 1);
+    assert_eq!(
+        error_codes(&out.messages[0].xml),
+        [(ErrorCode::SystemBusy, Severity::TransientError)]
+    );
+    assert!(out.finished().next().is_none(), "no outcome reported");
+    assert_eq!(
+        ph.open_transactions(),
+        0,
+        "nothing kept that is not durable"
+    );
+    // Local requests fail with the store's error.
+    let mut merchant = Engine::new(
+        {
+            let mut c = EngineConfig::new(world::shop());
+            c.partners = vec![world::bank()];
+            c
+        },
+        Arc::new(BrokenStore::default()),
+    )
+    .with_bridge(Arc::new(crate::payapi::mock::MockScheme::new(None)));
+    let offer = demo_offer(
+        &TransactionType::BaselinePurchase,
+        "brand-independent, payment only",
+        1,
+    );
+    assert!(matches!(
+        merchant.start_offer(offer, net.now),
+        Err(EngineError::Store(_))
+    ));
+}
