@@ -88,7 +88,7 @@ impl PluginClaims {
         w.attr("xmlns", CLAIMS_NAMESPACE);
         w.attr("SoftwareId", &self.software_id);
         w.close_open();
-        let mut empty = |w: &mut XmlWriter, name: &str, attrs: &[(&str, &str)]| {
+        let empty = |w: &mut XmlWriter, name: &str, attrs: &[(&str, &str)]| {
             w.open(name);
             for (n, v) in attrs {
                 w.attr(n, v);

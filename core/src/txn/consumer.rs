@@ -984,23 +984,13 @@ impl Engine {
             .unwrap_or_else(|| areq.id.clone());
         if !self.consumer_app.consent_to_authenticate(&authenticator) {
             let el = Some(auth_el.clone());
-            let c = self.cancel_block(
-                &mut d.ids,
-                StatusType::Authentication,
+            return Ok(self.refuse_authentication(
+                t,
+                d,
+                to,
                 el.as_deref(),
                 CompletionCode::AutEeCancel,
-            );
-            d.blocks.push(c);
-            t.end(
-                EndKind::Cancelled,
-                ProcessState::Failed,
-                Some(CompletionCode::AutEeCancel),
-            );
-            return Ok(Step::Request {
-                to,
-                draft: d,
-                payment: false,
-            });
+            ));
         }
         let mut response = None;
         if !areq.auth_requests.is_empty() {
@@ -1010,23 +1000,13 @@ impl Engine {
                 .find_map(|q| self.bridge_for_auth(&q.algorithm.name).map(|b| (q, b)));
             let Some((q, bridge)) = found else {
                 let el = areq.auth_requests.first().map(|q| q.id.clone());
-                let c = self.cancel_block(
-                    &mut d.ids,
-                    StatusType::Authentication,
+                return Ok(self.refuse_authentication(
+                    t,
+                    d,
+                    to,
                     el.as_deref(),
                     CompletionCode::NoAuthReq,
-                );
-                d.blocks.push(c);
-                t.end(
-                    EndKind::Cancelled,
-                    ProcessState::Failed,
-                    Some(CompletionCode::NoAuthReq),
-                );
-                return Ok(Step::Request {
-                    to,
-                    draft: d,
-                    payment: false,
-                });
+                ));
             };
             let info = bridge.info();
             let host = Host::new(&*self.store, &info.software_id, now);
@@ -1056,23 +1036,13 @@ impl Engine {
             me.roles
                 .retain(|r| info.trading_role_list.iter().any(|l| l == &r.role));
             if me.roles.is_empty() {
-                let c = self.cancel_block(
-                    &mut d.ids,
-                    StatusType::Authentication,
+                return Ok(self.refuse_authentication(
+                    t,
+                    d,
+                    to,
                     Some(&auth_el),
                     CompletionCode::TradRolesIncon,
-                );
-                d.blocks.push(c);
-                t.end(
-                    EndKind::Cancelled,
-                    ProcessState::Failed,
-                    Some(CompletionCode::TradRolesIncon),
-                );
-                return Ok(Step::Request {
-                    to,
-                    draft: d,
-                    payment: false,
-                });
+                ));
             }
             orgs.push(me.to_component(&mut d.ids, &lang));
         }
@@ -1090,6 +1060,25 @@ impl Engine {
             draft: d,
             payment: false,
         })
+    }
+
+    /// The authenticatee declines (§9.1.1 step 3): a Cancel Block with the reason.
+    fn refuse_authentication(
+        &self,
+        t: &mut Txn,
+        mut d: Draft,
+        to: String,
+        el_ref: Option<&str>,
+        code: CompletionCode,
+    ) -> Step {
+        let c = self.cancel_block(&mut d.ids, StatusType::Authentication, el_ref, code.clone());
+        d.blocks.push(c);
+        t.end(EndKind::Cancelled, ProcessState::Failed, Some(code));
+        Step::Request {
+            to,
+            draft: d,
+            payment: false,
+        }
     }
 
     /// The Consumer cancels now, in answer to what it just received.
