@@ -44,35 +44,9 @@ impl Engine {
             ));
         }
         t.st.trans_type = msg.trans_ref.transaction_id.iotp_trans_type.to_string();
-        let my_org = dr
-            .organisations
-            .iter()
-            .find(|o| o.org_id.eq_ignore_ascii_case(&self.config.org.org_id));
-        if let Some(prefix) = my_org
-            .and_then(|o| {
-                o.trading_roles
-                    .iter()
-                    .find(|r| r.trading_role == TradingRole::DeliveryHandler)
-            })
-            .map(|r| r.iotp_msg_id_prefix.clone())
-        {
-            t.st.prefix = prefix;
-        }
+        self.adopt_prefix(t, &dr.organisations, &TradingRole::DeliveryHandler);
         // §6.3: deliver only when the offer and the payments completed.
-        for s in &dr.statuses {
-            if s.process_state != ProcessState::CompletedOk {
-                return Err(hard(
-                    ErrorCode::ElInconsistent,
-                    "Status",
-                    format!(
-                        "the {} step this delivery depends on did not complete",
-                        s.status_type
-                    ),
-                )
-                .comp(&s.id)
-                .att("ProcessState"));
-            }
-        }
+        check_completed(&dr.statuses, &dr.id, "delivery")?;
         for needed in [StatusType::Offer, StatusType::Payment] {
             if !dr.statuses.iter().any(|s| s.status_type == needed) {
                 return Err(hard(
@@ -85,13 +59,7 @@ impl Engine {
         }
         if let Some(action) = &dr.delivery.action_org_ref {
             // §6.3.1.2: the Delivery names this Delivery Handler, whose Org plays that role.
-            let dh = dr.organisations.iter().find(|o| &o.id == action);
-            let is_me = dh.is_some_and(|o| {
-                o.org_id.eq_ignore_ascii_case(&self.config.org.org_id)
-                    && o.trading_roles
-                        .iter()
-                        .any(|r| r.trading_role == TradingRole::DeliveryHandler)
-            });
+            let is_me = self.is_own_org(&dr.organisations, action, &TradingRole::DeliveryHandler);
             if !is_me {
                 return Err(hard(
                     ErrorCode::ElInconsistent,

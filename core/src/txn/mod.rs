@@ -1677,6 +1677,30 @@ impl Engine {
         Ok(())
     }
 
+    /// Takes this role's `IotpMsgIdPrefix` from the Orgs the Merchant wrote (§3.4.1), before
+    /// the role's first message.
+    fn adopt_prefix(&self, t: &mut Txn, orgs: &[Organisation], role: &TradingRole) {
+        let prefix = orgs
+            .iter()
+            .filter(|o| o.org_id.eq_ignore_ascii_case(&self.config.org.org_id))
+            .flat_map(|o| o.trading_roles.iter())
+            .find(|r| &r.trading_role == role)
+            .map(|r| r.iotp_msg_id_prefix.clone());
+        if let Some(prefix) = prefix
+            && t.st.seq == 0
+        {
+            t.st.prefix = prefix;
+        }
+    }
+
+    /// True when the Org `id` among `orgs` is this node's organisation playing `role` (§6.3.1).
+    fn is_own_org(&self, orgs: &[Organisation], id: &str, role: &TradingRole) -> bool {
+        orgs.iter().find(|o| o.id == id).is_some_and(|o| {
+            o.org_id.eq_ignore_ascii_case(&self.config.org.org_id)
+                && o.trading_roles.iter().any(|r| &r.trading_role == role)
+        })
+    }
+
     /// Starts the next message of this role in the transaction.
     fn draft(&self, t: &mut Txn) -> Draft {
         if t.st.prefix.is_empty() {
@@ -1709,6 +1733,27 @@ impl Engine {
             ),
             ..Default::default()
         })
+    }
+}
+
+/// §6.3: a request is acted on only when the steps it depends on completed.
+fn check_completed(statuses: &[Status], block: &str, what: &str) -> Result<(), Fault> {
+    match statuses
+        .iter()
+        .find(|s| s.process_state != ProcessState::CompletedOk)
+    {
+        Some(s) => Err(Fault::hard(
+            ErrorCode::ElInconsistent,
+            "Status",
+            format!(
+                "the {} step this {what} depends on did not complete",
+                s.status_type
+            ),
+        )
+        .block(block)
+        .comp(&s.id)
+        .att("ProcessState")),
+        None => Ok(()),
     }
 }
 

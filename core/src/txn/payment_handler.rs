@@ -161,37 +161,9 @@ impl Engine {
                 .att("IotpTransType")
             })?;
         t.st.trans_type = ttype.to_string();
-        // The Payment Handler's own message ID prefix is the one the Merchant gave it (§3.4.1).
-        let my_org = pr
-            .organisations
-            .iter()
-            .find(|o| o.org_id.eq_ignore_ascii_case(&self.config.org.org_id));
-        if let Some(prefix) = my_org
-            .and_then(|o| {
-                o.trading_roles
-                    .iter()
-                    .find(|r| r.trading_role == TradingRole::PaymentHandler)
-            })
-            .map(|r| r.iotp_msg_id_prefix.clone())
-            && t.st.seq == 0
-        {
-            t.st.prefix = prefix;
-        }
+        self.adopt_prefix(t, &pr.organisations, &TradingRole::PaymentHandler);
         // §6.3: pay only if the earlier steps succeeded.
-        for s in &pr.statuses {
-            if s.process_state != ProcessState::CompletedOk {
-                return Err(hard(
-                    ErrorCode::ElInconsistent,
-                    "Status",
-                    format!(
-                        "the {} step this payment depends on did not complete",
-                        s.status_type
-                    ),
-                )
-                .comp(&s.id)
-                .att("ProcessState"));
-            }
-        }
+        check_completed(&pr.statuses, &pr.id, "payment")?;
         if !pr
             .statuses
             .iter()
@@ -257,13 +229,11 @@ impl Engine {
             .comp(&bs.id));
         }
         // … and names this Payment Handler, whose Org plays that role (§6.3.1.1 step 5).
-        let ph_org = pr.organisations.iter().find(|o| o.id == pp.action_org_ref);
-        let is_me = ph_org.is_some_and(|o| {
-            o.org_id.eq_ignore_ascii_case(&self.config.org.org_id)
-                && o.trading_roles
-                    .iter()
-                    .any(|r| r.trading_role == TradingRole::PaymentHandler)
-        });
+        let is_me = self.is_own_org(
+            &pr.organisations,
+            &pp.action_org_ref,
+            &TradingRole::PaymentHandler,
+        );
         if !is_me {
             return Err(hard(
                 ErrorCode::ElInconsistent,
@@ -340,7 +310,8 @@ impl Engine {
             }
             _ => self.new_pay_id('P'),
         };
-        let my_refs: Vec<&str> = ph_org.map(|o| o.id.as_str()).into_iter().collect();
+        // Trading Role Data addressed to this Payment Handler's Org (the PayProtocol's).
+        let my_refs = [pp.action_org_ref.as_str()];
         let trd: Vec<PackagedContent> = pr
             .trading_role_data
             .iter()
