@@ -161,6 +161,29 @@ pub enum LoadError {
         /// The missing function (`free_buffer`, `call`, `send or serve`).
         function: &'static str,
     },
+    /// A payment scheme whose descriptor holds no claims document: the host cannot tell which
+    /// brands, protocols and calls it handles.
+    #[error(
+        "{}: payment scheme plugin {name} publishes no claims (its descriptor's `claims` is \
+         NULL): the host cannot tell which brands and protocols it handles",
+        path.display()
+    )]
+    NoClaims {
+        /// The file.
+        path: PathBuf,
+        /// The plugin's name.
+        name: String,
+    },
+    /// A payment scheme whose claims document cannot be read.
+    #[error("{}: payment scheme plugin {name} publishes unreadable claims: {message}", path.display())]
+    BadClaims {
+        /// The file.
+        path: PathBuf,
+        /// The plugin's name.
+        name: String,
+        /// What is wrong with the document.
+        message: String,
+    },
 }
 
 fn older_or_newer(plugin: u32, host: u32) -> &'static str {

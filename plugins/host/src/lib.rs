@@ -8,6 +8,8 @@
 //! LoadedPlugin
 //!     .call(services, request)   payment schemes: one RFC 3867 request document, its response
 //!     .send(...) / .serve(...)   transports
+//! SchemePlugin::load(path)       a payment scheme, claims read and checked, started: an
+//!                                `iotp::payapi::PaymentBridge` for the engine
 //! ```
 //!
 //! Every check of the handshake happens before the code it protects runs: the descriptor's
@@ -39,6 +41,7 @@
 mod error;
 mod library;
 mod plugin;
+mod scheme;
 mod services;
 pub mod testing;
 
@@ -46,4 +49,5 @@ pub use error::{LoadError, PluginError};
 pub use iotp_plugin_api::{ErrorStatus, IOTP_PLUGIN_ABI_VERSION, LogLevel, PluginKind};
 pub use library::{Descriptor, PluginLibrary, inspect};
 pub use plugin::LoadedPlugin;
+pub use scheme::{OutsideCalls, SchemePlugin, read_claims};
 pub use services::{HostServices, ServeHandler};
