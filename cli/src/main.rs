@@ -5,7 +5,8 @@
 //! document is invalid, 2 on a usage error or an I/O error (a file that cannot be read, or
 //! output that cannot be written). For `demo`: 0 when every scenario completed, 1 otherwise.
 //! For `plugin inspect`: 0 for a plugin this host can start, 1 for an IOTP plugin it cannot
-//! (another ABI version, a broken descriptor), 2 when the file is no plugin at all.
+//! (another ABI version, a broken descriptor, a payment scheme without readable claims), 2
+//! when the file is no plugin at all.
 //!
 //! All protocol work is the core's (`iotp`); this crate reads files, chooses what to print and
 //! turns outcomes into exit codes.
@@ -64,21 +65,27 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum PluginCommand {
-    /// Show a plugin's descriptor (name, version, kind, ABI version) without running it.
+    /// Show a plugin's descriptor (name, version, kind, ABI version) and a payment scheme's
+    /// claims without running it.
     ///
-    /// Reads the static descriptor the library exports; no function of the plugin is called,
-    /// so a plugin built for another ABI is never executed. Prints one `key: value` line per
-    /// field, or with `--json` one JSON object. Exit 0 for a plugin this host can start, 1 for
-    /// an IOTP plugin it cannot (another ABI version, a broken descriptor, no entry point), 2
-    /// when the file cannot be loaded as a plugin (missing, not a shared library, no
-    /// descriptor).
+    /// Reads the static descriptor the library exports, with a payment scheme's claims
+    /// document (roles, protocols, brands, directions, authentication algorithms, calls, test
+    /// instruments); no function of the plugin is called, so a plugin built for another ABI is
+    /// never executed. Prints one `key: value` line per field, or with `--json` one JSON
+    /// object. Exit 0 for a plugin this host can start, 1 for an IOTP plugin it cannot
+    /// (another ABI version, a broken descriptor, no entry point, a payment scheme whose claims
+    /// are missing or unreadable), 2 when the file cannot be loaded as a plugin (missing, not a
+    /// shared library, no descriptor).
     Inspect(PluginInspectArgs),
 }
 
 #[derive(Debug, Args)]
 struct PluginInspectArgs {
     /// One JSON object: {"plugin", "name", "version", "kind", "abi_version",
-    /// "host_abi_version", "claims"}.
+    /// "host_abi_version", "claims"}; "claims" is null for a transport, otherwise
+    /// {"software_id", "roles", "protocols", "brands", "directions", "auth_algorithms",
+    /// "calls", "test_instruments": [{"id", "process_state", "completion_code",
+    /// "exchange_rounds", "transient"}]}.
     #[arg(long)]
     json: bool,
     /// The plugin library (a file name alone is a file of the current directory).

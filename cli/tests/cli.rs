@@ -724,15 +724,28 @@ fn c_plugin(dir: &TempDir, source: &str, name: &str, defines: &[&str]) -> PathBu
     output
 }
 
+/// `text` as a C string literal, for a `-D` define.
+fn c_string(text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n");
+    format!("\"{escaped}\"")
+}
+
 #[test]
-fn plugin_inspect_shows_the_descriptor_without_running_the_plugin() {
+fn plugin_inspect_shows_the_descriptor_and_claims_without_running_the_plugin() {
+    use iotp::payapi::mock::MockScheme;
+
     let dir = TempDir::new("plugin-inspect");
-    // Its entry point aborts the process: inspecting must not call it.
+    // Its entry point aborts the process: inspecting must not call it. It claims what the
+    // mock scheme claims.
+    let claims = format!("CLAIMS={}", c_string(&MockScheme::claims().to_xml()));
     let plugin = c_plugin(
         &dir,
         "handshake",
         "scheme",
-        &["NAME=\"sccd-test\"", "ABORT_IN_ENTRY"],
+        &["NAME=\"sccd-test\"", "ABORT_IN_ENTRY", &claims],
     );
     let path = plugin.to_str().unwrap();
 
@@ -742,20 +755,36 @@ fn plugin_inspect_shows_the_descriptor_without_running_the_plugin() {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], format!("plugin:       {path}"));
     assert_eq!(
-        lines[1..5],
+        lines[1..13],
         [
             "name:         sccd-test",
             "version:      1.0.0",
             "kind:         payment-scheme",
             "ABI version:  1 (this host: 1)",
+            "software id:  iotp-rs mock scheme 1.0",
+            "roles:        Consumer, Merchant, PaymentHandler",
+            "protocols:    x-iotp-mock",
+            "brands:       x-mockcard",
+            "directions:   Debit, Credit",
+            "auth:         x-iotp-mock-challenge",
+            "calls:        FindAcceptedPaymentBrand, FindAcceptedPaymentProtocol, \
+             GetPaymentInitializationData, InquireAuthChallenge, Authenticate, \
+             CheckAuthResponse, FindPaymentInstrument, CheckPaymentPossibility, \
+             StartPaymentConsumer, StartPaymentInquiry, StartPaymentPaymentHandler, \
+             InquirePaymentStatus, ContinueProcess, ChangeProcessState, InquireProcessState, \
+             CheckPaymentReceipt, ExpandPaymentReceipt, RemovePaymentLog",
+            "instrument:   approve: CompletedOk",
         ]
     );
-    // No claims are invented: the ABI has no way to declare them yet, and the output says so.
-    assert!(
-        lines[5].starts_with("claims:       not available: "),
-        "{text}"
+    assert_eq!(
+        lines[13..16],
+        [
+            "instrument:   extra-round: CompletedOk after 1 exchange round",
+            "instrument:   timeout: TransientError every time",
+            "instrument:   decline-BrandNotSupp: Failed BrandNotSupp",
+        ]
     );
-    assert_eq!(lines.len(), 6);
+    assert_eq!(lines.len(), 4 + 1 + 7 + 3 + 8, "{text}");
     assert!(output.stderr.is_empty());
 
     let output = iotp(&["plugin", "inspect", "--json", path]);
@@ -781,12 +810,92 @@ fn plugin_inspect_shows_the_descriptor_without_running_the_plugin() {
     assert_eq!(line["kind"], "payment-scheme");
     assert_eq!(line["abi_version"], 1);
     assert_eq!(line["host_abi_version"], 1);
-    assert!(line["claims"].is_null());
+    let claims = &line["claims"];
+    let expected = MockScheme::claims();
+    assert_eq!(claims["software_id"], expected.software_id.as_str());
+    assert_eq!(
+        claims["roles"],
+        serde_json::json!(["Consumer", "Merchant", "PaymentHandler"])
+    );
+    assert_eq!(claims["protocols"], serde_json::json!(["x-iotp-mock"]));
+    assert_eq!(claims["brands"], serde_json::json!(["x-mockcard"]));
+    assert_eq!(claims["directions"], serde_json::json!(["Debit", "Credit"]));
+    assert_eq!(
+        claims["auth_algorithms"],
+        serde_json::json!(["x-iotp-mock-challenge"])
+    );
+    assert_eq!(claims["calls"], serde_json::json!(expected.calls));
+    let instruments = claims["test_instruments"].as_array().unwrap();
+    assert_eq!(instruments.len(), expected.test_instruments.len());
+    assert_eq!(
+        instruments[1],
+        serde_json::json!({"id": "extra-round", "process_state": "CompletedOk",
+            "completion_code": null, "exchange_rounds": 1, "transient": false})
+    );
+    assert_eq!(
+        instruments[3],
+        serde_json::json!({"id": "decline-BrandNotSupp", "process_state": "Failed",
+            "completion_code": "BrandNotSupp", "exchange_rounds": 0, "transient": false})
+    );
 
+    // A transport claims nothing.
     let transport = c_plugin(&dir, "transport", "transport", &[]);
     let output = iotp(&["plugin", "inspect", "--json", transport.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(0));
-    assert_eq!(json_lines(&output)[0]["kind"], "transport");
+    let line = &json_lines(&output)[0];
+    assert_eq!(line["kind"], "transport");
+    assert!(line["claims"].is_null());
+    let output = iotp(&["plugin", "inspect", transport.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(
+        stdout(&output).ends_with("\nclaims:       none (a transport claims nothing)\n"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[test]
+fn plugin_inspect_of_a_scheme_without_readable_claims_exits_1_without_running_it() {
+    let dir = TempDir::new("plugin-inspect-claims");
+    for (name, defines, says) in [
+        (
+            "noclaims",
+            &["ABORT_IN_ENTRY"][..],
+            "payment scheme plugin handshake publishes no claims (its descriptor's `claims` \
+             is NULL): the host cannot tell which brands and protocols it handles",
+        ),
+        (
+            "badclaims",
+            &[
+                "ABORT_IN_ENTRY",
+                "CLAIMS=\"<IotpPluginClaims SoftwareId='x'><Role Name='Pirate'/></IotpPluginClaims>\"",
+            ][..],
+            "payment scheme plugin handshake publishes unreadable claims: claims: unknown \
+             role Pirate",
+        ),
+        (
+            "brokenclaims",
+            &["ABORT_IN_ENTRY", "CLAIMS=\"<IotpPluginClaims\""][..],
+            "payment scheme plugin handshake publishes unreadable claims: claims: ",
+        ),
+    ] {
+        let plugin = c_plugin(&dir, "handshake", name, defines);
+        for json in [false, true] {
+            let mut args = vec!["plugin", "inspect"];
+            if json {
+                args.push("--json");
+            }
+            args.push(plugin.to_str().unwrap());
+            let output = iotp(&args);
+            assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+            assert!(output.stdout.is_empty());
+            let err = stderr(&output);
+            assert!(
+                err.starts_with(&format!("iotp: {}: {says}", plugin.display())),
+                "{err}"
+            );
+        }
+    }
 }
 
 #[test]

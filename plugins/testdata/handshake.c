@@ -14,6 +14,7 @@
  *   TABLE_KIND=n           the table's kind
  *   NO_CALL                the table's call is NULL
  *   NAME="..."             the plugin's name (default "handshake")
+ *   CLAIMS="..."           the descriptor's claims document (default NULL: none)
  *   ABORT_IN_ENTRY         the entry point aborts the process (proves it is never called)
  *
  * The entry point logs "handshake: entry" through the host context first, so tests can tell
@@ -44,6 +45,9 @@
 #ifndef NAME
 #define NAME "handshake"
 #endif
+#ifndef CLAIMS
+#define CLAIMS NULL
+#endif
 
 #ifndef NO_DESCRIPTOR
 const IotpPluginDescriptor iotp_plugin_descriptor = {
@@ -56,7 +60,7 @@ const IotpPluginDescriptor iotp_plugin_descriptor = {
     NAME,
 #endif
     "1.0.0",
-    NULL,
+    CLAIMS,
 };
 #endif
 
