@@ -6,11 +6,13 @@
 //! output that cannot be written). For `demo`: 0 when every scenario completed, 1 otherwise.
 //! For `plugin inspect`: 0 for a plugin this host can start, 1 for an IOTP plugin it cannot
 //! (another ABI version, a broken descriptor, a payment scheme without readable claims), 2
-//! when the file is no plugin at all.
+//! when the file is no plugin at all. For `conformance`: 0 when every required scenario
+//! passes, 1 when one fails, 2 when the plugin cannot be loaded.
 //!
 //! All protocol work is the core's (`iotp`); this crate reads files, chooses what to print and
 //! turns outcomes into exit codes.
 
+mod conformance;
 mod demo;
 mod input;
 mod inspect;
@@ -61,6 +63,15 @@ enum Command {
     /// Work with plugins: shared libraries of payment schemes and transports.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Certify a payment scheme plugin: run the conformance kit's scenarios on it.
+    ///
+    /// Loads the plugin, reads what it claims (roles, brands, protocols, directions, calls,
+    /// test instruments), plays the other roles with the real engine and runs the scenarios
+    /// those claims imply. Prints a table (id, RFC sections, required or optional, result,
+    /// message), or with `--json` one JSON object; `--junit FILE` also writes JUnit XML. Exit 0
+    /// when every required scenario passes, 1 when one fails, 2 when the plugin cannot be
+    /// loaded.
+    Conformance(conformance::ConformanceArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -181,6 +192,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(args, &mut out),
         Command::Demo(args) => demo::run(args, &mut out),
         Command::Plugin(PluginCommand::Inspect(args)) => plugin::inspect(args, &mut out),
+        Command::Conformance(args) => conformance::run(args, &mut out),
     };
     let outcome = result.and_then(|outcome| out.flush().map(|()| outcome));
     match outcome {

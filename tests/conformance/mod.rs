@@ -34,7 +34,7 @@ use iotp::msg::codes::{CompletionCode, PayDirection, ProcessState, TradingRole};
 use iotp::payapi::claims::{PluginClaims, TestInstrument};
 use iotp::payapi::documents::{decode_request, dispatch, encode_response};
 use iotp::payapi::mock::MockScheme;
-use iotp::payapi::{ApiError, PaymentBridge};
+use iotp::payapi::{ApiError, BridgeHost, PaymentBridge};
 use serde::Serialize;
 
 pub use report::Report;
@@ -42,9 +42,10 @@ pub use report::Report;
 /// Loads the subject's bridge (again, after a simulated crash).
 pub type Factory = dyn Fn() -> Result<Arc<dyn PaymentBridge>, String> + Send + Sync;
 
-/// Sends one raw request document to the subject and returns its response document; `Err` when
-/// the subject failed to answer at all (the plugin host reports a crash or a broken call).
-pub type RawCall = dyn Fn(&[u8]) -> Result<Vec<u8>, String> + Send + Sync;
+/// Sends one raw request document to the subject, its host services going to the given host,
+/// and returns its response document; `Err` when the subject failed to answer at all (the
+/// plugin host reports a failed call).
+pub type RawCall = dyn Fn(&dyn BridgeHost, &[u8]) -> Result<Vec<u8>, String> + Send + Sync;
 
 /// What the kit tests.
 pub struct Subject {
@@ -86,7 +87,7 @@ impl Subject {
     /// Adds raw document access.
     pub fn with_raw(
         mut self,
-        raw: impl Fn(&[u8]) -> Result<Vec<u8>, String> + Send + Sync + 'static,
+        raw: impl Fn(&dyn BridgeHost, &[u8]) -> Result<Vec<u8>, String> + Send + Sync + 'static,
     ) -> Self {
         self.raw = Some(Box::new(raw));
         self
@@ -98,11 +99,10 @@ impl Subject {
         self,
         factory: impl Fn() -> Arc<dyn PaymentBridge> + Send + Sync + 'static,
     ) -> Self {
-        self.with_raw(move |doc| {
+        self.with_raw(move |host, doc| {
             let bridge = factory();
-            let host = kit::StoreHost::fresh("raw");
             let answer = match decode_request(doc, &iotp::Limits::default()) {
-                Ok(request) => dispatch(&*bridge, &host, &request),
+                Ok(request) => dispatch(&*bridge, host, &request),
                 Err(e) => Err(e),
             };
             Ok(encode_response(&answer).into_bytes())

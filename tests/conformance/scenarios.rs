@@ -1390,10 +1390,11 @@ fn garbage(s: &Subject) -> Res {
     let Some(raw) = &s.raw else {
         return skip("the subject has no raw document interface (a plugin has one)");
     };
+    let host = StoreHost::fresh(&s.claims.software_id);
     let mut problems = Vec::new();
     let mut codes = BTreeSet::new();
     for (what, doc) in garbage_documents() {
-        match raw(&doc) {
+        match raw(&host, &doc) {
             Err(e) => problems.push(format!("{what}: no answer: {e}")),
             Ok(answer) => match error_document(&answer) {
                 Ok(code) => {
@@ -1407,7 +1408,7 @@ fn garbage(s: &Subject) -> Res {
     let doc = encode_request(&ApiRequest::InquirePendingPayment(
         InquirePendingPayment::default(),
     ));
-    match raw(doc.as_bytes()) {
+    match raw(&host, doc.as_bytes()) {
         Err(e) => problems.push(format!(
             "after the garbage, a good request got no answer: {e}"
         )),

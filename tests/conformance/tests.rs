@@ -373,7 +373,7 @@ fn an_invalid_message_fails_the_scenario_that_sent_it() {
 
 #[test]
 fn garbage_documents_need_error_documents() {
-    let echo = Subject::mock().with_raw(|doc| Ok(doc.to_vec()));
+    let echo = Subject::mock().with_raw(|_, doc| Ok(doc.to_vec()));
     let report = run(
         &echo,
         &Options {
@@ -385,7 +385,7 @@ fn garbage_documents_need_error_documents() {
         "garbage-documents",
         "an empty document: the answer is not an XML document",
     );
-    let crashing = Subject::mock().with_raw(|_| Err("the plugin crashed".into()));
+    let crashing = Subject::mock().with_raw(|_, _| Err("the plugin crashed".into()));
     let report = run(
         &crashing,
         &Options {
