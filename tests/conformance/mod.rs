@@ -10,8 +10,15 @@
 //! cancellation, receipts, malformed scheme data and garbage documents, End is final, and
 //! claim ⇔ behaviour both ways. Every message of every scenario must be valid.
 //!
+//! The kit pays only with the subject's own Consumer and Payment Handler parts (a scheme's
+//! parts must come from the same scheme). When the subject does not claim the Merchant role,
+//! the kit's Merchant offers every claimed brand with every claimed protocol and adds no
+//! Merchant data: a scheme whose Payment Handler needs its Merchant's data must claim the
+//! Merchant role too.
+//!
 //! A scenario the claims do not imply is skipped, with the reason (a scheme that plays no
 //! Consumer cannot be paid with). [`Report::passed`] is true when no required scenario failed.
+//! A scenario that panics (an in-process bridge) fails with the panic's message.
 //!
 //! ```
 //! use iotp_tests::conformance::{self, Options, Subject};
@@ -269,7 +276,7 @@ pub(crate) fn plan(claims: &PluginClaims) -> Vec<Planned> {
         p(
             "claims",
             "the claims are complete and consistent with the bridge",
-            "RFC 3867 §1.1, §4 (calls per role); claims document",
+            "RFC 3867 §1.2 (Table 1: calls per role); claims document",
             true,
             Kind::Claims,
         ),
@@ -378,7 +385,7 @@ pub(crate) fn plan(claims: &PluginClaims) -> Vec<Planned> {
         p(
             "crash-resume",
             "every node restarts from its store with the plugin reloaded; the payment completes",
-            "RFC 2801 §4.4, §4.5.2.2; RFC 3867 §1.2 (state survives), §2.6.2",
+            "RFC 2801 §4.4, §4.5.2.2; RFC 3867 §2.6.2, §4.3.1 (states kept for resumption)",
             true,
             Kind::CrashResume,
         ),
@@ -448,14 +455,14 @@ pub(crate) fn plan(claims: &PluginClaims) -> Vec<Planned> {
         p(
             "claimed-calls",
             "every claimed call works (no ReqNotSupp)",
-            "RFC 3867 §4; claims document",
+            "RFC 3867 §1.2 (Table 1), §4; claims document",
             true,
             Kind::ClaimedCalls,
         ),
         p(
             "unclaimed-calls",
             "every call not claimed answers ReqNotSupp",
-            "RFC 3867 §3.1 (ReqNotSupp), §4",
+            "RFC 3867 §1.2 (skeletons), §3.1 (ReqNotSupp)",
             true,
             Kind::UnclaimedCalls,
         ),

@@ -89,7 +89,7 @@ pub(crate) fn run(s: &Subject, kind: &Kind) -> Res {
 // ---------------------------------------------------------------------------------------------
 // Preconditions and shared steps
 
-/// The calls RFC 3867 §4 requires of each role (`+` in the call table), and
+/// The calls RFC 3867 requires of each role (`+` in §1.2, Table 1), and
 /// FindAcceptedPaymentProtocol, which the core needs to build Brand Lists.
 const REQUIRED_CALLS: &[(TradingRole, &[&str])] = &[
     (
@@ -367,8 +367,13 @@ fn claims(s: &Subject) -> Res {
         }
         for call in *calls {
             if !c.claims_call(call) {
+                let why = if *call == "FindAcceptedPaymentProtocol" {
+                    " (Table 1 says should; the core needs it to build Brand Lists)"
+                } else {
+                    ""
+                };
                 problems.push(format!(
-                    "a {role} must implement {call}, which is not claimed"
+                    "a {role} must implement {call}, which is not claimed{why}"
                 ));
             }
         }
