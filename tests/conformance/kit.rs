@@ -1,5 +1,5 @@
 //! The world the kit builds around the subject: a Consumer, a Merchant and a Payment Handler,
-//! each a real [`Engine`] with its own store, on the in-memory [`Network`] of the harness.
+//! each a real [`iotp::txn::Engine`] with its own store, on the in-memory [`Network`] of the harness.
 //!
 //! The subject's bridge plays every role it claims; the Merchant is played by
 //! [`ClaimsMerchant`] (brands and protocols taken from the claims) when the subject does not
