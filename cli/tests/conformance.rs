@@ -101,12 +101,6 @@ fn the_rust_mock_plugin_passes() {
 #[test]
 fn the_c_mock_plugin_passes() {
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/mock-c/mock.c");
-    if !source.is_file() {
-        // The C mock is being written beside this kit; until it is in the tree there is
-        // nothing to certify.
-        eprintln!("{} is not there yet: skipped", source.display());
-        return;
-    }
     let dir = TempDir::new("c-mock");
     let plugin = c_plugin(&dir, &source, "iotp_scheme_mock_c", &[]);
     let output = iotp(&["conformance", "--json", plugin.to_str().unwrap()]);
