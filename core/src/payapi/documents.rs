@@ -565,6 +565,15 @@ fn child_list<T: Doc>(r: &Rd<'_>, n: &str) -> ApiResult<Vec<T>> {
         .collect()
 }
 
+/// PackagedContent data as text: checked with the fast validator, replaced lossily only when
+/// it is not UTF-8 (then it should have been BASE64).
+fn utf8_text(data: &[u8]) -> String {
+    match std::str::from_utf8(data) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(data).into_owned(),
+    }
+}
+
 fn put_pc(e: &mut XmlElement, name: &str, pc: &PackagedContent) {
     let mut c = element(name);
     kind::att::put(&pc.name, &mut c, "Name");
@@ -572,14 +581,14 @@ fn put_pc(e: &mut XmlElement, name: &str, pc: &PackagedContent) {
         kind::att::put(&pc.content, &mut c, "Content");
     }
     let text = match pc.transform {
-        Transform::None => String::from_utf8_lossy(&pc.data).into_owned(),
+        Transform::None => utf8_text(&pc.data),
         Transform::Base64 => {
             kind::att::put(&pc.transform, &mut c, "Transform");
             crate::msg::model::encode_base64(&pc.data)
         }
         ref other => {
             kind::att::put(other, &mut c, "Transform");
-            String::from_utf8_lossy(&pc.data).into_owned()
+            utf8_text(&pc.data)
         }
     };
     if !text.is_empty() {

@@ -351,8 +351,16 @@ impl<'a> Cursor<'a> {
                         return Err(SyntaxError::at(start, "reference outside the root element"));
                     }
                     let name = reslice(self.src, &r).unwrap_or_default();
-                    let c = resolve_reference(name, start)?;
-                    return Ok(Item::Text(Cow::Owned(c.to_string())));
+                    // The five built-ins need no allocation.
+                    let text = match name {
+                        "lt" => Cow::Borrowed("<"),
+                        "gt" => Cow::Borrowed(">"),
+                        "amp" => Cow::Borrowed("&"),
+                        "apos" => Cow::Borrowed("'"),
+                        "quot" => Cow::Borrowed("\""),
+                        _ => Cow::Owned(resolve_reference(name, start)?.to_string()),
+                    };
+                    return Ok(Item::Text(text));
                 }
                 Event::Comment(_) => continue,
                 Event::PI(pi) => {

@@ -130,48 +130,74 @@ fn write_node(out: &mut String, node: &XmlNode) {
 
 /// Escapes an attribute value so that it reads back unchanged after XML normalisation.
 pub(crate) fn escape_attribute(out: &mut String, value: &str) {
-    escape(out, value, &ATTRIBUTE_SPECIALS, |b| match b {
-        b'&' => "&amp;",
-        b'<' => "&lt;",
-        b'"' => "&quot;",
-        b'\t' => "&#9;",
-        b'\n' => "&#10;",
-        _ => "&#13;",
-    });
+    escape(
+        out,
+        value,
+        [
+            &|b: &[u8]| memchr::memchr3(b'&', b'<', b'"', b),
+            &|b: &[u8]| memchr::memchr3(b'\t', b'\n', b'\r', b),
+        ],
+        |b| match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'"' => "&quot;",
+            b'\t' => "&#9;",
+            b'\n' => "&#10;",
+            _ => "&#13;",
+        },
+    );
 }
 
 /// Escapes character data so that it reads back unchanged.
 pub(crate) fn escape_text(out: &mut String, text: &str) {
-    escape(out, text, &TEXT_SPECIALS, |b| match b {
-        b'&' => "&amp;",
-        b'<' => "&lt;",
-        b'>' => "&gt;",
-        _ => "&#13;",
-    });
+    escape(
+        out,
+        text,
+        [
+            &|b: &[u8]| memchr::memchr3(b'&', b'<', b'>', b),
+            &|b: &[u8]| memchr::memchr(b'\r', b),
+        ],
+        |b| match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            _ => "&#13;",
+        },
+    );
 }
 
-const fn specials(chars: &[u8]) -> [bool; 256] {
-    let mut t = [false; 256];
-    let mut i = 0;
-    while i < chars.len() {
-        t[chars[i] as usize] = true;
-        i += 1;
-    }
-    t
-}
+/// A search for some of the special bytes (SIMD, through memchr).
+type Finder<'f> = &'f dyn Fn(&[u8]) -> Option<usize>;
 
-static ATTRIBUTE_SPECIALS: [bool; 256] = specials(b"&<\"\t\n\r");
-static TEXT_SPECIALS: [bool; 256] = specials(b"&<>\r");
-
-/// Copies `value` to `out`, replacing the ASCII bytes marked in `table`. Scanning bytes is
-/// safe for UTF-8: every special is ASCII, and no byte of a multi-byte character is.
-fn escape(out: &mut String, value: &str, table: &[bool; 256], replace: fn(u8) -> &'static str) {
+/// Copies `value` to `out`, replacing the ASCII bytes the finders locate. Each finder's next
+/// match is remembered until it is passed, so the work stays linear whatever the input.
+/// Slicing there is safe for UTF-8: every special is ASCII, and no byte of a multi-byte
+/// character is.
+fn escape(
+    out: &mut String,
+    value: &str,
+    finders: [Finder<'_>; 2],
+    replace: fn(u8) -> &'static str,
+) {
+    out.reserve(value.len());
+    let bytes = value.as_bytes();
+    let search = |k: usize, from: usize| finders[k](&bytes[from..]).map(|i| from + i);
+    let mut next = [search(0, 0), search(1, 0)];
     let mut start = 0;
-    for (i, &b) in value.as_bytes().iter().enumerate() {
-        if table[usize::from(b)] {
-            out.push_str(&value[start..i]);
-            out.push_str(replace(b));
-            start = i + 1;
+    loop {
+        let at = match next {
+            [Some(a), Some(b)] => a.min(b),
+            [Some(a), None] => a,
+            [None, Some(b)] => b,
+            [None, None] => break,
+        };
+        out.push_str(&value[start..at]);
+        out.push_str(replace(bytes[at]));
+        start = at + 1;
+        for k in 0..2 {
+            if next[k] == Some(at) {
+                next[k] = search(k, start);
+            }
         }
     }
     out.push_str(&value[start..]);
@@ -190,5 +216,12 @@ mod tests {
         let mut t = String::new();
         escape_text(&mut t, "x<y>&z\r");
         assert_eq!(t, "x&lt;y&gt;&amp;z&#13;");
+        // Mixed specials, runs of them, multi-byte characters around them.
+        let mut s = String::new();
+        escape_attribute(&mut s, "€&&\r\r'>€\t");
+        assert_eq!(s, "€&amp;&amp;&#13;&#13;'>€&#9;");
+        let mut t = String::new();
+        escape_text(&mut t, "plain € text\n\t\"");
+        assert_eq!(t, "plain € text\n\t\"");
     }
 }
