@@ -194,9 +194,9 @@ fn escape(
         out.push_str(&value[start..at]);
         out.push_str(replace(bytes[at]));
         start = at + 1;
-        for k in 0..2 {
-            if next[k] == Some(at) {
-                next[k] = search(k, start);
+        for (k, n) in next.iter_mut().enumerate() {
+            if *n == Some(at) {
+                *n = search(k, start);
             }
         }
     }
