@@ -181,3 +181,20 @@ fn readme_shows_the_engine_example() {
         "README.md's engine example differs from core/examples/engine.rs"
     );
 }
+
+/// The README shows the mock plugin's export as it is in `plugins/mock/src/lib.rs`.
+#[test]
+fn readme_shows_the_plugin_export() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let lib = std::fs::read_to_string(root.join("plugins/mock/src/lib.rs")).unwrap();
+    let code: String = lib
+        .lines()
+        .filter(|l| !l.starts_with("//!"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        readme.contains(&format!("```rust\n{}\n```", code.trim())),
+        "README.md's plugin example differs from plugins/mock/src/lib.rs"
+    );
+}
