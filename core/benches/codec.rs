@@ -1,5 +1,6 @@
 //! Reading (parse + full validation) and writing the performance samples of
-//! `shared/spec/perf-samples` (6 KB and 60 KB TPO + Offer Response messages, a ping).
+//! `shared/spec/perf-samples` (6 KB and 60 KB TPO + Offer Response messages, a ping), and the
+//! DOMHASH digest of the 6 KB sample.
 //!
 //! Run: `cargo bench -p iotp --bench codec`.
 
@@ -34,6 +35,19 @@ fn codec(c: &mut Criterion) {
             .expect("sample reads");
         group.throughput(Throughput::Bytes(bytes.len() as u64));
         group.bench_function(name, |b| b.iter(|| black_box(&message).to_xml()));
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("domhash");
+    let bytes = sample("tpo_offer_6k.xml");
+    group.throughput(Throughput::Bytes(bytes.len() as u64));
+    for (label, alg) in [
+        ("sha1", iotp::xml::domhash::HashAlgorithm::Sha1),
+        ("sha256", iotp::xml::domhash::HashAlgorithm::Sha256),
+    ] {
+        group.bench_function(label, |b| {
+            b.iter(|| iotp::xml::domhash::digest_document(black_box(&bytes), alg, &limits))
+        });
     }
     group.finish();
 }

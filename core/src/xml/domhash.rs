@@ -1959,28 +1959,4 @@ mod tests {
             }
         }
     }
-
-    /// Rough timing: `cargo test -p iotp --release --lib xml::domhash -- --ignored --nocapture`.
-    #[test]
-    #[ignore = "timing, run by hand with --release"]
-    fn timing_tpo_offer_6k() {
-        let path = "/work/shared/spec/perf-samples/tpo_offer_6k.xml";
-        let Ok(xml) = std::fs::read(path) else {
-            eprintln!("skipping: {path} not readable");
-            return;
-        };
-        let l = Limits::default();
-        let n = 20_000u32;
-        for alg in [SHA1, SHA256] {
-            let start = std::time::Instant::now();
-            for _ in 0..n {
-                std::hint::black_box(digest_document(std::hint::black_box(&xml), alg, &l).unwrap());
-            }
-            let per = start.elapsed() / n;
-            eprintln!(
-                "digest_document({} bytes, {alg:?}): {per:?} per document",
-                xml.len()
-            );
-        }
-    }
 }
