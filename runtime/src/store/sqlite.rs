@@ -1,0 +1,692 @@
+//! [`SqliteStore`]: the engine's [`Store`] in one SQLite file (rusqlite, SQLite bundled).
+//!
+//! # Money-safety
+//!
+//! The engine sends a response only after [`Store::commit`] has returned `Ok` for the state
+//! that produced it. This store keeps that promise by running every connection with
+//! `journal_mode=WAL` and `synchronous=FULL`: SQLite fsyncs the write-ahead log at every
+//! commit, so a transaction that has committed survives a crash of the process *and* a loss of
+//! power. (`synchronous=NORMAL`, the usual WAL setting, would lose the last commits on a power
+//! failure; it is never used.) [`SqliteStore::open`] checks that both settings took effect and
+//! refuses the file otherwise.
+//!
+//! [`Store::commit`] writes every record and replay entry it is given in one
+//! `BEGIN IMMEDIATE` transaction: all of it is written, or (on any error) none of it.
+//! The single-row operations (`replay_begin`, `kv_*`) are each one SQLite transaction, durable
+//! when they return, atomic against other connections to the same file.
+//!
+//! # Schema
+//!
+//! The schema version is `PRAGMA user_version`; the file is marked as an IOTP store with
+//! `PRAGMA application_id` (`0x494F5450`, "IOTP"). [`MIGRATIONS`] holds the ordered steps;
+//! opening a file applies the missing ones in one transaction. A file whose version is newer
+//! than this build knows, that belongs to another application, or that holds tables but no
+//! IOTP schema, is refused with a [`StoreError`] and left untouched.
+//!
+//! Version 1:
+//!
+//! ```sql
+//! transactions (iotp_trans_id TEXT, role TEXT, state TEXT, wake_at INTEGER NULL,
+//!               finished INTEGER, PRIMARY KEY (iotp_trans_id, role))
+//!     + index on wake_at (partial: rows that want waking)
+//! messages     (iotp_trans_id, role, seq INTEGER, sent INTEGER, message_id TEXT, xml TEXT,
+//!               PRIMARY KEY (iotp_trans_id, role, seq), FOREIGN KEY -> transactions)
+//! replay       (digest BLOB PRIMARY KEY (32 bytes), kind 'in_progress'|'answered',
+//!               since INTEGER NULL, response BLOB NULL)
+//! kv           (namespace TEXT, key TEXT, value BLOB, PRIMARY KEY (namespace, key))
+//! ```
+//!
+//! A record's messages are stored by position (`seq` from 0). A commit writes only the
+//! messages that differ from what is stored (in practice: the new ones at the end) and
+//! removes any beyond the committed list, so [`Store::load`] returns exactly the list last
+//! committed while an ordinary commit costs one row per new message.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use iotp::store::{
+    MessageDigest, ReplayEntry, Store, StoreError, StoreResult, StoredMessage, TransactionKey,
+    TransactionRecord,
+};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+/// `PRAGMA application_id` of an IOTP store: "IOTP" in ASCII.
+pub const APPLICATION_ID: i64 = 0x494F_5450;
+
+/// How long a statement waits for another connection's lock on the file before failing.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The schema, one step per version: step `i` takes the file from version `i` to `i + 1`.
+/// Steps are only ever appended; a released step is never edited.
+pub const MIGRATIONS: &[&str] = &[
+    // Version 1.
+    "CREATE TABLE transactions (
+        iotp_trans_id TEXT NOT NULL,
+        role          TEXT NOT NULL,
+        state         TEXT NOT NULL,
+        wake_at       INTEGER,
+        finished      INTEGER NOT NULL CHECK (finished IN (0, 1)),
+        PRIMARY KEY (iotp_trans_id, role)
+    ) WITHOUT ROWID;
+    CREATE INDEX transactions_wake_at ON transactions (wake_at) WHERE wake_at IS NOT NULL;
+    CREATE TABLE messages (
+        iotp_trans_id TEXT NOT NULL,
+        role          TEXT NOT NULL,
+        seq           INTEGER NOT NULL CHECK (seq >= 0),
+        sent          INTEGER NOT NULL CHECK (sent IN (0, 1)),
+        message_id    TEXT NOT NULL,
+        xml           TEXT NOT NULL,
+        PRIMARY KEY (iotp_trans_id, role, seq),
+        FOREIGN KEY (iotp_trans_id, role) REFERENCES transactions (iotp_trans_id, role)
+            ON DELETE CASCADE
+    ) WITHOUT ROWID;
+    CREATE TABLE replay (
+        digest   BLOB PRIMARY KEY CHECK (length(digest) = 32),
+        kind     TEXT NOT NULL CHECK (kind IN ('in_progress', 'answered')),
+        since    INTEGER,
+        response BLOB,
+        CHECK ((kind = 'in_progress' AND since IS NOT NULL AND response IS NULL)
+            OR (kind = 'answered' AND since IS NULL))
+    ) WITHOUT ROWID;
+    CREATE TABLE kv (
+        namespace TEXT NOT NULL,
+        key       TEXT NOT NULL,
+        value     BLOB NOT NULL,
+        PRIMARY KEY (namespace, key)
+    ) WITHOUT ROWID;",
+];
+
+/// The schema version this build writes and understands.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// The engine's [`Store`] in an SQLite file. See the [module documentation](self) for the
+/// durability promise and the schema.
+///
+/// One connection behind a mutex: operations from several threads are serialised. Several
+/// processes may open the same file (WAL, `BEGIN IMMEDIATE`, a busy timeout).
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+    path: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+fn sql(context: &str, e: rusqlite::Error) -> StoreError {
+    StoreError(format!("sqlite: {context}: {e}"))
+}
+
+impl SqliteStore {
+    /// Opens (creating it if absent) the store in the file at `path`, switches it to WAL with
+    /// `synchronous=FULL`, and brings its schema up to [`SCHEMA_VERSION`].
+    ///
+    /// Fails, leaving the file as it was, when it is not an SQLite database, belongs to
+    /// another application, or has a schema newer than this build knows.
+    pub fn open(path: impl AsRef<Path>) -> StoreResult<SqliteStore> {
+        let path = path.as_ref();
+        let conn =
+            Connection::open(path).map_err(|e| sql(&format!("opening {}", path.display()), e))?;
+        Self::setup(conn, Some(path.to_path_buf()))
+    }
+
+    /// A store in a private in-memory database, **not durable**: for tests only.
+    pub fn open_in_memory() -> StoreResult<SqliteStore> {
+        let conn = Connection::open_in_memory().map_err(|e| sql("opening in memory", e))?;
+        Self::setup(conn, None)
+    }
+
+    /// The file, if any.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// The schema version of the open file (always [`SCHEMA_VERSION`] once opened).
+    pub fn schema_version(&self) -> StoreResult<i64> {
+        self.conn()?
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(|e| sql("reading user_version", e))
+    }
+
+    fn setup(mut conn: Connection, path: Option<PathBuf>) -> StoreResult<SqliteStore> {
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| sql("setting busy_timeout", e))?;
+        // Refuse a foreign or newer file before changing anything in it (journal mode
+        // included); `migrate` checks again under the write lock.
+        check_identity(&conn)?;
+        if path.is_some() {
+            let mode: String = conn
+                .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+                .map_err(|e| sql("setting journal_mode=WAL", e))?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(StoreError(format!(
+                    "sqlite: journal_mode is {mode}, not wal: refusing a store that cannot \
+                     promise durability"
+                )));
+            }
+        }
+        // Money-safety: fsync the WAL at every commit (see the module documentation).
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(|e| sql("setting synchronous=FULL", e))?;
+        let sync: i64 = conn
+            .pragma_query_value(None, "synchronous", |r| r.get(0))
+            .map_err(|e| sql("reading synchronous", e))?;
+        if sync < 2 {
+            return Err(StoreError(format!(
+                "sqlite: synchronous is {sync}, not FULL (2): refusing a store that cannot \
+                 promise durability"
+            )));
+        }
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(|e| sql("setting foreign_keys=ON", e))?;
+        migrate(&mut conn)?;
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+            path,
+        })
+    }
+
+    fn conn(&self) -> StoreResult<MutexGuard<'_, Connection>> {
+        self.conn
+            .lock()
+            .map_err(|_| StoreError("sqlite: connection lock poisoned".into()))
+    }
+}
+
+/// Reads `(user_version, application_id, number of schema objects)`.
+fn identity(conn: &Connection) -> StoreResult<(i64, i64, i64)> {
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(|e| sql("reading user_version", e))?;
+    let app: i64 = conn
+        .pragma_query_value(None, "application_id", |r| r.get(0))
+        .map_err(|e| sql("reading application_id", e))?;
+    let objects: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
+        .map_err(|e| sql("reading the schema", e))?;
+    Ok((version, app, objects))
+}
+
+/// Refuses a file this build must not write to.
+fn check_identity(conn: &Connection) -> StoreResult<i64> {
+    let (version, app, objects) = identity(conn)?;
+    if app != 0 && app != APPLICATION_ID {
+        return Err(StoreError(format!(
+            "sqlite: not an IOTP store (application_id {app:#x}, expected {APPLICATION_ID:#x})"
+        )));
+    }
+    if app == 0 && (version != 0 || objects != 0) {
+        return Err(StoreError(format!(
+            "sqlite: not an IOTP store (schema version {version} and {objects} schema objects, \
+             but no IOTP application_id)"
+        )));
+    }
+    if !(0..=SCHEMA_VERSION).contains(&version) {
+        return Err(StoreError(format!(
+            "sqlite: the store's schema version is {version}, newer than this build knows \
+             ({SCHEMA_VERSION}): refusing to open it (use a newer iotp-runtime)"
+        )));
+    }
+    Ok(version)
+}
+
+/// Applies the missing [`MIGRATIONS`] in one transaction.
+fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| sql("beginning the migration", e))?;
+    let version = check_identity(&tx)?;
+    if version == SCHEMA_VERSION {
+        return Ok(());
+    }
+    let done = usize::try_from(version).unwrap_or(usize::MAX);
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(done) {
+        tx.execute_batch(step)
+            .map_err(|e| sql(&format!("migrating to schema version {}", i + 1), e))?;
+    }
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+        .map_err(|e| sql("writing user_version", e))?;
+    tx.pragma_update(None, "application_id", APPLICATION_ID)
+        .map_err(|e| sql("writing application_id", e))?;
+    tx.commit().map_err(|e| sql("committing the migration", e))
+}
+
+fn read_replay(conn: &Connection, digest: &MessageDigest) -> StoreResult<Option<ReplayEntry>> {
+    let row: Option<(String, Option<i64>, Option<Vec<u8>>)> = conn
+        .prepare_cached("SELECT kind, since, response FROM replay WHERE digest = ?1")
+        .and_then(|mut s| {
+            s.query_row(params![&digest[..]], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()
+        })
+        .map_err(|e| sql("reading the replay cache", e))?;
+    match row {
+        None => Ok(None),
+        Some((kind, since, response)) => match (kind.as_str(), since) {
+            ("in_progress", Some(since)) => Ok(Some(ReplayEntry::InProgress { since })),
+            ("answered", _) => Ok(Some(ReplayEntry::Answered { response })),
+            _ => Err(StoreError(format!(
+                "sqlite: replay entry of unknown form (kind {kind:?}, since {since:?})"
+            ))),
+        },
+    }
+}
+
+fn seq(i: usize) -> StoreResult<i64> {
+    i64::try_from(i).map_err(|_| StoreError("sqlite: too many messages in a record".into()))
+}
+
+impl Store for SqliteStore {
+    fn load(&self, key: &TransactionKey) -> StoreResult<Option<TransactionRecord>> {
+        let mut conn = self.conn()?;
+        // One read transaction: the record and its messages as of the same commit.
+        let tx = conn.transaction().map_err(|e| sql("beginning a read", e))?;
+        let head: Option<(String, Option<i64>, bool)> = tx
+            .prepare_cached(
+                "SELECT state, wake_at, finished FROM transactions
+                 WHERE iotp_trans_id = ?1 AND role = ?2",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![key.iotp_trans_id, key.role], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .optional()
+            })
+            .map_err(|e| sql("reading a transaction", e))?;
+        let Some((state, wake_at, finished)) = head else {
+            return Ok(None);
+        };
+        let mut messages = Vec::new();
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "SELECT seq, sent, message_id, xml FROM messages
+                     WHERE iotp_trans_id = ?1 AND role = ?2 ORDER BY seq",
+                )
+                .map_err(|e| sql("reading messages", e))?;
+            let rows = stmt
+                .query_map(params![key.iotp_trans_id, key.role], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, bool>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                    ))
+                })
+                .map_err(|e| sql("reading messages", e))?;
+            for row in rows {
+                let (n, sent, message_id, xml) = row.map_err(|e| sql("reading messages", e))?;
+                if n != seq(messages.len())? {
+                    return Err(StoreError(format!(
+                        "sqlite: messages of {}/{} are not contiguous (found seq {n} at {})",
+                        key.iotp_trans_id,
+                        key.role,
+                        messages.len()
+                    )));
+                }
+                messages.push(StoredMessage {
+                    sent,
+                    message_id,
+                    xml: Arc::from(xml),
+                });
+            }
+        }
+        tx.finish().map_err(|e| sql("ending a read", e))?;
+        Ok(Some(TransactionRecord {
+            key: key.clone(),
+            state,
+            messages,
+            wake_at,
+            finished,
+        }))
+    }
+
+    fn due(&self, now: i64) -> StoreResult<Vec<TransactionKey>> {
+        let conn = self.conn()?;
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT iotp_trans_id, role FROM transactions
+                 WHERE wake_at IS NOT NULL AND wake_at <= ?1
+                 ORDER BY iotp_trans_id, role",
+            )
+            .map_err(|e| sql("reading due transactions", e))?;
+        let rows = stmt
+            .query_map(params![now], |r| {
+                Ok(TransactionKey {
+                    iotp_trans_id: r.get(0)?,
+                    role: r.get(1)?,
+                })
+            })
+            .map_err(|e| sql("reading due transactions", e))?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(|e| sql("reading due transactions", e))
+    }
+
+    fn replay_get(&self, digest: &MessageDigest) -> StoreResult<Option<ReplayEntry>> {
+        let conn = self.conn()?;
+        read_replay(&conn, digest)
+    }
+
+    fn replay_begin(&self, digest: &MessageDigest, now: i64) -> StoreResult<Option<ReplayEntry>> {
+        let mut conn = self.conn()?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| sql("beginning replay_begin", e))?;
+        let inserted = tx
+            .prepare_cached(
+                "INSERT INTO replay (digest, kind, since) VALUES (?1, 'in_progress', ?2)
+                 ON CONFLICT (digest) DO NOTHING",
+            )
+            .and_then(|mut s| s.execute(params![&digest[..], now]))
+            .map_err(|e| sql("marking a message in progress", e))?;
+        let existing = if inserted == 0 {
+            match read_replay(&tx, digest)? {
+                Some(e) => Some(e),
+                None => {
+                    return Err(StoreError(
+                        "sqlite: replay entry neither inserted nor present".into(),
+                    ));
+                }
+            }
+        } else {
+            None
+        };
+        tx.commit().map_err(|e| sql("committing replay_begin", e))?;
+        Ok(existing)
+    }
+
+    fn replay_forget(&self, digest: &MessageDigest) -> StoreResult<()> {
+        self.conn()?
+            .prepare_cached("DELETE FROM replay WHERE digest = ?1")
+            .and_then(|mut s| s.execute(params![&digest[..]]))
+            .map_err(|e| sql("forgetting a message", e))?;
+        Ok(())
+    }
+
+    fn commit(
+        &self,
+        records: &[&TransactionRecord],
+        replay: &[(MessageDigest, ReplayEntry)],
+    ) -> StoreResult<()> {
+        let mut conn = self.conn()?;
+        // Dropping `tx` on any early return rolls everything back.
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| sql("beginning a commit", e))?;
+        {
+            let mut put_record = tx
+                .prepare_cached(
+                    "INSERT INTO transactions (iotp_trans_id, role, state, wake_at, finished)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (iotp_trans_id, role) DO UPDATE SET
+                        state = excluded.state,
+                        wake_at = excluded.wake_at,
+                        finished = excluded.finished",
+                )
+                .map_err(|e| sql("commit", e))?;
+            // Rewrites a stored message only when it differs from the committed one.
+            let mut put_message = tx
+                .prepare_cached(
+                    "INSERT INTO messages (iotp_trans_id, role, seq, sent, message_id, xml)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (iotp_trans_id, role, seq) DO UPDATE SET
+                        sent = excluded.sent,
+                        message_id = excluded.message_id,
+                        xml = excluded.xml
+                     WHERE sent IS NOT excluded.sent
+                        OR message_id IS NOT excluded.message_id
+                        OR xml IS NOT excluded.xml",
+                )
+                .map_err(|e| sql("commit", e))?;
+            let mut cut_messages = tx
+                .prepare_cached(
+                    "DELETE FROM messages WHERE iotp_trans_id = ?1 AND role = ?2 AND seq >= ?3",
+                )
+                .map_err(|e| sql("commit", e))?;
+            let mut put_replay = tx
+                .prepare_cached(
+                    "INSERT INTO replay (digest, kind, since, response) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (digest) DO UPDATE SET
+                        kind = excluded.kind,
+                        since = excluded.since,
+                        response = excluded.response",
+                )
+                .map_err(|e| sql("commit", e))?;
+            for r in records {
+                let k = &r.key;
+                put_record
+                    .execute(params![
+                        k.iotp_trans_id,
+                        k.role,
+                        r.state,
+                        r.wake_at,
+                        r.finished
+                    ])
+                    .map_err(|e| sql("saving a transaction", e))?;
+                for (i, m) in r.messages.iter().enumerate() {
+                    put_message
+                        .execute(params![
+                            k.iotp_trans_id,
+                            k.role,
+                            seq(i)?,
+                            m.sent,
+                            m.message_id,
+                            &*m.xml
+                        ])
+                        .map_err(|e| sql("saving a message", e))?;
+                }
+                cut_messages
+                    .execute(params![k.iotp_trans_id, k.role, seq(r.messages.len())?])
+                    .map_err(|e| sql("saving messages", e))?;
+            }
+            for (digest, entry) in replay {
+                let (kind, since, response) = match entry {
+                    ReplayEntry::InProgress { since } => ("in_progress", Some(*since), None),
+                    ReplayEntry::Answered { response } => ("answered", None, response.as_deref()),
+                };
+                put_replay
+                    .execute(params![&digest[..], kind, since, response])
+                    .map_err(|e| sql("saving a replay entry", e))?;
+            }
+        }
+        tx.commit().map_err(|e| sql("committing", e))
+    }
+
+    fn kv_get(&self, namespace: &str, key: &str) -> StoreResult<Option<Vec<u8>>> {
+        self.conn()?
+            .prepare_cached("SELECT value FROM kv WHERE namespace = ?1 AND key = ?2")
+            .and_then(|mut s| {
+                s.query_row(params![namespace, key], |r| r.get(0))
+                    .optional()
+            })
+            .map_err(|e| sql("reading a key-value entry", e))
+    }
+
+    fn kv_put(&self, namespace: &str, key: &str, value: &[u8]) -> StoreResult<()> {
+        self.conn()?
+            .prepare_cached(
+                "INSERT INTO kv (namespace, key, value) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value",
+            )
+            .and_then(|mut s| s.execute(params![namespace, key, value]))
+            .map_err(|e| sql("writing a key-value entry", e))?;
+        Ok(())
+    }
+
+    fn kv_insert_if_absent(&self, namespace: &str, key: &str, value: &[u8]) -> StoreResult<bool> {
+        let inserted = self
+            .conn()?
+            .prepare_cached(
+                "INSERT INTO kv (namespace, key, value) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (namespace, key) DO NOTHING",
+            )
+            .and_then(|mut s| s.execute(params![namespace, key, value]))
+            .map_err(|e| sql("inserting a key-value entry", e))?;
+        Ok(inserted == 1)
+    }
+
+    fn kv_delete(&self, namespace: &str, key: &str) -> StoreResult<()> {
+        self.conn()?
+            .prepare_cached("DELETE FROM kv WHERE namespace = ?1 AND key = ?2")
+            .and_then(|mut s| s.execute(params![namespace, key]))
+            .map_err(|e| sql("deleting a key-value entry", e))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(id: &str) -> TransactionKey {
+        TransactionKey {
+            iotp_trans_id: id.into(),
+            role: "PaymentHandler".into(),
+        }
+    }
+
+    fn msg(id: &str, xml: &str) -> StoredMessage {
+        StoredMessage {
+            sent: id.starts_with('P'),
+            message_id: id.into(),
+            xml: Arc::from(xml),
+        }
+    }
+
+    fn record(id: &str, messages: Vec<StoredMessage>) -> TransactionRecord {
+        TransactionRecord {
+            key: key(id),
+            state: "{}".into(),
+            messages,
+            wake_at: None,
+            finished: false,
+        }
+    }
+
+    #[test]
+    fn the_contract_holds_in_memory() {
+        let store = SqliteStore::open_in_memory().expect("opens");
+        iotp::store::check_store_contract(&store);
+    }
+
+    #[test]
+    fn a_file_runs_wal_with_synchronous_full_and_foreign_keys() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(dir.path().join("s.db")).expect("opens");
+        let conn = store.conn().expect("lock");
+        let q = |p: &str| -> String {
+            conn.pragma_query_value(None, p, |r| r.get::<_, rusqlite::types::Value>(0))
+                .map(|v| format!("{v:?}"))
+                .expect("pragma")
+        };
+        assert_eq!(q("journal_mode"), "Text(\"wal\")");
+        assert_eq!(q("synchronous"), "Integer(2)");
+        assert_eq!(q("foreign_keys"), "Integer(1)");
+        assert_eq!(q("application_id"), format!("Integer({APPLICATION_ID})"));
+        assert_eq!(q("user_version"), format!("Integer({SCHEMA_VERSION})"));
+    }
+
+    #[test]
+    fn load_returns_exactly_the_message_list_last_committed() {
+        let store = SqliteStore::open_in_memory().expect("opens");
+        let mut r = record("t1", vec![msg("C1", "<a/>"), msg("P1", "<b/>")]);
+        store.commit(&[&r], &[]).expect("commit");
+        r.messages.push(msg("C2", "<c/>"));
+        store.commit(&[&r], &[]).expect("append");
+        assert_eq!(store.load(&r.key).expect("load"), Some(r.clone()));
+        // A changed message in the middle and a shorter list are kept as committed too.
+        r.messages = vec![msg("C1", "<a/>"), msg("P9", "<changed/>")];
+        store.commit(&[&r], &[]).expect("replace");
+        assert_eq!(store.load(&r.key).expect("load"), Some(r.clone()));
+        r.messages.clear();
+        store.commit(&[&r], &[]).expect("empty");
+        assert_eq!(store.load(&r.key).expect("load"), Some(r));
+    }
+
+    #[test]
+    fn replay_entries_round_trip_in_every_form() {
+        let store = SqliteStore::open_in_memory().expect("opens");
+        let entries = [
+            ([1u8; 32], ReplayEntry::InProgress { since: -5 }),
+            ([2u8; 32], ReplayEntry::Answered { response: None }),
+            (
+                [3u8; 32],
+                ReplayEntry::Answered {
+                    response: Some(Vec::new()),
+                },
+            ),
+            (
+                [4u8; 32],
+                ReplayEntry::Answered {
+                    response: Some(vec![0, 255, 10]),
+                },
+            ),
+        ];
+        store.commit(&[], &entries).expect("commit");
+        for (d, e) in &entries {
+            assert_eq!(store.replay_get(d).expect("get").as_ref(), Some(e));
+        }
+        // An answer replaces the in-progress marker.
+        let answered = ReplayEntry::Answered {
+            response: Some(b"<r/>".to_vec()),
+        };
+        store
+            .commit(&[], &[([1u8; 32], answered.clone())])
+            .expect("commit");
+        assert_eq!(store.replay_get(&[1u8; 32]).expect("get"), Some(answered));
+    }
+
+    #[test]
+    fn a_damaged_row_is_an_error_not_a_panic() {
+        let store = SqliteStore::open_in_memory().expect("opens");
+        store
+            .conn()
+            .expect("lock")
+            .execute_batch(
+                "PRAGMA ignore_check_constraints = ON;
+                 INSERT INTO replay (digest, kind, since) VALUES (zeroblob(32), 'odd', 1);
+                 INSERT INTO transactions VALUES ('t', 'PaymentHandler', '{}', NULL, 0);
+                 INSERT INTO messages VALUES ('t', 'PaymentHandler', 3, 1, 'M', '<x/>');",
+            )
+            .expect("damage");
+        let err = store.replay_get(&[0u8; 32]).expect_err("refused");
+        assert!(err.0.contains("unknown form"), "{err}");
+        let err = store.load(&key("t")).expect_err("refused");
+        assert!(err.0.contains("not contiguous"), "{err}");
+    }
+
+    #[test]
+    fn a_foreign_database_is_refused_and_left_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("other.db");
+        {
+            let c = Connection::open(&path).expect("open");
+            c.execute_batch("CREATE TABLE t (x); PRAGMA application_id = 42;")
+                .expect("make");
+        }
+        let err = SqliteStore::open(&path).expect_err("refused");
+        assert!(err.0.contains("not an IOTP store"), "{err}");
+        let c = Connection::open(&path).expect("open");
+        let mode: String = c
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .expect("mode");
+        assert_eq!(mode, "delete", "journal mode untouched");
+
+        let plain = dir.path().join("plain.db");
+        Connection::open(&plain)
+            .and_then(|c| c.execute_batch("CREATE TABLE t (x);"))
+            .expect("make");
+        let err = SqliteStore::open(&plain).expect_err("refused");
+        assert!(err.0.contains("not an IOTP store"), "{err}");
+
+        let junk = dir.path().join("junk.db");
+        std::fs::write(&junk, vec![b'x'; 4096]).expect("write");
+        assert!(SqliteStore::open(&junk).is_err());
+    }
+}
