@@ -871,7 +871,10 @@ element! {
 
 /// Decodes the base64 text of a hand-written text element; whitespace in it is ignored (it is
 /// removed into `scratch` first).
-fn decode_base64(text: &str, scratch: &mut Vec<u8>) -> Result<Vec<u8>, base64::DecodeError> {
+pub(crate) fn decode_base64(
+    text: &str,
+    scratch: &mut Vec<u8>,
+) -> Result<Vec<u8>, base64::DecodeError> {
     use base64::Engine as _;
     let engine = &base64::engine::general_purpose::STANDARD;
     if !text.bytes().any(|b| b.is_ascii_whitespace()) {

@@ -609,14 +609,10 @@ fn get_pc(r: &Rd<'_>) -> ApiResult<PackagedContent> {
     }
     let text = r.e.text();
     let data = if transform == Transform::Base64 {
-        use base64::Engine as _;
-        let compact: String = text.split_ascii_whitespace().collect();
-        base64::engine::general_purpose::STANDARD
-            .decode(compact)
-            .map_err(|e| {
-                let desc = format!("{} with Transform=\"BASE64\" is not base64: {e}", r.e.name);
-                r.error(ErrorCode::ElContIllegal, None, desc)
-            })?
+        crate::msg::model::decode_base64(&text, &mut Vec::new()).map_err(|e| {
+            let desc = format!("{} with Transform=\"BASE64\" is not base64: {e}", r.e.name);
+            r.error(ErrorCode::ElContIllegal, None, desc)
+        })?
     } else {
         text.into_bytes()
     };
