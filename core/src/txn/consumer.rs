@@ -567,32 +567,28 @@ impl Engine {
             }
         }
         // Orgs (§8.7): Merchant, Consumer, this Payment Handler, the previous and next steps.
-        let mut orgs: Vec<Organisation> = Vec::new();
-        let mut add = |o: Option<&Organisation>| {
-            if let Some(o) = o
-                && !orgs.iter().any(|x| x.id == o.id)
-            {
-                orgs.push(o.clone());
-            }
-        };
-        add(t.org_with_role(&TradingRole::Merchant));
-        add(t.org_with_role(&TradingRole::Consumer));
-        add(t.org_by_id(&pp.action_org_ref));
-        for r in payment.start_after_refs.iter().flatten() {
-            let prev = or
-                .payments
+        let previous = payment.start_after_refs.iter().flatten().map(|r| {
+            or.payments
                 .iter()
                 .find(|p| &p.id == r)
-                .and_then(|p| t.choices_pp(&p.brand_list_ref));
-            add(prev.as_deref().and_then(|id| t.org_by_id(id)));
-        }
-        if let Some(dh) = or
+                .and_then(|p| t.chosen_pay_protocol(&p.brand_list_ref))
+                .and_then(|pp| t.org_by_id(&pp.action_org_ref))
+        });
+        let next = or
             .delivery
             .as_ref()
             .and_then(|d| d.action_org_ref.as_deref())
-        {
-            add(t.org_by_id(dh));
-        }
+            .and_then(|id| t.org_by_id(id));
+        let orgs = distinct_orgs(
+            [
+                t.org_with_role(&TradingRole::Merchant),
+                t.org_with_role(&TradingRole::Consumer),
+                t.org_by_id(&pp.action_org_ref),
+            ]
+            .into_iter()
+            .chain(previous)
+            .chain([next]),
+        );
         let trd: Vec<TradingRoleData> = or
             .trading_role_data
             .iter()
@@ -882,22 +878,16 @@ impl Engine {
                 statuses.push(s.clone());
             }
         }
-        let mut orgs: Vec<Organisation> = Vec::new();
-        let mut add = |o: Option<&Organisation>| {
-            if let Some(o) = o
-                && !orgs.iter().any(|x| x.id == o.id)
-            {
-                orgs.push(o.clone());
-            }
-        };
-        add(t.org_with_role(&TradingRole::Merchant));
-        add(t.org_with_role(&TradingRole::Consumer));
-        add(data.and_then(|d| t.org_by_id(&d.deliv_to_ref)));
-        add(delivery
-            .action_org_ref
-            .as_deref()
-            .and_then(|id| t.org_by_id(id)));
-        add(t.org_with_role(&TradingRole::PaymentHandler));
+        let orgs = distinct_orgs([
+            t.org_with_role(&TradingRole::Merchant),
+            t.org_with_role(&TradingRole::Consumer),
+            data.and_then(|d| t.org_by_id(&d.deliv_to_ref)),
+            delivery
+                .action_org_ref
+                .as_deref()
+                .and_then(|id| t.org_by_id(id)),
+            t.org_with_role(&TradingRole::PaymentHandler),
+        ]);
         let dh = delivery.action_org_ref.clone().unwrap_or_default();
         let trd = or
             .trading_role_data
@@ -1175,25 +1165,17 @@ impl Engine {
     }
 }
 
-impl Txn {
-    /// The Payment Handler Org ID of the choice made for a Brand List.
-    pub(crate) fn choices_pp(&self, brand_list_ref: &str) -> Option<String> {
-        let c = self
-            .st
-            .choices
-            .iter()
-            .find(|c| c.brand_list_ref == brand_list_ref)?;
-        let list = self.brand_list(brand_list_ref)?;
-        let pa = list
-            .protocol_amounts
-            .iter()
-            .find(|p| p.id == c.protocol_amount_ref)?;
-        let pp = list
-            .pay_protocols
-            .iter()
-            .find(|p| p.id == pa.pay_protocol_ref)?;
-        Some(pp.action_org_ref.clone())
+/// The Organisations a request carries (§8.7, §8.10): each once, in the order given.
+fn distinct_orgs<'o>(
+    orgs: impl IntoIterator<Item = Option<&'o Organisation>>,
+) -> Vec<Organisation> {
+    let mut out: Vec<Organisation> = Vec::new();
+    for o in orgs.into_iter().flatten() {
+        if !out.iter().any(|x| x.id == o.id) {
+            out.push(o.clone());
+        }
     }
+    out
 }
 
 /// The receipts of the transaction's Payment Responses.

@@ -332,7 +332,12 @@ impl Engine {
                 });
                 let payment_ref = p.map(|p| p.id.clone());
                 let to = p
-                    .and_then(|p| t.choices_pp_locn(&p.brand_list_ref))
+                    .and_then(|p| t.chosen_pay_protocol(&p.brand_list_ref))
+                    .and_then(|pp| {
+                        pp.sec_pay_req_net_locn
+                            .clone()
+                            .or_else(|| pp.pay_req_net_locn.clone())
+                    })
                     .or_else(|| t.st.peer.clone());
                 let reference = payment_ref
                     .as_deref()
@@ -542,28 +547,5 @@ fn exchange_of_code(code: &CompletionCode) -> Option<StatusType> {
         C::DelivCancelled | C::PermNotAvail => Some(StatusType::Delivery),
         C::MerchCancelled => Some(StatusType::Offer),
         _ => None,
-    }
-}
-
-impl Txn {
-    /// The Payment Handler's net location for the choice made for a Brand List.
-    pub(crate) fn choices_pp_locn(&self, brand_list_ref: &str) -> Option<String> {
-        let c = self
-            .st
-            .choices
-            .iter()
-            .find(|c| c.brand_list_ref == brand_list_ref)?;
-        let list = self.brand_list(brand_list_ref)?;
-        let pa = list
-            .protocol_amounts
-            .iter()
-            .find(|p| p.id == c.protocol_amount_ref)?;
-        let pp = list
-            .pay_protocols
-            .iter()
-            .find(|p| p.id == pa.pay_protocol_ref)?;
-        pp.sec_pay_req_net_locn
-            .clone()
-            .or_else(|| pp.pay_req_net_locn.clone())
     }
 }

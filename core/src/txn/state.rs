@@ -305,6 +305,23 @@ impl Txn {
         })
     }
 
+    /// The PayProtocol of the Consumer's choice for a Brand List.
+    pub(crate) fn chosen_pay_protocol(&self, brand_list_ref: &str) -> Option<&PaymentProtocol> {
+        let c = self
+            .st
+            .choices
+            .iter()
+            .find(|c| c.brand_list_ref == brand_list_ref)?;
+        let list = self.brand_list(brand_list_ref)?;
+        let pa = list
+            .protocol_amounts
+            .iter()
+            .find(|p| p.id == c.protocol_amount_ref)?;
+        list.pay_protocols
+            .iter()
+            .find(|p| p.id == pa.pay_protocol_ref)
+    }
+
     pub(crate) fn payment_response_status(&self, payment_ref: &str) -> Option<&Status> {
         self.blocks().find_map(|b| match b {
             TradingBlock::PaymentResponse(p) if p.status.el_ref.as_deref() == Some(payment_ref) => {
