@@ -1,11 +1,17 @@
 //! The runtime of IOTP v1.0 (RFC 2801): what a node needs around the sans-I/O engine of the
-//! [`iotp`] crate.
+//! [`iotp`] crate. It is the embedding surface that the C ABI and the Python bindings wrap.
 //!
-//! # What exists
-//!
+//! - [`Node`]: one or more trading roles as a running node: the engine, its durable store,
+//!   the payment scheme and transport plugins (found in a directory and named in the
+//!   configuration), sender threads and the retransmission timer; [`Node::handle`] for a
+//!   server's incoming messages, [`Node::pay`], [`Node::inquire`], [`Node::ping`] for a
+//!   Consumer.
+//! - [`NodeConfig`]: the node's TOML configuration (see [`config`]).
 //! - [`SqliteStore`]: the engine's [`Store`](iotp::store::Store) in one SQLite file
 //!   (rusqlite, SQLite bundled), with versioned schema migrations. It is the embedded
 //!   default store.
+//! - [`tls::LocalCa`]: a local certificate authority for demos and tests of TLS net
+//!   locations.
 //!
 //! # Money-safety
 //!
@@ -14,17 +20,21 @@
 //! [`SqliteStore`] returns from `commit` only once SQLite has fsynced the commit to its
 //! write-ahead log (`journal_mode=WAL`, `synchronous=FULL`, checked on open). Each commit is
 //! one SQLite transaction: the records and the replay entries of a commit are written
-//! together or not at all. See [`store::sqlite`].
+//! together or not at all. See [`store::sqlite`]. The node keeps no state of its own beside
+//! the engine's.
 //!
-//! # What is to come (not here yet)
+//! # Not here yet
 //!
-//! The rest of the runtime described in DESIGN.md §6 is not written yet: the node itself (one
-//! or more roles, a TOML configuration), the plugin registry, transport drivers (HTTP per
-//! RFC 2935, TLS), retransmission timers, and the PostgreSQL store. Until then, a host drives
-//! [`iotp::txn::Engine`] itself, with a [`SqliteStore`] as its store.
+//! The PostgreSQL store (several nodes sharing one database) and group commit.
 
 #![forbid(unsafe_code)]
 
+pub mod config;
+pub mod log;
+pub mod node;
 pub mod store;
+pub mod tls;
 
+pub use config::{ConfigError, NodeConfig};
+pub use node::{Node, NodeApps, NodeError, OfferSource};
 pub use store::sqlite::{SCHEMA_VERSION, SqliteStore};

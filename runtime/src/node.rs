@@ -1,0 +1,898 @@
+//! [`Node`]: one or more trading roles running on the engine, with a durable store, plugins,
+//! a transport, sender threads and a retransmission timer.
+//!
+//! ```text
+//!  transport plugin ──message──▶ Node::handle ──▶ Engine::receive ──▶ Store::commit (durable)
+//!  (server threads)  ◀──reply───┘                      │
+//!                                                      ├─ requests to net locations ──▶ sender
+//!                                                      │   threads ──send──▶ transport plugin,
+//!                                                      │   their replies back into the engine
+//!                                                      └─ events ──▶ log, waiters (pay, inquire)
+//!  timer thread: Engine::wake at Engine::next_wake (retransmissions, time-outs)
+//! ```
+//!
+//! The engine is sans-I/O and single-threaded: the node runs it behind one lock. Nothing
+//! leaves the node before the engine has committed the state that produced it (the engine's
+//! rule); the node adds none of its own state.
+//!
+//! **Startup requests** (RFC 2935 §4.1). The HTTP transport hands the node an
+//! `IotpStartupRequest` document for a request to one of its startup paths; the node's
+//! [`OfferSource`] (by default the `[merchant.offers]` of the configuration, by the path's last
+//! segment) gives the offer, and the Merchant's first message is the answer.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use iotp::msg::codes::{InquiryType, PayDirection, PingStatusCode, TradingRole};
+use iotp::msg::model::Status;
+use iotp::payapi::PaymentBridge;
+use iotp::store::{MemoryStore, Store};
+use iotp::txn::{
+    ConsumerApp, DefaultApp, DeliveryApp, Destination, Engine, EngineError, Event, MerchantApp,
+    Offer, OfferSummary, Outcome, Outgoing, PaymentOption, TransactionOutcome,
+};
+use iotp_plugin_host::{
+    ErrorStatus, HostServices, LoadError, LoadedPlugin, LogLevel, PluginError, PluginKind,
+    PluginLibrary, SchemePlugin,
+};
+
+use crate::config::{ConfigError, NodeConfig};
+use crate::log::Log;
+use crate::store::sqlite::SqliteStore;
+
+/// The namespace of the startup document the HTTP transport hands the node.
+pub const STARTUP_NAMESPACE: &str = "urn:iotp-rs:http-startup";
+
+/// The longest the timer thread sleeps before looking at the engine's next wake-up again.
+const TIMER_TICK: Duration = Duration::from_millis(250);
+
+/// Milliseconds since 1970-01-01T00:00:00Z by the system clock.
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Why a node could not start, or a request of it failed.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The configuration is unusable (the message names the setting).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A plugin could not be loaded (the message names the setting and the file).
+    #[error("{setting}: {source}")]
+    Plugin {
+        /// `plugins.scheme` or `plugins.transport`.
+        setting: &'static str,
+        /// What the plugin host says.
+        source: LoadError,
+    },
+    /// A plugin call failed.
+    #[error("{0}")]
+    Call(#[from] PluginError),
+    /// The data directory or the store could not be opened.
+    #[error("{setting}: {message}")]
+    Storage {
+        /// `node.data_dir`.
+        setting: &'static str,
+        /// Why.
+        message: String,
+    },
+    /// The engine refused the request.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// The node has no transport (`plugins.transport`), and the request needs one.
+    #[error("plugins.transport: this node has no transport, and {0} needs one")]
+    NoTransport(&'static str),
+    /// The peer's answer cannot start a transaction here.
+    #[error("{0}")]
+    Refused(String),
+    /// No answer within the time given.
+    #[error("no outcome within {0:?}")]
+    TimedOut(Duration),
+    /// The node is shutting down.
+    #[error("the node is shutting down")]
+    ShuttingDown,
+}
+
+/// Where a Merchant's offers come from: a startup request's target (`/pay/books?x=1`) in, the
+/// offer out (`None`: no such offer, answered 404).
+pub trait OfferSource: Send + Sync {
+    /// The offer for a startup request.
+    fn offer(&self, target: &str) -> Option<Offer>;
+}
+
+/// The applications a node runs with; `None` takes the default ([`DefaultApp`] for merchant
+/// and delivery decisions, the `[consumer]` choices, the `[merchant.offers]` catalogue).
+#[derive(Default, Clone)]
+pub struct NodeApps {
+    /// Where offers come from.
+    pub offers: Option<Arc<dyn OfferSource>>,
+    /// The Merchant's decisions.
+    pub merchant: Option<Arc<dyn MerchantApp>>,
+    /// The Consumer's decisions.
+    pub consumer: Option<Arc<dyn ConsumerApp>>,
+    /// The Delivery Handler's fulfilment.
+    pub delivery: Option<Arc<dyn DeliveryApp>>,
+}
+
+impl std::fmt::Debug for NodeApps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeApps").finish_non_exhaustive()
+    }
+}
+
+/// A running node. Dropping it (or [`Node::shutdown`]) stops its threads; a transport keeps
+/// its listeners (plugins are never unloaded) but answers 503 from then on.
+#[derive(Debug)]
+pub struct Node {
+    inner: Arc<Inner>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+struct Inner {
+    name: String,
+    data_dir: PathBuf,
+    engine: Mutex<Engine>,
+    transport: Option<LoadedPlugin>,
+    services: Arc<NodeServices>,
+    offers: Arc<dyn OfferSource>,
+    /// Events of the transactions someone waits for, by IotpTransId.
+    watch: Mutex<HashMap<String, Vec<Event>>>,
+    watch_changed: Condvar,
+    /// Set to wake the timer thread now (shutdown).
+    timer: Mutex<bool>,
+    timer_changed: Condvar,
+    outbox: Mutex<Option<mpsc::Sender<Outgoing>>>,
+    stopping: AtomicBool,
+    default_wait: Duration,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("name", &self.name)
+            .field("data_dir", &self.data_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The host services the node gives its plugins outside payment calls: its log, the system
+/// clock and random bytes. (A transport has no key-value space and no CallBack.)
+#[derive(Debug)]
+struct NodeServices {
+    log: Log,
+}
+
+impl HostServices for NodeServices {
+    fn kv_get(&self, _key: &str) -> Result<Option<Vec<u8>>, ErrorStatus> {
+        Err(ErrorStatus::Refused)
+    }
+    fn kv_put(&self, _key: &str, _value: &[u8]) -> Result<(), ErrorStatus> {
+        Err(ErrorStatus::Refused)
+    }
+    fn kv_insert_if_absent(&self, _key: &str, _value: &[u8]) -> Result<bool, ErrorStatus> {
+        Err(ErrorStatus::Refused)
+    }
+    fn kv_delete(&self, _key: &str) -> Result<(), ErrorStatus> {
+        Err(ErrorStatus::Refused)
+    }
+    fn callback(&self, _document: &[u8]) -> Result<Vec<u8>, ErrorStatus> {
+        Err(ErrorStatus::Refused)
+    }
+    fn log(&self, level: LogLevel, message: &str) {
+        self.log.write(level, message);
+    }
+    fn now_unix_millis(&self) -> i64 {
+        now_millis()
+    }
+    fn random(&self, out: &mut [u8]) {
+        iotp_plugin_host::OutsideCalls.random(out);
+    }
+}
+
+/// The offers of `[merchant.offers]`, by the last path segment of the startup target.
+struct Catalogue {
+    offers: std::collections::BTreeMap<String, Offer>,
+    sequence: AtomicU64,
+}
+
+impl OfferSource for Catalogue {
+    fn offer(&self, target: &str) -> Option<Offer> {
+        let path = target.split(['?', '#']).next().unwrap_or("");
+        let name = path.trim_end_matches('/').rsplit('/').next()?;
+        let mut offer = self.offers.get(name)?.clone();
+        let n = self.sequence.fetch_add(1, Ordering::Relaxed);
+        offer.order_identifier = format!("{}-{n}", offer.order_identifier);
+        Some(offer)
+    }
+}
+
+/// The Consumer's choices from `[consumer]`: an instrument and a brand, else the first.
+#[derive(Debug)]
+struct ConfiguredConsumer {
+    instrument: Option<String>,
+    brand: Option<String>,
+}
+
+impl ConsumerApp for ConfiguredConsumer {
+    fn choose(
+        &self,
+        _offer: &OfferSummary,
+        _direction: &PayDirection,
+        options: &[PaymentOption],
+    ) -> Option<usize> {
+        let fits = |o: &PaymentOption| {
+            self.instrument
+                .as_ref()
+                .is_none_or(|i| o.instrument_id.as_deref() == Some(i.as_str()))
+                && self.brand.as_ref().is_none_or(|b| &o.brand_id == b)
+        };
+        options
+            .iter()
+            .position(fits)
+            .or((!options.is_empty() && self.instrument.is_none() && self.brand.is_none())
+                .then_some(0))
+    }
+}
+
+fn plugin_path(dir: &Path, kind: &str, name: &str) -> PathBuf {
+    dir.join(format!(
+        "{}iotp_{kind}_{name}{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    ))
+}
+
+/// The default plugin directory: the running executable's.
+pub fn default_plugin_dir() -> Option<PathBuf> {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+}
+
+impl Node {
+    /// Starts a node from its configuration file.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Node, NodeError> {
+        Node::open(NodeConfig::from_file(path)?, NodeApps::default())
+    }
+
+    /// Starts a node: opens its data directory and store, loads its plugins, starts its
+    /// threads, and, when the configuration has a `[transport]` section, calls the transport's
+    /// `serve` with it (listening, or for a Consumer only client settings such as trust
+    /// anchors).
+    pub fn open(config: NodeConfig, apps: NodeApps) -> Result<Node, NodeError> {
+        let storage = |message: String| NodeError::Storage {
+            setting: "node.data_dir",
+            message,
+        };
+        let data_dir = config.node.data_dir.clone();
+        std::fs::create_dir_all(&data_dir)
+            .map_err(|e| storage(format!("cannot create {}: {e}", data_dir.display())))?;
+        let log = Log::to_file(&config.node.name, &data_dir.join("node.log"), LogLevel::Info)
+            .map_err(|e| storage(format!("cannot open {}/node.log: {e}", data_dir.display())))?;
+        let services = Arc::new(NodeServices { log });
+
+        let store: Arc<dyn Store> = if config.node.memory_store {
+            Arc::new(MemoryStore::new())
+        } else {
+            let path = data_dir.join("iotp.db");
+            Arc::new(SqliteStore::open(&path).map_err(|e| storage(e.to_string()))?)
+        };
+
+        let plugin_dir = config
+            .plugins
+            .dir
+            .clone()
+            .or_else(default_plugin_dir)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let plays = |r: TradingRole| config.engine.org.plays(&r);
+        let needs_scheme = plays(TradingRole::Merchant)
+            || plays(TradingRole::PaymentHandler)
+            || plays(TradingRole::Consumer);
+        let scheme: Option<Arc<dyn PaymentBridge>> = match &config.plugins.scheme {
+            Some(name) => {
+                let services: Arc<dyn HostServices + Send + Sync> = services.clone();
+                let scheme =
+                    SchemePlugin::load_with(plugin_path(&plugin_dir, "scheme", name), services)
+                        .map_err(|source| NodeError::Plugin {
+                            setting: "plugins.scheme",
+                            source,
+                        })?;
+                Some(Arc::new(scheme))
+            }
+            None if needs_scheme => {
+                return Err(ConfigError::Invalid {
+                    setting: "plugins.scheme".into(),
+                    message: "a node playing Merchant, PaymentHandler or Consumer needs a \
+                              payment scheme"
+                        .into(),
+                }
+                .into());
+            }
+            None => None,
+        };
+        let transport = match &config.plugins.transport {
+            Some(name) => {
+                let plugin = (|| {
+                    let library =
+                        PluginLibrary::open(plugin_path(&plugin_dir, "transport", name))?;
+                    library.expect_kind(PluginKind::Transport)?;
+                    let services: Arc<dyn HostServices + Send + Sync> = services.clone();
+                    library.start(services)
+                })()
+                .map_err(|source| NodeError::Plugin {
+                    setting: "plugins.transport",
+                    source,
+                })?;
+                Some(plugin)
+            }
+            None if !config.transport.is_empty() => {
+                return Err(ConfigError::Invalid {
+                    setting: "plugins.transport".into(),
+                    message: "[transport] is configured but no transport plugin is named".into(),
+                }
+                .into());
+            }
+            None => None,
+        };
+
+        let timing = &config.engine.timing;
+        let default_wait = Duration::from_secs(
+            u64::from(timing.retransmit_after_secs) * u64::from(timing.max_transmissions.max(1))
+                + 10,
+        );
+        let mut engine = Engine::new(config.engine.clone(), store)
+            .with_merchant_app(apps.merchant.unwrap_or_else(|| Arc::new(DefaultApp)))
+            .with_delivery_app(apps.delivery.unwrap_or_else(|| Arc::new(DefaultApp)))
+            .with_consumer_app(apps.consumer.unwrap_or_else(|| {
+                Arc::new(ConfiguredConsumer {
+                    instrument: config.consumer.instrument.clone(),
+                    brand: config.consumer.brand.clone(),
+                })
+            }));
+        if let Some(scheme) = scheme {
+            engine = engine.with_bridge(scheme);
+        }
+        let offers = apps.offers.unwrap_or_else(|| {
+            Arc::new(Catalogue {
+                offers: config.merchant.offers.clone(),
+                sequence: AtomicU64::new(
+                    u64::try_from(now_millis()).unwrap_or_default() % 1_000_000_000 * 1000,
+                ),
+            })
+        });
+
+        let (outbox, queue) = mpsc::channel::<Outgoing>();
+        let inner = Arc::new(Inner {
+            name: config.node.name.clone(),
+            data_dir,
+            engine: Mutex::new(engine),
+            transport,
+            services,
+            offers,
+            watch: Mutex::new(HashMap::new()),
+            watch_changed: Condvar::new(),
+            timer: Mutex::new(false),
+            timer_changed: Condvar::new(),
+            outbox: Mutex::new(Some(outbox)),
+            stopping: AtomicBool::new(false),
+            default_wait,
+        });
+
+        let mut threads = Vec::new();
+        let queue = Arc::new(Mutex::new(queue));
+        for i in 0..config.node.senders {
+            let inner = inner.clone();
+            let queue = queue.clone();
+            threads.push(spawn(&format!("iotp-sender-{i}"), move || {
+                inner.send_loop(&queue);
+            })?);
+        }
+        {
+            let inner = inner.clone();
+            threads.push(spawn("iotp-timer", move || inner.timer_loop())?);
+        }
+        let node = Node {
+            inner,
+            threads: Mutex::new(threads),
+        };
+        node.inner.log(
+            LogLevel::Info,
+            &format!(
+                "started: {} playing {}",
+                config.engine.org.org_id,
+                config
+                    .engine
+                    .org
+                    .roles
+                    .iter()
+                    .map(|r| r.role.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
+        if !config.transport.is_empty() {
+            node.serve(&config.transport_document()?)?;
+        }
+        Ok(node)
+    }
+
+    /// The node's name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The node's data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.inner.data_dir
+    }
+
+    /// Calls the transport's `serve` with `document` (the transport's own configuration); the
+    /// transport hands every message it receives to [`Node::handle`].
+    pub fn serve(&self, document: &[u8]) -> Result<(), NodeError> {
+        let transport = self.inner.transport("serving")?;
+        let weak: Weak<Inner> = Arc::downgrade(&self.inner);
+        let handler = move |message: &[u8]| match weak.upgrade() {
+            Some(inner) => inner.handle(message),
+            None => Err(ErrorStatus::Refused),
+        };
+        transport.serve(&*self.inner.services, document, Arc::new(handler))?;
+        Ok(())
+    }
+
+    /// Handles one message received by a server role (or a startup request document): runs
+    /// the engine and returns the reply to send back (empty: none). Requests the engine makes
+    /// to other net locations go out through the sender threads.
+    ///
+    /// Errors, as the transport turns them into HTTP: `Refused` (no such offer: 404),
+    /// `BadDocument` (a startup document that cannot be read: 400), `Internal` (shutting
+    /// down, or the engine refused to start an offer: 503).
+    pub fn handle(&self, message: &[u8]) -> Result<Vec<u8>, ErrorStatus> {
+        self.inner.handle(message)
+    }
+
+    /// The Consumer's side of a transaction: sends the startup request to a Merchant's pay
+    /// URL, then runs the transaction to its end (or until `wait`, by default the engine's
+    /// whole retransmission schedule and ten seconds) and returns how it ended.
+    pub fn pay(
+        &self,
+        url: &str,
+        wait: Option<Duration>,
+    ) -> Result<TransactionOutcome, NodeError> {
+        let transport = self.inner.transport("paying")?;
+        let first = transport.send(&*self.inner.services, url, b"")?;
+        if first.is_empty() {
+            return Err(NodeError::Refused(format!(
+                "{url} answered the startup request without an IOTP message"
+            )));
+        }
+        let outcome = self.inner.engine().receive(&first, now_millis());
+        let trans = outcome
+            .messages
+            .first()
+            .map(|m| m.iotp_trans_id.clone())
+            .or_else(|| outcome.finished().next().map(|o| o.iotp_trans_id.clone()))
+            .ok_or_else(|| {
+                NodeError::Refused(format!(
+                    "the answer of {url} starts no transaction here: {}",
+                    log_lines(&outcome)
+                ))
+            })?;
+        let event = self.inner.run_and_wait(&[&trans], outcome, wait, |e| {
+            matches!(e, Event::Finished(o) if o.iotp_trans_id == trans)
+        })?;
+        match event {
+            Event::Finished(o) => Ok(o),
+            _ => Err(NodeError::Refused("unexpected event".into())),
+        }
+    }
+
+    /// Asks the role that handled a transaction about it (§9.2.1, Baseline Inquiry) and returns
+    /// the Status reported.
+    pub fn inquire(
+        &self,
+        iotp_trans_id: &str,
+        inquiry: InquiryType,
+        wait: Option<Duration>,
+    ) -> Result<Status, NodeError> {
+        let outcome = self
+            .inner
+            .engine()
+            .start_inquiry(iotp_trans_id, inquiry, now_millis())?;
+        let own = outcome
+            .messages
+            .first()
+            .map(|m| m.iotp_trans_id.clone())
+            .unwrap_or_default();
+        let event = self.inner.run_and_wait(
+            &[iotp_trans_id, &own],
+            outcome,
+            wait,
+            |e| match e {
+                Event::InquiryAnswered { .. } => true,
+                Event::Finished(o) => o.iotp_trans_id == own,
+                _ => false,
+            },
+        )?;
+        match event {
+            Event::InquiryAnswered { status, .. } => Ok(status),
+            Event::Finished(o) => Err(NodeError::Refused(format!(
+                "the inquiry ended {:?} ({}) without an answer",
+                o.kind, o.process_state
+            ))),
+            _ => Err(NodeError::Refused("unexpected event".into())),
+        }
+    }
+
+    /// Pings a net location (§9.2.2, Baseline Ping): the status code and the responders'
+    /// OrgIds.
+    pub fn ping(
+        &self,
+        net_locn: &str,
+        wait: Option<Duration>,
+    ) -> Result<(PingStatusCode, Vec<String>), NodeError> {
+        self.inner.transport("pinging")?;
+        let outcome = self.inner.engine().start_ping(net_locn, now_millis());
+        let own = outcome
+            .messages
+            .first()
+            .map(|m| m.iotp_trans_id.clone())
+            .unwrap_or_default();
+        let event = self
+            .inner
+            .run_and_wait(&[&own], outcome, wait, |e| match e {
+                Event::PingAnswered { .. } => true,
+                Event::Finished(o) => o.iotp_trans_id == own,
+                _ => false,
+            })?;
+        match event {
+            Event::PingAnswered {
+                code, responders, ..
+            } => Ok((code, responders)),
+            Event::Finished(o) => Err(NodeError::Refused(format!(
+                "the ping ended {:?} without an answer",
+                o.kind
+            ))),
+            _ => Err(NodeError::Refused("unexpected event".into())),
+        }
+    }
+
+    /// Cancels a transaction this node takes part in, where the RFC allows it.
+    pub fn cancel(&self, iotp_trans_id: &str) -> Result<(), NodeError> {
+        let outcome = self.inner.engine().cancel(iotp_trans_id, now_millis())?;
+        self.inner.absorb(outcome, false);
+        Ok(())
+    }
+
+    /// A transaction's phase and, once it has ended, how, as this node's store has it.
+    pub fn transaction_state(
+        &self,
+        iotp_trans_id: &str,
+        role: &TradingRole,
+    ) -> Result<Option<(iotp::txn::Phase, Option<iotp::txn::EndState>)>, NodeError> {
+        Ok(self
+            .inner
+            .engine()
+            .transaction_state(iotp_trans_id, role)?)
+    }
+
+    /// Writes a line to the node's log.
+    pub fn log(&self, level: LogLevel, message: &str) {
+        self.inner.log(level, message);
+    }
+
+    /// Stops the node: no new work is taken (the transport answers 503), the timer and sender
+    /// threads finish what they are doing and end. Idempotent.
+    pub fn shutdown(&self) {
+        if self.inner.stopping.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        self.inner
+            .outbox
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        self.inner.poke_timer();
+        let threads: Vec<_> = std::mem::take(
+            &mut *self.threads.lock().unwrap_or_else(PoisonError::into_inner),
+        );
+        for t in threads {
+            let _ = t.join();
+        }
+        // Wait for a message being processed to be committed and answered.
+        drop(self.inner.engine());
+        self.inner.log(LogLevel::Info, "stopped");
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>, NodeError> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(f)
+        .map_err(|e| NodeError::Storage {
+            setting: "node.senders",
+            message: format!("cannot start a thread: {e}"),
+        })
+}
+
+fn log_lines(outcome: &Outcome) -> String {
+    let lines: Vec<&str> = outcome
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Log(l) => Some(l.as_str()),
+            Event::ErrorReceived { desc, .. } => Some(desc.as_str()),
+            _ => None,
+        })
+        .collect();
+    if lines.is_empty() {
+        "the engine said nothing".into()
+    } else {
+        lines.join("; ")
+    }
+}
+
+/// Whether a document is a startup request (its root element in [`STARTUP_NAMESPACE`]).
+fn is_startup(message: &[u8]) -> bool {
+    let head = &message[..message.len().min(256)];
+    memchr_find(head, b"IotpStartupRequest")
+}
+
+fn memchr_find(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+impl Inner {
+    fn engine(&self) -> MutexGuard<'_, Engine> {
+        self.engine.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn log(&self, level: LogLevel, message: &str) {
+        self.services.log.write(level, message);
+    }
+
+    fn transport(&self, what: &'static str) -> Result<&LoadedPlugin, NodeError> {
+        self.transport.as_ref().ok_or(NodeError::NoTransport(what))
+    }
+
+    fn handle(&self, message: &[u8]) -> Result<Vec<u8>, ErrorStatus> {
+        if self.stopping.load(Ordering::SeqCst) {
+            return Err(ErrorStatus::Internal);
+        }
+        if is_startup(message) {
+            return self.startup(message);
+        }
+        let outcome = self.engine().receive(message, now_millis());
+        Ok(self.absorb(outcome, true).unwrap_or_default())
+    }
+
+    fn startup(&self, document: &[u8]) -> Result<Vec<u8>, ErrorStatus> {
+        let root = iotp::xml::parse_tree(document, &iotp::Limits::default()).map_err(|e| {
+            self.log(LogLevel::Warn, &format!("unreadable startup request: {e}"));
+            ErrorStatus::BadDocument
+        })?;
+        if root.name != "IotpStartupRequest"
+            || root.attribute("xmlns") != Some(STARTUP_NAMESPACE)
+        {
+            return Err(ErrorStatus::BadDocument);
+        }
+        let target = root.attribute("Target").unwrap_or("");
+        let Some(offer) = self.offers.offer(target) else {
+            self.log(LogLevel::Info, &format!("startup {target}: no such offer"));
+            return Err(ErrorStatus::Refused);
+        };
+        let started = self.engine().start_offer(offer, now_millis());
+        match started {
+            Ok(outcome) => {
+                let reply = self.absorb(outcome, true);
+                reply.ok_or(ErrorStatus::Internal)
+            }
+            Err(e) => {
+                self.log(LogLevel::Error, &format!("startup {target}: {e}"));
+                Err(ErrorStatus::Internal)
+            }
+        }
+    }
+
+    /// Hands an outcome's requests to the senders and its events to the log and the waiters;
+    /// returns the reply (for a server role; a client drops replies, it has no one to answer).
+    fn absorb(&self, outcome: Outcome, server: bool) -> Option<Vec<u8>> {
+        let mut reply = None;
+        for m in outcome.messages {
+            match &m.to {
+                Destination::Reply if server && reply.is_none() => reply = Some(m.xml.to_vec()),
+                Destination::Reply => self.log(
+                    LogLevel::Debug,
+                    &format!("{}: a reply with no request to answer", m.message_id),
+                ),
+                Destination::NetLocn(_) => {
+                    let outbox = self.outbox.lock().unwrap_or_else(PoisonError::into_inner);
+                    if let Some(outbox) = outbox.as_ref() {
+                        let _ = outbox.send(m);
+                    }
+                }
+            }
+        }
+        if !outcome.events.is_empty() {
+            let mut watch = self.watch.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut woke = false;
+            for e in outcome.events {
+                self.log_event(&e);
+                let trans = match &e {
+                    Event::Finished(o) => Some(&o.iotp_trans_id),
+                    Event::ErrorReceived { iotp_trans_id, .. }
+                    | Event::InquiryAnswered { iotp_trans_id, .. }
+                    | Event::PingAnswered { iotp_trans_id, .. } => Some(iotp_trans_id),
+                    Event::Log(_) => None,
+                };
+                if let Some(events) = trans.and_then(|t| watch.get_mut(t)) {
+                    events.push(e);
+                    woke = true;
+                }
+            }
+            if woke {
+                self.watch_changed.notify_all();
+            }
+        }
+        reply
+    }
+
+    fn log_event(&self, e: &Event) {
+        match e {
+            Event::Finished(o) => self.log(
+                LogLevel::Info,
+                &format!(
+                    "{} {} as {}: {:?} {}{}",
+                    o.iotp_trans_id,
+                    o.trans_type,
+                    o.role,
+                    o.kind,
+                    o.process_state,
+                    o.completion_code
+                        .as_ref()
+                        .map(|c| format!(" ({c})"))
+                        .unwrap_or_default()
+                ),
+            ),
+            Event::ErrorReceived {
+                iotp_trans_id,
+                code,
+                severity,
+                desc,
+            } => self.log(
+                LogLevel::Warn,
+                &format!("{iotp_trans_id}: error received: {code} {severity}: {desc}"),
+            ),
+            Event::Log(line) => self.log(LogLevel::Info, line),
+            Event::InquiryAnswered { .. } | Event::PingAnswered { .. } => {}
+        }
+    }
+
+    /// Registers waiters for `transactions`, runs `outcome`, and waits for the first event
+    /// that `done` accepts.
+    fn run_and_wait(
+        &self,
+        transactions: &[&str],
+        outcome: Outcome,
+        wait: Option<Duration>,
+        done: impl Fn(&Event) -> bool,
+    ) -> Result<Event, NodeError> {
+        let wait = wait.unwrap_or(self.default_wait);
+        {
+            let mut watch = self.watch.lock().unwrap_or_else(PoisonError::into_inner);
+            for t in transactions {
+                watch.entry((*t).to_owned()).or_default();
+            }
+        }
+        self.absorb(outcome, false);
+        let deadline = Instant::now() + wait;
+        let mut watch = self.watch.lock().unwrap_or_else(PoisonError::into_inner);
+        let result = loop {
+            let found = transactions
+                .iter()
+                .filter_map(|t| watch.get(*t))
+                .flatten()
+                .find(|e| done(e))
+                .cloned();
+            if let Some(e) = found {
+                break Ok(e);
+            }
+            if self.stopping.load(Ordering::SeqCst) {
+                break Err(NodeError::ShuttingDown);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                break Err(NodeError::TimedOut(wait));
+            }
+            watch = self
+                .watch_changed
+                .wait_timeout(watch, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        };
+        for t in transactions {
+            watch.remove(*t);
+        }
+        result
+    }
+
+    /// A sender thread: sends requests to their net locations, feeds the replies to the engine.
+    /// A failed send is logged; the engine retransmits on its own schedule.
+    fn send_loop(&self, queue: &Mutex<mpsc::Receiver<Outgoing>>) {
+        loop {
+            let next = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
+            let Ok(m) = next else { return };
+            let Destination::NetLocn(url) = &m.to else {
+                continue;
+            };
+            let Some(transport) = &self.transport else {
+                self.log(
+                    LogLevel::Error,
+                    &format!("{}: no transport to send {} with", m.iotp_trans_id, url),
+                );
+                continue;
+            };
+            match transport.send(&*self.services, url, &m.xml) {
+                Ok(reply) if reply.is_empty() => {}
+                Ok(reply) => {
+                    let outcome = self.engine().receive(&reply, now_millis());
+                    self.absorb(outcome, false);
+                }
+                Err(e) => self.log(
+                    LogLevel::Warn,
+                    &format!(
+                        "{} {}: sending to {url} failed ({e}); the engine will retransmit",
+                        m.iotp_trans_id, m.message_id
+                    ),
+                ),
+            }
+        }
+    }
+
+    fn poke_timer(&self) {
+        *self.timer.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        self.timer_changed.notify_one();
+    }
+
+    /// The timer thread: wakes the engine when it asks (retransmissions, time-outs).
+    fn timer_loop(&self) {
+        loop {
+            if self.stopping.load(Ordering::SeqCst) {
+                return;
+            }
+            let now = now_millis();
+            let next = self.engine().next_wake();
+            if next.is_some_and(|t| t <= now) {
+                let outcome = self.engine().wake(now);
+                self.absorb(outcome, false);
+                continue;
+            }
+            // Transactions started meanwhile want waking no sooner than a retransmission
+            // interval from now: a bounded sleep finds them without a wake-up per message.
+            let sleep = next.map_or(TIMER_TICK, |t| {
+                Duration::from_millis(u64::try_from(t - now).unwrap_or(0)).min(TIMER_TICK)
+            });
+            let mut poked = self.timer.lock().unwrap_or_else(PoisonError::into_inner);
+            if !*poked {
+                poked = self
+                    .timer_changed
+                    .wait_timeout(poked, sleep)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
+            }
+            *poked = false;
+        }
+    }
+}
