@@ -318,15 +318,21 @@ net_locn = "http://127.0.0.1:1/iotp"
     #[test]
     fn errors_name_the_setting() {
         let unknown = format!("{MINIMAL}\n[plugins]\nschemes = [\"mock\"]\n");
-        let e = NodeConfig::from_toml(&unknown).expect_err("unknown field").to_string();
+        let e = NodeConfig::from_toml(&unknown)
+            .expect_err("unknown field")
+            .to_string();
         assert!(e.contains("schemes"), "{e}");
 
         let bad_role = MINIMAL.replace("\"PaymentHandler\"", "\"Bank\"");
-        let e = NodeConfig::from_toml(&bad_role).expect_err("bad role").to_string();
+        let e = NodeConfig::from_toml(&bad_role)
+            .expect_err("bad role")
+            .to_string();
         assert!(e.starts_with("engine.org.roles[0].role:"), "{e}");
 
         let bad_plugin = format!("{MINIMAL}\n[plugins]\nscheme = \"../evil\"\n");
-        let e = NodeConfig::from_toml(&bad_plugin).expect_err("bad name").to_string();
+        let e = NodeConfig::from_toml(&bad_plugin)
+            .expect_err("bad name")
+            .to_string();
         assert!(e.starts_with("plugins.scheme:"), "{e}");
 
         let offer_without_merchant = format!(
@@ -342,7 +348,9 @@ net_locn = "http://127.0.0.1:1/iotp"
         assert!(e.starts_with("merchant.offers.x:"), "{e}");
 
         let missing = MINIMAL.replace("short_desc = \"Example Payments\"\n", "");
-        let e = NodeConfig::from_toml(&missing).expect_err("missing").to_string();
+        let e = NodeConfig::from_toml(&missing)
+            .expect_err("missing")
+            .to_string();
         assert!(e.contains("short_desc"), "{e}");
     }
 

@@ -30,6 +30,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod demo;
 pub mod log;
 pub mod node;
 pub mod store;

@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use iotp::msg::codes::{InquiryType, PayDirection, PingStatusCode, TradingRole};
 use iotp::msg::model::Status;
 use iotp::payapi::PaymentBridge;
-use iotp::store::{MemoryStore, Store};
+use iotp::store::{MemoryStore, Store, StoredMessage, TransactionKey};
 use iotp::txn::{
     ConsumerApp, DefaultApp, DeliveryApp, Destination, Engine, EngineError, Event, MerchantApp,
     Offer, OfferSummary, Outcome, Outgoing, PaymentOption, TransactionOutcome,
@@ -233,11 +233,10 @@ impl ConsumerApp for ConfiguredConsumer {
                 .is_none_or(|i| o.instrument_id.as_deref() == Some(i.as_str()))
                 && self.brand.as_ref().is_none_or(|b| &o.brand_id == b)
         };
-        options
-            .iter()
-            .position(fits)
-            .or((!options.is_empty() && self.instrument.is_none() && self.brand.is_none())
-                .then_some(0))
+        options.iter().position(fits).or((!options.is_empty()
+            && self.instrument.is_none()
+            && self.brand.is_none())
+        .then_some(0))
     }
 }
 
@@ -274,8 +273,12 @@ impl Node {
         let data_dir = config.node.data_dir.clone();
         std::fs::create_dir_all(&data_dir)
             .map_err(|e| storage(format!("cannot create {}: {e}", data_dir.display())))?;
-        let log = Log::to_file(&config.node.name, &data_dir.join("node.log"), LogLevel::Info)
-            .map_err(|e| storage(format!("cannot open {}/node.log: {e}", data_dir.display())))?;
+        let log = Log::to_file(
+            &config.node.name,
+            &data_dir.join("node.log"),
+            LogLevel::Info,
+        )
+        .map_err(|e| storage(format!("cannot open {}/node.log: {e}", data_dir.display())))?;
         let services = Arc::new(NodeServices { log });
 
         let store: Arc<dyn Store> = if config.node.memory_store {
@@ -320,8 +323,7 @@ impl Node {
         let transport = match &config.plugins.transport {
             Some(name) => {
                 let plugin = (|| {
-                    let library =
-                        PluginLibrary::open(plugin_path(&plugin_dir, "transport", name))?;
+                    let library = PluginLibrary::open(plugin_path(&plugin_dir, "transport", name))?;
                     library.expect_kind(PluginKind::Transport)?;
                     let services: Arc<dyn HostServices + Send + Sync> = services.clone();
                     library.start(services)
@@ -460,11 +462,7 @@ impl Node {
     /// The Consumer's side of a transaction: sends the startup request to a Merchant's pay
     /// URL, then runs the transaction to its end (or until `wait`, by default the engine's
     /// whole retransmission schedule and ten seconds) and returns how it ended.
-    pub fn pay(
-        &self,
-        url: &str,
-        wait: Option<Duration>,
-    ) -> Result<TransactionOutcome, NodeError> {
+    pub fn pay(&self, url: &str, wait: Option<Duration>) -> Result<TransactionOutcome, NodeError> {
         let transport = self.inner.transport("paying")?;
         let first = transport.send(&*self.inner.services, url, b"")?;
         if first.is_empty() {
@@ -484,9 +482,12 @@ impl Node {
                     log_lines(&outcome)
                 ))
             })?;
-        let event = self.inner.run_and_wait(&[&trans], outcome, wait, |e| {
-            matches!(e, Event::Finished(o) if o.iotp_trans_id == trans)
-        })?;
+        let event = self.inner.run_and_wait(
+            &[&trans],
+            outcome,
+            wait,
+            |e| matches!(e, Event::Finished(o) if o.iotp_trans_id == trans),
+        )?;
         match event {
             Event::Finished(o) => Ok(o),
             _ => Err(NodeError::Refused("unexpected event".into())),
@@ -510,16 +511,13 @@ impl Node {
             .first()
             .map(|m| m.iotp_trans_id.clone())
             .unwrap_or_default();
-        let event = self.inner.run_and_wait(
-            &[iotp_trans_id, &own],
-            outcome,
-            wait,
-            |e| match e {
-                Event::InquiryAnswered { .. } => true,
-                Event::Finished(o) => o.iotp_trans_id == own,
-                _ => false,
-            },
-        )?;
+        let event =
+            self.inner
+                .run_and_wait(&[iotp_trans_id, &own], outcome, wait, |e| match e {
+                    Event::InquiryAnswered { .. } => true,
+                    Event::Finished(o) => o.iotp_trans_id == own,
+                    _ => false,
+                })?;
         match event {
             Event::InquiryAnswered { status, .. } => Ok(status),
             Event::Finished(o) => Err(NodeError::Refused(format!(
@@ -576,10 +574,23 @@ impl Node {
         iotp_trans_id: &str,
         role: &TradingRole,
     ) -> Result<Option<(iotp::txn::Phase, Option<iotp::txn::EndState>)>, NodeError> {
-        Ok(self
-            .inner
-            .engine()
-            .transaction_state(iotp_trans_id, role)?)
+        Ok(self.inner.engine().transaction_state(iotp_trans_id, role)?)
+    }
+
+    /// The messages of a transaction as this node's store has them (sent and received, in
+    /// order; a Consumer's view is the whole conversation of a baseline transaction).
+    pub fn messages(
+        &self,
+        iotp_trans_id: &str,
+        role: &TradingRole,
+    ) -> Result<Vec<StoredMessage>, NodeError> {
+        let store = self.inner.engine().store().clone();
+        let key = TransactionKey {
+            iotp_trans_id: iotp_trans_id.to_owned(),
+            role: role.to_string(),
+        };
+        let record = store.load(&key).map_err(EngineError::from)?;
+        Ok(record.map(|r| r.messages).unwrap_or_default())
     }
 
     /// Writes a line to the node's log.
@@ -599,9 +610,8 @@ impl Node {
             .unwrap_or_else(PoisonError::into_inner)
             .take();
         self.inner.poke_timer();
-        let threads: Vec<_> = std::mem::take(
-            &mut *self.threads.lock().unwrap_or_else(PoisonError::into_inner),
-        );
+        let threads: Vec<_> =
+            std::mem::take(&mut *self.threads.lock().unwrap_or_else(PoisonError::into_inner));
         for t in threads {
             let _ = t.join();
         }
@@ -683,9 +693,7 @@ impl Inner {
             self.log(LogLevel::Warn, &format!("unreadable startup request: {e}"));
             ErrorStatus::BadDocument
         })?;
-        if root.name != "IotpStartupRequest"
-            || root.attribute("xmlns") != Some(STARTUP_NAMESPACE)
-        {
+        if root.name != "IotpStartupRequest" || root.attribute("xmlns") != Some(STARTUP_NAMESPACE) {
             return Err(ErrorStatus::BadDocument);
         }
         let target = root.attribute("Target").unwrap_or("");

@@ -130,7 +130,9 @@ mod tests {
     fn writes_a_ca_and_a_server_certificate() {
         let dir = tempfile::tempdir().expect("tempdir");
         let ca = LocalCa::create(dir.path(), "iotp demo CA").expect("ca");
-        let server = ca.issue("server", &["localhost", "127.0.0.1"]).expect("issue");
+        let server = ca
+            .issue("server", &["localhost", "127.0.0.1"])
+            .expect("issue");
         let ca_pem = std::fs::read_to_string(ca.cert_path()).expect("ca.pem");
         assert!(ca_pem.starts_with("-----BEGIN CERTIFICATE-----"));
         let key = std::fs::read_to_string(&server.key).expect("key");
@@ -138,7 +140,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
-            let mode = std::fs::metadata(&server.key).expect("meta").permissions().mode();
+            let mode = std::fs::metadata(&server.key)
+                .expect("meta")
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o077, 0, "the key is readable by its owner only");
         }
     }
