@@ -1,70 +1,131 @@
-//! `iotp demo --in-process`: every demo scenario of the engine (each baseline transaction and
-//! each purchase variant) on an in-memory network, with the mock payment scheme.
+//! `iotp demo`: every demo scenario (each baseline transaction and each purchase variant).
+//!
+//! - By default, over real HTTP between processes ([`crate::network`]): Merchant, Payment
+//!   Handler, Delivery Handler and an all-in-one shop as `iotp serve` children on loopback
+//!   ports with SQLite stores, this process as the Consumer, once per payment scheme plugin.
+//! - With `--in-process`, between in-memory engines with the mock scheme.
 //!
 //! Prints a table, or with `--json` one object per scenario and line; `--transcript DIR` also
 //! writes every message as `DIR/NN-<transaction>-<variant>/NNN-<sender>-to-<receiver>.xml`.
-//! Exit 0 when every scenario ends CompletedOk, 1 otherwise, 2 when the transcript cannot be
-//! written (or without `--in-process`: the networked demo does not exist yet).
+//! Exit 0 when every scenario ends CompletedOk, 1 otherwise, 2 when the demo cannot run (the
+//! plugins are missing, a server does not start, the transcript cannot be written).
 
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use iotp::msg::codes::ProcessState;
-use iotp::txn::harness::{self, Scenario, ScenarioResult};
+use iotp::msg::codes::{CompletionCode, ProcessState};
+use iotp::txn::harness::{self, Scenario};
+use iotp_runtime::demo::slug;
 use serde::Serialize;
 
 use crate::DemoArgs;
 use crate::output::{self, Outcome};
 
-/// What one scenario gave: its result, or the engine's refusal to run it.
-type Run = Result<ScenarioResult, iotp::txn::EngineError>;
+/// What one scenario gave, in either demo.
+#[derive(Debug, Clone)]
+pub(crate) struct Run {
+    /// The scheme plugin (networked demo only).
+    pub(crate) scheme: Option<String>,
+    /// The scenario.
+    pub(crate) scenario: Scenario,
+    /// Its result, or why it could not run.
+    pub(crate) result: Result<RunResult, String>,
+}
+
+/// A scenario's result.
+#[derive(Debug, Clone)]
+pub(crate) struct RunResult {
+    /// The Consumer's final ProcessState (inquiry: the state reported; ping: CompletedOk when
+    /// the answer is Ok).
+    pub(crate) outcome: ProcessState,
+    /// The completion code, if any.
+    pub(crate) completion_code: Option<CompletionCode>,
+    /// The messages, in order: (file name without number, document).
+    pub(crate) transcript: Vec<(String, Arc<[u8]>)>,
+}
 
 /// Runs the command.
 pub(crate) fn run(args: &DemoArgs, out: &mut impl Write) -> io::Result<Outcome> {
-    if !args.in_process {
-        output::complain(format_args!(
-            "demo: only the in-process demo exists for now: use `iotp demo --in-process`"
-        ));
-        return Ok(Outcome::Failure);
-    }
-    let scenarios = harness::scenarios();
-    let runs: Vec<(Scenario, Run)> = scenarios
+    let runs = if args.in_process {
+        if !args.scheme.is_empty() || args.data_dir.is_some() {
+            output::complain(format_args!(
+                "demo: --scheme and --data-dir are for the networked demo, not --in-process"
+            ));
+            return Ok(Outcome::Failure);
+        }
+        in_process()
+    } else {
+        match crate::network::run(args) {
+            Ok(runs) => runs,
+            Err(e) => {
+                output::complain(format_args!("demo: {e}"));
+                return Ok(Outcome::Failure);
+            }
+        }
+    };
+    report(&runs, args.json, args.transcript.as_deref(), out)
+}
+
+/// The in-process demo: every scenario on a fresh in-memory network.
+fn in_process() -> Vec<Run> {
+    harness::scenarios()
         .into_iter()
         .map(|s| {
-            let run = harness::run_scenario(&s);
-            (s, run)
+            let result = harness::run_scenario(&s)
+                .map(|r| RunResult {
+                    outcome: r.outcome,
+                    completion_code: r.completion_code,
+                    transcript: r
+                        .transcript
+                        .iter()
+                        .map(|e| (format!("{}-to-{}", e.from, e.to), e.xml.clone()))
+                        .collect(),
+                })
+                .map_err(|e| format!("the engine refused: {e}"));
+            Run {
+                scheme: None,
+                scenario: s,
+                result,
+            }
         })
-        .collect();
+        .collect()
+}
 
+/// Prints the runs (table or JSON lines), writes the transcript, and gives the exit outcome.
+pub(crate) fn report(
+    runs: &[Run],
+    json: bool,
+    transcript: Option<&Path>,
+    out: &mut impl Write,
+) -> io::Result<Outcome> {
     let mut outcome = Outcome::Valid;
-    for (scenario, run) in &runs {
-        match run {
+    for run in runs {
+        match &run.result {
             Ok(result) if result.outcome == ProcessState::CompletedOk => {}
             Ok(_) => outcome = outcome.and(Outcome::Invalid),
             Err(e) => {
                 output::complain(format_args!(
-                    "demo: {} / {}: the engine refused: {e}",
-                    scenario.transaction, scenario.variant
+                    "demo: {} / {}: {e}",
+                    run.scenario.transaction, run.scenario.variant
                 ));
                 outcome = outcome.and(Outcome::Invalid);
             }
         }
     }
-
-    if let Some(dir) = &args.transcript
-        && let Err((path, e)) = write_transcripts(dir, &runs)
+    if let Some(dir) = transcript
+        && let Err((path, e)) = write_transcripts(dir, runs)
     {
         output::complain(format_args!("{}: cannot write: {e}", path.display()));
         outcome = outcome.and(Outcome::Failure);
     }
-
-    if args.json {
-        for (scenario, run) in &runs {
-            print_json(scenario, run, out)?;
+    if json {
+        for run in runs {
+            print_json(run, out)?;
         }
     } else {
-        print_table(&runs, out)?;
+        print_table(runs, out)?;
     }
     Ok(outcome)
 }
@@ -72,6 +133,9 @@ pub(crate) fn run(args: &DemoArgs, out: &mut impl Write) -> io::Result<Outcome> 
 /// One line of `--json` output; keys in this order.
 #[derive(Debug, Serialize)]
 struct ScenarioJson<'a> {
+    /// The payment scheme plugin (networked demo only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scheme: Option<&'a str>,
     transaction: &'a str,
     variant: &'a str,
     /// The Consumer's final ProcessState, or `EngineError` when the engine refused to run it.
@@ -79,28 +143,31 @@ struct ScenarioJson<'a> {
     messages: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     completion_code: Option<&'a str>,
-    /// Only when the engine refused to run the scenario.
+    /// Only when the scenario could not run.
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
 }
 
-fn print_json(scenario: &Scenario, run: &Run, out: &mut impl Write) -> io::Result<()> {
-    let line = match run {
+fn print_json(run: &Run, out: &mut impl Write) -> io::Result<()> {
+    let scenario = &run.scenario;
+    let line = match &run.result {
         Ok(r) => ScenarioJson {
+            scheme: run.scheme.as_deref(),
             transaction: scenario.transaction.as_str(),
             variant: scenario.variant,
             outcome: r.outcome.as_str(),
-            messages: r.messages,
+            messages: r.transcript.len(),
             completion_code: r.completion_code.as_ref().map(|c| c.as_str()),
             error: None,
         },
         Err(e) => ScenarioJson {
+            scheme: run.scheme.as_deref(),
             transaction: scenario.transaction.as_str(),
             variant: scenario.variant,
-            outcome: "EngineError",
+            outcome: "Error",
             messages: 0,
             completion_code: None,
-            error: Some(e.to_string()),
+            error: Some(e.clone()),
         },
     };
     let mut ser = serde_json::Serializer::with_formatter(&mut *out, output::SpacedJson);
@@ -108,23 +175,27 @@ fn print_json(scenario: &Scenario, run: &Run, out: &mut impl Write) -> io::Resul
     out.write_all(b"\n")
 }
 
-fn print_table(runs: &[(Scenario, Run)], out: &mut impl Write) -> io::Result<()> {
+fn print_table(runs: &[Run], out: &mut impl Write) -> io::Result<()> {
     let rows: Vec<[String; 4]> = runs
         .iter()
-        .map(|(s, run)| {
-            let (outcome, messages) = match run {
+        .map(|run| {
+            let (outcome, messages) = match &run.result {
                 Ok(r) => {
                     let outcome = match &r.completion_code {
                         Some(code) => format!("{} ({code})", r.outcome),
                         None => r.outcome.to_string(),
                     };
-                    (outcome, r.messages.to_string())
+                    (outcome, r.transcript.len().to_string())
                 }
-                Err(_) => ("EngineError".to_owned(), "-".to_owned()),
+                Err(_) => ("Error".to_owned(), "-".to_owned()),
+            };
+            let transaction = match &run.scheme {
+                Some(scheme) => format!("{scheme}: {}", run.scenario.transaction),
+                None => run.scenario.transaction.to_string(),
             };
             [
-                s.transaction.to_string(),
-                s.variant.to_owned(),
+                transaction,
+                run.scenario.variant.to_owned(),
                 outcome,
                 messages,
             ]
@@ -161,7 +232,7 @@ fn print_table(runs: &[(Scenario, Run)], out: &mut impl Write) -> io::Result<()>
     }
     let completed = runs
         .iter()
-        .filter(|(_, r)| matches!(r, Ok(r) if r.outcome == ProcessState::CompletedOk))
+        .filter(|run| matches!(&run.result, Ok(r) if r.outcome == ProcessState::CompletedOk))
         .count();
     writeln!(
         out,
@@ -172,57 +243,29 @@ fn print_table(runs: &[(Scenario, Run)], out: &mut impl Write) -> io::Result<()>
 
 /// Writes every scenario's messages under `dir`; on failure, the path that could not be
 /// written.
-fn write_transcripts(dir: &Path, runs: &[(Scenario, Run)]) -> Result<(), (PathBuf, io::Error)> {
-    for (index, (scenario, run)) in runs.iter().enumerate() {
-        let Ok(result) = run else { continue };
-        let scenario_dir = dir.join(scenario_dir_name(index + 1, scenario));
+fn write_transcripts(dir: &Path, runs: &[Run]) -> Result<(), (PathBuf, io::Error)> {
+    for (index, run) in runs.iter().enumerate() {
+        let Ok(result) = &run.result else { continue };
+        let scenario_dir = dir.join(scenario_dir_name(index + 1, run));
         fs::create_dir_all(&scenario_dir).map_err(|e| (scenario_dir.clone(), e))?;
-        for (n, envelope) in result.transcript.iter().enumerate() {
-            let name = format!("{:03}-{}-to-{}.xml", n + 1, envelope.from, envelope.to);
-            let path = scenario_dir.join(name);
-            fs::write(&path, &envelope.xml).map_err(|e| (path, e))?;
+        for (n, (name, xml)) in result.transcript.iter().enumerate() {
+            let path = scenario_dir.join(format!("{:03}-{name}.xml", n + 1));
+            fs::write(&path, xml).map_err(|e| (path, e))?;
         }
     }
     Ok(())
 }
 
-/// `NN-<transaction>-<variant slug>`, NN counting scenarios from 01.
-fn scenario_dir_name(number: usize, scenario: &Scenario) -> String {
+/// `NN-[<scheme>-]<transaction>-<variant slug>`, NN counting scenarios from 01.
+fn scenario_dir_name(number: usize, run: &Run) -> String {
+    let scheme = run
+        .scheme
+        .as_deref()
+        .map(|s| format!("{s}-"))
+        .unwrap_or_default();
     format!(
-        "{number:02}-{}-{}",
-        scenario.transaction,
-        slug(scenario.variant)
+        "{number:02}-{scheme}{}-{}",
+        run.scenario.transaction,
+        slug(run.scenario.variant)
     )
-}
-
-/// Lowercase; every run of other characters than ASCII letters and digits becomes one `-`;
-/// none at either end.
-fn slug(text: &str) -> String {
-    let mut slug = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_ascii_alphanumeric() {
-            slug.push(c.to_ascii_lowercase());
-        } else if !slug.is_empty() && !slug.ends_with('-') {
-            slug.push('-');
-        }
-    }
-    while slug.ends_with('-') {
-        slug.pop();
-    }
-    slug
-}
-
-#[cfg(test)]
-mod tests {
-    use super::slug;
-
-    #[test]
-    fn slugs() {
-        assert_eq!(
-            slug("brand-independent, payment with delivery (DelivAndPayResp)"),
-            "brand-independent-payment-with-delivery-delivandpayresp"
-        );
-        assert_eq!(slug("  --a__B  c--"), "a-b-c");
-        assert_eq!(slug("é"), "");
-    }
 }

@@ -1,5 +1,5 @@
 //! `iotp`: validate, format and inspect IOTP v1.0 (RFC 2801) messages from the command line,
-//! and run the transaction engine's demo.
+//! run nodes (`serve`), pay (`pay`), run the demo and the HTTP benchmark.
 //!
 //! Exit codes, for every subcommand: 0 when every document is valid (warnings allowed), 1 when a
 //! document is invalid, 2 on a usage error or an I/O error (a file that cannot be read, or
@@ -7,17 +7,23 @@
 //! For `plugin inspect`: 0 for a plugin this host can start, 1 for an IOTP plugin it cannot
 //! (another ABI version, a broken descriptor, a payment scheme without readable claims), 2
 //! when the file is no plugin at all. For `conformance`: 0 when every required scenario
-//! passes, 1 when one fails, 2 when the plugin cannot be loaded.
+//! passes, 1 when one fails, 2 when the plugin cannot be loaded. For `serve`: 0 after a clean
+//! stop, 2 when the node cannot start. For `pay`: 0 when the transaction completed, 1 when it
+//! ended otherwise, 2 when it could not run. For `bench http`: 0 when every purchase completed.
 //!
 //! All protocol work is the core's (`iotp`); this crate reads files, chooses what to print and
 //! turns outcomes into exit codes.
 
+mod bench;
 mod conformance;
 mod demo;
 mod input;
 mod inspect;
+mod network;
 mod output;
+mod pay;
 mod plugin;
+mod servers;
 mod validate;
 
 use std::io::{self, Write};
@@ -28,7 +34,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::output::Outcome;
 
-/// Validate, format and inspect IOTP v1.0 (RFC 2801) messages, and run the engine demo.
+/// Validate, format and inspect IOTP v1.0 (RFC 2801) messages; run nodes, pay, run the demo.
 #[derive(Debug, Parser)]
 #[command(name = "iotp", version, about, max_term_width = 100)]
 struct Cli {
@@ -54,12 +60,31 @@ enum Command {
     /// One line per element, indented by depth; each reference attribute is followed by the
     /// elements it names. Problems found by validation are listed first (exit 1 then).
     Inspect(InspectArgs),
-    /// Run every demo transaction between in-memory engines (mock payment scheme).
+    /// Run every demo transaction over HTTP between separate processes.
     ///
-    /// One scenario per baseline transaction and per purchase variant. Prints a table, or with
+    /// Starts Merchant, Payment Handler, Delivery Handler and an all-in-one shop as `iotp
+    /// serve` processes on loopback ports (SQLite stores; TLS from a local CA for the
+    /// handlers), and runs one scenario per baseline transaction and per purchase variant as
+    /// the Consumer, once per payment scheme plugin. With `--in-process`, between in-memory
+    /// engines instead (mock scheme). Progress goes to standard error; prints a table, or with
     /// `--json` one JSON object per scenario and line. Exit 0 when every scenario ends
-    /// CompletedOk, 1 otherwise, 2 when the transcript cannot be written.
+    /// CompletedOk, 1 otherwise, 2 when the demo cannot run.
     Demo(DemoArgs),
+    /// Run a node (roles, store, plugins, transport) from its TOML configuration until SIGTERM
+    /// or SIGINT.
+    ///
+    /// A configuration that cannot be used stops it at once with a message naming the
+    /// setting (exit 2).
+    Serve(ServeArgs),
+    /// Pay as the Consumer: start at a Merchant's pay URL and run the transaction to its end.
+    ///
+    /// Prints the outcome and the receipts, or with `--json` one JSON object {"iotp_trans_id",
+    /// "trans_type", "outcome", "end", "completion_code", "next_net_locn", "receipts"}. Exit 0
+    /// when the transaction completed, 1 when it ended otherwise, 2 when it could not run.
+    Pay(PayArgs),
+    /// Benchmarks.
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// Work with plugins: shared libraries of payment schemes and transports.
     #[command(subcommand)]
     Plugin(PluginCommand),
@@ -88,6 +113,64 @@ enum PluginCommand {
     /// are missing or unreadable), 2 when the file cannot be loaded as a plugin (missing, not a
     /// shared library, no descriptor).
     Inspect(PluginInspectArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Complete purchases per second over loopback HTTP: a Merchant and a Payment Handler as
+    /// `iotp serve` processes (mock scheme, durable SQLite, plain HTTP), Consumers in this
+    /// process. Prints purchases/s and latency percentiles.
+    Http(BenchHttpArgs),
+}
+
+#[derive(Debug, Args)]
+struct BenchHttpArgs {
+    /// How long to measure.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Consumers paying at once.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// One JSON object: {"seconds", "concurrency", "purchases", "failures",
+    /// "purchases_per_second", "p50_ms", "p99_ms", "max_ms"}.
+    #[arg(long)]
+    json: bool,
+    /// Where the plugins are (default: next to this executable).
+    #[arg(long, value_name = "DIR")]
+    plugin_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// The node's configuration (TOML).
+    #[arg(long, value_name = "NODE.toml")]
+    config: PathBuf,
+}
+
+#[derive(Debug, Args)]
+struct PayArgs {
+    /// The Merchant's pay URL (its startup request).
+    #[arg(value_name = "URL")]
+    url: String,
+    /// Who pays and how (TOML: org_id, name, scheme, instrument, brand, trust, data_dir).
+    #[arg(long, value_name = "FILE")]
+    wallet: Option<PathBuf>,
+    /// The brand to pay with (BrandId); default: the wallet's, else the first offered.
+    #[arg(long, value_name = "B")]
+    brand: Option<String>,
+    /// A CA certificate (PEM) to trust for https net locations (repeatable; added to the
+    /// wallet's).
+    #[arg(long, value_name = "CA.pem")]
+    trust: Vec<PathBuf>,
+    /// Give up after this many seconds (default: the engine's retransmission schedule).
+    #[arg(long, value_name = "SECS")]
+    timeout: Option<u64>,
+    /// One JSON object.
+    #[arg(long)]
+    json: bool,
+    /// Where the plugins are (default: next to this executable).
+    #[arg(long, value_name = "DIR")]
+    plugin_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -158,10 +241,21 @@ struct InspectArgs {
 
 #[derive(Debug, Args)]
 struct DemoArgs {
-    /// Run Consumer, Merchant, Payment and Delivery Handler in this process (required: the
-    /// networked demo does not exist yet).
+    /// Run Consumer, Merchant, Payment and Delivery Handler in this process, between
+    /// in-memory engines, instead of as processes over HTTP.
     #[arg(long)]
     in_process: bool,
+    /// A payment scheme plugin to run the demo with (`mock` loads libiotp_scheme_mock.so;
+    /// repeatable). Default: every scheme plugin in the plugin directory.
+    #[arg(long, value_name = "NAME")]
+    scheme: Vec<String>,
+    /// Keep each role's database, configuration and logs under DIR/<role>/ (default: a
+    /// temporary directory, removed at the end).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Where the plugins are (default: next to this executable).
+    #[arg(long, value_name = "DIR")]
+    plugin_dir: Option<PathBuf>,
     /// One JSON object per scenario and line: {"transaction", "variant", "outcome",
     /// "messages"[, "completion_code"]}.
     #[arg(long)]
@@ -191,6 +285,9 @@ fn main() -> ExitCode {
         Command::Fmt(args) => fmt(args, &mut out),
         Command::Inspect(args) => inspect::run(args, &mut out),
         Command::Demo(args) => demo::run(args, &mut out),
+        Command::Serve(args) => servers::serve(args, &mut out),
+        Command::Pay(args) => pay::run(args, &mut out),
+        Command::Bench(BenchCommand::Http(args)) => bench::run(args, &mut out),
         Command::Plugin(PluginCommand::Inspect(args)) => plugin::inspect(args, &mut out),
         Command::Conformance(args) => conformance::run(args, &mut out),
     };

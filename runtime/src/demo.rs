@@ -108,23 +108,31 @@ pub fn free_port() -> Result<u16, DemoError> {
 /// The startup path segment of a scenario: its transaction and variant, lower case, words
 /// joined by `-`.
 pub fn scenario_slug(scenario: &Scenario) -> String {
-    let text = format!(
+    slug(&format!(
         "{} {}",
         scenario
             .transaction
             .to_string()
             .trim_start_matches("Baseline"),
         scenario.variant
-    );
+    ))
+}
+
+/// Lowercase; every run of other characters than ASCII letters and digits becomes one `-`;
+/// none at either end.
+pub fn slug(text: &str) -> String {
     let mut slug = String::with_capacity(text.len());
     for c in text.chars() {
         if c.is_ascii_alphanumeric() {
             slug.push(c.to_ascii_lowercase());
-        } else if !slug.ends_with('-') {
+        } else if !slug.is_empty() && !slug.ends_with('-') {
             slug.push('-');
         }
     }
-    slug.trim_matches('-').to_owned()
+    while slug.ends_with('-') {
+        slug.pop();
+    }
+    slug
 }
 
 /// The purchase the demo's inquiry asks about.
@@ -412,5 +420,15 @@ mod tests {
             scenario_slug(&inquiry_purchase()),
             "purchase-brand-independent-payment-only"
         );
+    }
+
+    #[test]
+    fn slugs() {
+        assert_eq!(
+            slug("brand-independent, payment with delivery (DelivAndPayResp)"),
+            "brand-independent-payment-with-delivery-delivandpayresp"
+        );
+        assert_eq!(slug("  --a__B  c--"), "a-b-c");
+        assert_eq!(slug("é"), "");
     }
 }

@@ -100,6 +100,17 @@ pub enum NodeError {
     ShuttingDown,
 }
 
+/// The answer to a Baseline Ping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PingAnswer {
+    /// The ping's own transaction.
+    pub iotp_trans_id: String,
+    /// Ok, Busy or Down.
+    pub code: PingStatusCode,
+    /// The responders' `OrgId`s.
+    pub responders: Vec<String>,
+}
+
 /// Where a Merchant's offers come from: a startup request's target (`/pay/books?x=1`) in, the
 /// offer out (`None`: no such offer, answered 404).
 pub trait OfferSource: Send + Sync {
@@ -528,13 +539,8 @@ impl Node {
         }
     }
 
-    /// Pings a net location (§9.2.2, Baseline Ping): the status code and the responders'
-    /// OrgIds.
-    pub fn ping(
-        &self,
-        net_locn: &str,
-        wait: Option<Duration>,
-    ) -> Result<(PingStatusCode, Vec<String>), NodeError> {
+    /// Pings a net location (§9.2.2, Baseline Ping).
+    pub fn ping(&self, net_locn: &str, wait: Option<Duration>) -> Result<PingAnswer, NodeError> {
         self.inner.transport("pinging")?;
         let outcome = self.inner.engine().start_ping(net_locn, now_millis());
         let own = outcome
@@ -552,7 +558,11 @@ impl Node {
         match event {
             Event::PingAnswered {
                 code, responders, ..
-            } => Ok((code, responders)),
+            } => Ok(PingAnswer {
+                iotp_trans_id: own,
+                code,
+                responders,
+            }),
             Event::Finished(o) => Err(NodeError::Refused(format!(
                 "the ping ended {:?} without an answer",
                 o.kind

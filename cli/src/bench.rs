@@ -1,0 +1,155 @@
+//! `iotp bench http`: complete purchases per second over loopback HTTP.
+//!
+//! Starts a Merchant and a Payment Handler as `iotp serve` processes (mock scheme, durable
+//! SQLite stores, plain HTTP, no signatures) and runs `--concurrency` Consumers in this
+//! process for `--seconds`, each paying the brand-independent, payment-only purchase (three
+//! messages: startup request → TPO with Offer Response, Payment Request → Payment Response)
+//! again and again. The Consumers' store is in memory: what is measured is the servers' work
+//! with their durable stores, the HTTP exchanges and the Consumers' engine.
+
+use std::io::{self, Write};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use iotp::msg::codes::ProcessState;
+use iotp_runtime::demo::{self, DemoServer, DemoWorld};
+use iotp_runtime::{Node, NodeApps};
+use serde::Serialize;
+
+use crate::BenchHttpArgs;
+use crate::network::plugin_dir;
+use crate::output::{self, Outcome};
+use crate::servers;
+
+/// The figures.
+#[derive(Debug, Serialize)]
+struct BenchJson {
+    seconds: f64,
+    concurrency: usize,
+    purchases: usize,
+    failures: usize,
+    purchases_per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+}
+
+/// Runs the benchmark.
+pub(crate) fn run(args: &BenchHttpArgs, out: &mut impl Write) -> io::Result<Outcome> {
+    match measure(args) {
+        Ok(figures) => {
+            if args.json {
+                let mut ser = serde_json::Serializer::with_formatter(&mut *out, output::SpacedJson);
+                figures.serialize(&mut ser)?;
+                out.write_all(b"\n")?;
+            } else {
+                writeln!(
+                    out,
+                    "{} complete purchases in {:.1} s with {} consumers: {:.0} purchases/s; \
+                     latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; {} failed",
+                    figures.purchases,
+                    figures.seconds,
+                    figures.concurrency,
+                    figures.purchases_per_second,
+                    figures.p50_ms,
+                    figures.p99_ms,
+                    figures.max_ms,
+                    figures.failures
+                )?;
+            }
+            Ok(if figures.failures == 0 && figures.purchases > 0 {
+                Outcome::Valid
+            } else {
+                Outcome::Invalid
+            })
+        }
+        Err(e) => {
+            output::complain(format_args!("bench http: {e}"));
+            Ok(Outcome::Failure)
+        }
+    }
+}
+
+fn measure(args: &BenchHttpArgs) -> Result<BenchJson, String> {
+    if args.concurrency == 0 || args.seconds == 0 {
+        return Err("--seconds and --concurrency must be at least 1".into());
+    }
+    let plugin_dir = plugin_dir(args.plugin_dir.as_deref())?;
+    let temp = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
+    let world =
+        DemoWorld::new(temp.path(), &plugin_dir, "mock", false).map_err(|e| e.to_string())?;
+    let mut servers =
+        servers::start_all(&world, &[DemoServer::PaymentHandler, DemoServer::Merchant])?;
+    let consumer = Arc::new(
+        Node::open(
+            world.consumer_config(args.concurrency, true),
+            NodeApps::default(),
+        )
+        .map_err(|e| format!("the Consumer: {e}"))?,
+    );
+    let url = world.startup_url(&demo::inquiry_purchase());
+
+    // Warm-up: connections, caches, the servers' first SQLite pages.
+    for _ in 0..args.concurrency.min(8) {
+        let o = consumer
+            .pay(&url, Some(Duration::from_secs(30)))
+            .map_err(|e| format!("warm-up purchase: {e}"))?;
+        if o.process_state != ProcessState::CompletedOk {
+            return Err(format!("warm-up purchase ended {}", o.process_state));
+        }
+    }
+    eprintln!(
+        "iotp: bench http: {} consumers for {} s against {url} ...",
+        args.concurrency, args.seconds
+    );
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(args.seconds);
+    let workers: Vec<_> = (0..args.concurrency)
+        .map(|_| {
+            let consumer = consumer.clone();
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let mut latencies = Vec::new();
+                let mut failures = 0usize;
+                while Instant::now() < deadline {
+                    let t = Instant::now();
+                    match consumer.pay(&url, Some(Duration::from_secs(30))) {
+                        Ok(o) if o.process_state == ProcessState::CompletedOk => {
+                            latencies.push(t.elapsed());
+                        }
+                        _ => failures += 1,
+                    }
+                }
+                (latencies, failures)
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    let mut failures = 0;
+    for w in workers {
+        let (l, f) = w.join().map_err(|_| "a consumer thread panicked")?;
+        latencies.extend(l);
+        failures += f;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    consumer.shutdown();
+    servers::stop_all(&mut servers);
+    latencies.sort();
+    let pct = |p: f64| -> f64 {
+        if latencies.is_empty() {
+            return 0.0;
+        }
+        let i = ((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1;
+        latencies[i].as_secs_f64() * 1000.0
+    };
+    Ok(BenchJson {
+        seconds: elapsed,
+        concurrency: args.concurrency,
+        purchases: latencies.len(),
+        failures,
+        purchases_per_second: latencies.len() as f64 / elapsed,
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+        max_ms: latencies.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+    })
+}

@@ -1,0 +1,231 @@
+//! The networked demo: for each payment scheme plugin, a [`DemoWorld`] of four `iotp serve`
+//! processes (Merchant, Payment Handler, Delivery Handler, all-in-one shop) on loopback ports
+//! with SQLite stores, TLS for the handlers, and this process as the Consumer, running every
+//! demo scenario over HTTP.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use iotp::msg::codes::{
+    InquiryType, PayDirection, PingStatusCode, ProcessState, TradingRole, TransactionType,
+};
+use iotp::txn::harness::{self, Scenario};
+use iotp::txn::{ConsumerApp, OfferSummary, PaymentOption};
+use iotp_runtime::demo::{self, DemoServer, DemoWorld};
+use iotp_runtime::node::default_plugin_dir;
+use iotp_runtime::{Node, NodeApps, NodeError};
+
+use crate::DemoArgs;
+use crate::demo::{Run, RunResult};
+use crate::servers;
+
+/// The Consumer's choices in the demo: the scenario's instrument when the scheme offers it,
+/// else the first option.
+#[derive(Debug, Default)]
+pub(crate) struct DemoWallet {
+    instrument: Mutex<String>,
+}
+
+impl DemoWallet {
+    pub(crate) fn set(&self, instrument: &str) {
+        *self
+            .instrument
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = instrument.to_owned();
+    }
+}
+
+impl ConsumerApp for DemoWallet {
+    fn choose(
+        &self,
+        _offer: &OfferSummary,
+        _direction: &PayDirection,
+        options: &[PaymentOption],
+    ) -> Option<usize> {
+        let wanted = self
+            .instrument
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        options
+            .iter()
+            .position(|o| o.instrument_id.as_deref() == Some(wanted.as_str()))
+            .or((!options.is_empty()).then_some(0))
+    }
+}
+
+/// The plugin file of a scheme or transport in `dir`.
+pub(crate) fn plugin_file(dir: &Path, kind: &str, name: &str) -> PathBuf {
+    dir.join(format!(
+        "{}iotp_{kind}_{name}{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    ))
+}
+
+/// The plugin directory (`--plugin-dir`, else next to this executable), checked to hold the
+/// HTTP transport.
+pub(crate) fn plugin_dir(given: Option<&Path>) -> Result<PathBuf, String> {
+    let dir = given
+        .map(Path::to_path_buf)
+        .or_else(default_plugin_dir)
+        .ok_or("cannot find the plugin directory; give --plugin-dir")?;
+    let transport = plugin_file(&dir, "transport", "http");
+    if !transport.is_file() {
+        return Err(format!(
+            "{} is missing: build the plugins with `cargo build --release --workspace` \
+             (or give --plugin-dir)",
+            transport.display()
+        ));
+    }
+    Ok(dir)
+}
+
+/// The scheme plugins to run: those asked for, or every `libiotp_scheme_*` in the directory.
+fn schemes(dir: &Path, asked: &[String]) -> Result<Vec<String>, String> {
+    if !asked.is_empty() {
+        for name in asked {
+            let file = plugin_file(dir, "scheme", name);
+            if !file.is_file() {
+                return Err(format!("--scheme {name}: {} is missing", file.display()));
+            }
+        }
+        return Ok(asked.to_vec());
+    }
+    let prefix = format!("{}iotp_scheme_", std::env::consts::DLL_PREFIX);
+    let suffix = std::env::consts::DLL_SUFFIX;
+    let mut found: Vec<String> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|entry| {
+            let name = entry.ok()?.file_name().into_string().ok()?;
+            Some(name.strip_prefix(&prefix)?.strip_suffix(suffix)?.to_owned())
+        })
+        .collect();
+    found.sort();
+    if found.is_empty() {
+        return Err(format!(
+            "no payment scheme plugin (libiotp_scheme_*) in {}",
+            dir.display()
+        ));
+    }
+    Ok(found)
+}
+
+/// Runs the networked demo.
+pub(crate) fn run(args: &DemoArgs) -> Result<Vec<Run>, String> {
+    let plugin_dir = plugin_dir(args.plugin_dir.as_deref())?;
+    let schemes = schemes(&plugin_dir, &args.scheme)?;
+    let temp;
+    let root = match &args.data_dir {
+        Some(dir) => dir.clone(),
+        None => {
+            temp = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
+            temp.path().to_path_buf()
+        }
+    };
+    let mut runs = Vec::new();
+    for scheme in &schemes {
+        runs.extend(run_scheme(&root, &plugin_dir, scheme)?);
+    }
+    Ok(runs)
+}
+
+fn run_scheme(root: &Path, plugin_dir: &Path, scheme: &str) -> Result<Vec<Run>, String> {
+    let world = DemoWorld::new(root, plugin_dir, scheme, true).map_err(|e| e.to_string())?;
+    eprintln!("iotp: scheme {scheme}: data in {}", root.display());
+    let mut servers = servers::start_all(&world, &DemoServer::ALL)?;
+    let wallet = Arc::new(DemoWallet::default());
+    let apps = NodeApps {
+        consumer: Some(wallet.clone()),
+        ..NodeApps::default()
+    };
+    let consumer = Node::open(world.consumer_config(4, false), apps)
+        .map_err(|e| format!("the Consumer: {e}"))?;
+    let scenarios = harness::scenarios();
+    let total = scenarios.len();
+    let mut runs = Vec::new();
+    for (i, scenario) in scenarios.into_iter().enumerate() {
+        eprint!(
+            "iotp: [{}/{total}] {scheme}: {} / {} ... ",
+            i + 1,
+            scenario.transaction,
+            scenario.variant
+        );
+        let started = Instant::now();
+        wallet.set(scenario.instrument);
+        let result = run_one(&consumer, &world, &scenario).map_err(|e| e.to_string());
+        match &result {
+            Ok(r) => eprintln!("{} ({} ms)", r.outcome, started.elapsed().as_millis()),
+            Err(e) => eprintln!("error: {e}"),
+        }
+        runs.push(Run {
+            scheme: Some(scheme.to_owned()),
+            scenario,
+            result,
+        });
+    }
+    consumer.shutdown();
+    eprint!("iotp: stopping the servers ... ");
+    let clean = servers::stop_all(&mut servers);
+    eprintln!("{}", if clean { "done" } else { "not cleanly" });
+    if !clean {
+        return Err("a server did not stop cleanly".into());
+    }
+    Ok(runs)
+}
+
+/// The Consumer's messages of a transaction, named for the transcript.
+fn transcript(consumer: &Node, iotp_trans_id: &str) -> Vec<(String, Arc<[u8]>)> {
+    consumer
+        .messages(iotp_trans_id, &TradingRole::Consumer)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| {
+            let name = if m.sent {
+                "sent-by-consumer"
+            } else {
+                "received-by-consumer"
+            };
+            (name.to_owned(), Arc::from(m.xml.as_bytes()))
+        })
+        .collect()
+}
+
+fn run_one(
+    consumer: &Node,
+    world: &DemoWorld,
+    scenario: &Scenario,
+) -> Result<RunResult, NodeError> {
+    match scenario.transaction {
+        TransactionType::BaselineInquiry => {
+            let purchase = consumer.pay(&world.startup_url(&demo::inquiry_purchase()), None)?;
+            let status = consumer.inquire(&purchase.iotp_trans_id, InquiryType::Payment, None)?;
+            Ok(RunResult {
+                outcome: status.process_state,
+                completion_code: status.completion_code,
+                transcript: transcript(consumer, &purchase.iotp_trans_id),
+            })
+        }
+        TransactionType::BaselinePing => {
+            let answer = consumer.ping(&world.payment_handler_url(), None)?;
+            Ok(RunResult {
+                outcome: if answer.code == PingStatusCode::Ok {
+                    ProcessState::CompletedOk
+                } else {
+                    ProcessState::Failed
+                },
+                completion_code: None,
+                transcript: transcript(consumer, &answer.iotp_trans_id),
+            })
+        }
+        _ => {
+            let o = consumer.pay(&world.startup_url(scenario), None)?;
+            Ok(RunResult {
+                outcome: o.process_state,
+                completion_code: o.completion_code,
+                transcript: transcript(consumer, &o.iotp_trans_id),
+            })
+        }
+    }
+}
