@@ -136,7 +136,7 @@ impl IotpMessage {
         &self.trans_ref.transaction_id.iotp_trans_id
     }
 
-    /// The first trading block of a type, e.g. `msg.block::<PaymentRequestBlock>()`.
+    /// The trading blocks with a wire tag, e.g. `msg.blocks_of("PayReqBlk")`.
     pub fn blocks_of(&self, tag: &str) -> impl Iterator<Item = &TradingBlock> {
         self.blocks.iter().filter(move |b| b.tag() == tag)
     }

@@ -300,16 +300,17 @@ impl Engine {
             .map(|o| o.org_id.clone())
             .unwrap_or_default();
         let psd = pr.pay_scheme_data.as_ref();
-        // The same payment retried after a recoverable failure keeps its PayId.
-        let pay_id = match &t.st.payment {
-            Some(p)
-                if p.payment_ref == pr.payment.id
-                    && p.peer_pay_id == psd.and_then(|s| s.consumer_payment_id.clone()) =>
-            {
-                p.pay_id.clone()
-            }
-            _ => self.new_pay_id('P'),
-        };
+        // The PayId is derived from what identifies the payment (transaction, Payment
+        // component, the Consumer's PayId), never drawn at random: a Payment Request processed
+        // again after a crash between the scheme's durable authorisation and the engine's
+        // commit reaches the scheme with the same PayId, and the scheme answers from its
+        // record instead of authorising twice. The same payment retried after a recoverable
+        // failure keeps its PayId for the same reason.
+        let pay_id = payment_handler_pay_id(
+            &t.key.iotp_trans_id,
+            &pr.payment.id,
+            psd.and_then(|s| s.consumer_payment_id.as_deref()),
+        );
         // Trading Role Data addressed to this Payment Handler's Org (the PayProtocol's).
         let my_refs = [pp.action_org_ref.as_str()];
         let trd: Vec<PackagedContent> = pr
@@ -533,4 +534,30 @@ impl Engine {
         };
         Some(self.delivery_response(ids, &delivery.id, &request))
     }
+}
+
+/// The Payment Handler's PayId of a payment: `P` and 16 hex digits of the SHA-256 of the
+/// IotpTransId, the Payment component's ID and the Consumer's PayId.
+pub(crate) fn payment_handler_pay_id(
+    iotp_trans_id: &str,
+    payment_ref: &str,
+    consumer_pay_id: Option<&str>,
+) -> String {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    for part in [
+        "iotp-payment-handler-pay-id",
+        iotp_trans_id,
+        payment_ref,
+        consumer_pay_id.unwrap_or(""),
+    ] {
+        ctx.update(&(part.len() as u64).to_be_bytes());
+        ctx.update(part.as_bytes());
+    }
+    let digest = ctx.finish();
+    let mut id = String::with_capacity(17);
+    id.push('P');
+    for b in &digest.as_ref()[..8] {
+        id.push_str(&format!("{b:02x}"));
+    }
+    id
 }

@@ -1157,8 +1157,10 @@ fn authentication_may_precede_every_payment_transaction() {
 }
 
 /// A store whose commits fail: nothing may leave the node that is not durable.
+/// A store whose commits fail (a full disk, a process killed before its commit), around a
+/// memory store whose key-value space (the payment schemes' records) works.
 #[derive(Debug, Default)]
-struct BrokenStore(crate::store::MemoryStore);
+struct BrokenStore(Arc<crate::store::MemoryStore>);
 
 impl crate::store::Store for BrokenStore {
     fn load(
@@ -1260,4 +1262,79 @@ fn nothing_leaves_a_node_whose_store_cannot_commit() {
         merchant.start_offer(offer, net.now),
         Err(EngineError::Store(_))
     ));
+}
+
+#[test]
+fn a_payment_request_processed_again_after_a_lost_commit_is_not_authorised_twice() {
+    // The Payment Handler authorises (the scheme's record is durable in its key-value space),
+    // then its commit fails (as if the process were killed before it): nothing is sent. The
+    // Consumer retransmits; the Payment Handler, restarted on the same store, processes the
+    // request afresh with the same PayId, and the scheme answers from its record.
+    let (mut net, n) = network("approve");
+    net.set_fate(fate_for("PayReqBlk", "consumer", 1, Fate::Drop));
+    let trans = start(
+        &mut net,
+        n,
+        TransactionType::BaselinePurchase,
+        "brand-independent, payment only",
+    );
+    let req = net
+        .messages_of(&trans)
+        .into_iter()
+        .find(|e| has_block(&e.xml, "PayReqBlk"))
+        .map(|e| e.xml.clone())
+        .expect("sent");
+    let message = IotpMessage::from_xml(&req).expect("readable");
+    let request = message
+        .blocks
+        .iter()
+        .find_map(|b| match b {
+            TradingBlock::PaymentRequest(p) => Some(p),
+            _ => None,
+        })
+        .expect("a Payment Request Block");
+    let payment_id = request.payment.id.clone();
+    let consumer_pay_id = request
+        .pay_scheme_data
+        .as_ref()
+        .and_then(|s| s.consumer_payment_id.clone());
+    let pay_id = super::payment_handler::payment_handler_pay_id(
+        &trans,
+        &payment_id,
+        consumer_pay_id.as_deref(),
+    );
+    let record = format!("handler/{pay_id}");
+
+    let kv = Arc::new(crate::store::MemoryStore::new());
+    let mock = || Arc::new(crate::payapi::mock::MockScheme::new(None));
+    let mut crashed = Engine::new(
+        EngineConfig::new(world::bank()),
+        Arc::new(BrokenStore(kv.clone())),
+    )
+    .with_bridge(mock());
+    let out = crashed.receive(&req, net.now);
+    assert_eq!(
+        error_codes(&out.messages[0].xml),
+        [(ErrorCode::SystemBusy, Severity::TransientError)]
+    );
+    let authorised = kv
+        .kv_get(crate::payapi::mock::SOFTWARE_ID, &record)
+        .expect("kv")
+        .expect("the scheme authorised before the commit failed");
+
+    let mut restarted = Engine::new(EngineConfig::new(world::bank()), kv.clone()).with_bridge(mock());
+    let out = restarted.receive(&req, net.now + 1_000);
+    let reply = out.reply().expect("a Payment Response");
+    assert!(has_block(&reply.xml, "PayRespBlk"));
+    assert!(
+        std::str::from_utf8(&reply.xml).expect("utf-8").contains(&pay_id),
+        "the same PayId"
+    );
+    assert_eq!(
+        kv.kv_get(crate::payapi::mock::SOFTWARE_ID, &record)
+            .expect("kv")
+            .as_deref(),
+        Some(authorised.as_slice()),
+        "answered from the record, not authorised again"
+    );
 }
