@@ -1322,12 +1322,15 @@ fn a_payment_request_processed_again_after_a_lost_commit_is_not_authorised_twice
         .expect("kv")
         .expect("the scheme authorised before the commit failed");
 
-    let mut restarted = Engine::new(EngineConfig::new(world::bank()), kv.clone()).with_bridge(mock());
+    let mut restarted =
+        Engine::new(EngineConfig::new(world::bank()), kv.clone()).with_bridge(mock());
     let out = restarted.receive(&req, net.now + 1_000);
     let reply = out.reply().expect("a Payment Response");
     assert!(has_block(&reply.xml, "PayRespBlk"));
     assert!(
-        std::str::from_utf8(&reply.xml).expect("utf-8").contains(&pay_id),
+        std::str::from_utf8(&reply.xml)
+            .expect("utf-8")
+            .contains(&pay_id),
         "the same PayId"
     );
     assert_eq!(
