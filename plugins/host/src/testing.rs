@@ -71,6 +71,12 @@ pub const MOCK_SCHEME: RustPlugin<'static> = RustPlugin::Package {
     lib_name: "iotp_scheme_mock",
 };
 
+/// The HTTP transport plugin (RFC 2935), `libiotp_transport_http.so`.
+pub const HTTP_TRANSPORT: RustPlugin<'static> = RustPlugin::Package {
+    package: "iotp-transport-http",
+    lib_name: "iotp_transport_http",
+};
+
 /// Builds a Rust plugin of this workspace with the cargo that builds the caller, into the
 /// caller's target directory and profile (found from the running test or benchmark
 /// executable, `<target>/<profile>/deps/…`; otherwise `target/debug` of this workspace), and

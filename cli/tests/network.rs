@@ -1,0 +1,400 @@
+//! The runtime over real HTTP between processes: `iotp serve`, `iotp pay`, the networked
+//! `iotp demo`, a misconfigured node, and crash safety (a Payment Handler killed with SIGKILL
+//! in the middle of payments and restarted on its database).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use iotp::msg::codes::{InquiryType, ProcessState, TradingRole};
+use iotp::txn::{EndKind, Timing};
+use iotp_plugin_host::testing::{HTTP_TRANSPORT, MOCK_SCHEME, build_rust_plugin};
+use iotp_runtime::demo::{self, DemoServer, DemoWorld};
+use iotp_runtime::{Node, NodeApps};
+use serde_json::Value;
+
+/// The plugin directory: the mock scheme and the HTTP transport, built once, next to the
+/// `iotp` executable (where it looks by default).
+fn plugins() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let scheme = build_rust_plugin(MOCK_SCHEME).unwrap_or_else(|e| panic!("{e}"));
+        let transport = build_rust_plugin(HTTP_TRANSPORT).unwrap_or_else(|e| panic!("{e}"));
+        let dir = scheme.parent().unwrap().to_path_buf();
+        assert_eq!(transport.parent().unwrap(), dir);
+        assert_eq!(
+            Path::new(env!("CARGO_BIN_EXE_iotp")).parent().unwrap(),
+            dir,
+            "the plugins are next to iotp"
+        );
+        dir
+    })
+}
+
+fn iotp(args: &[&str]) -> Output {
+    plugins();
+    Command::new(env!("CARGO_BIN_EXE_iotp"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn spec() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/spec")
+}
+
+/// An `iotp serve` child, killed on drop.
+struct Server {
+    child: Child,
+    config: PathBuf,
+    port: u16,
+}
+
+impl Server {
+    fn start(world: &DemoWorld, server: DemoServer) -> Server {
+        let config = world.write_server_config(server).unwrap();
+        Server::start_config(&config, world.port(server))
+    }
+
+    fn start_config(config: &Path, port: u16) -> Server {
+        let child = Command::new(env!("CARGO_BIN_EXE_iotp"))
+            .args(["serve", "--config"])
+            .arg(config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut server = Server {
+            child,
+            config: config.to_path_buf(),
+            port,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                server.child.try_wait().unwrap().is_none(),
+                "{} exited before listening",
+                config.display()
+            );
+            assert!(
+                Instant::now() < deadline,
+                "{} does not listen",
+                config.display()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server
+    }
+
+    /// SIGKILL: no clean-up of any kind.
+    fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// SIGTERM and a clean exit.
+    fn stop(&mut self) {
+        let pid = rustix::process::Pid::from_child(&self.child);
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+        let status = self.child.wait().unwrap();
+        assert!(
+            status.success(),
+            "{} stopped with {status}",
+            self.config.display()
+        );
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// One raw HTTP/1.1 exchange; the status code and the body.
+fn http(port: u16, request: &str) -> (u16, Vec<u8>) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let head_end = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a complete response");
+    let head = text(&response[..head_end]);
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
+    (status, response[head_end + 4..].to_vec())
+}
+
+#[test]
+fn demo_runs_every_scenario_over_http_between_processes() {
+    let data = tempfile::tempdir().unwrap();
+    let transcript = tempfile::tempdir().unwrap();
+    let out = iotp(&[
+        "demo",
+        "--json",
+        "--scheme",
+        "mock",
+        "--data-dir",
+        data.path().to_str().unwrap(),
+        "--transcript",
+        transcript.path().to_str().unwrap(),
+    ]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    let lines: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), iotp::txn::harness::scenarios().len());
+    for line in &lines {
+        assert_eq!(line["scheme"], "mock", "{line}");
+        assert_eq!(line["outcome"], "CompletedOk", "{line}");
+        assert!(line["messages"].as_u64().unwrap() >= 2, "{line}");
+    }
+    // Progress on standard error.
+    assert!(text(&out.stderr).contains("[12/12] mock: BaselinePing"));
+    // Each role's database and log under DIR/<role>/.
+    for role in [
+        "merchant",
+        "payment-handler",
+        "delivery-handler",
+        "allinone",
+        "consumer",
+    ] {
+        assert!(data.path().join(role).join("iotp.db").is_file(), "{role}");
+        assert!(data.path().join(role).join("node.log").is_file(), "{role}");
+    }
+    // Every message of the transcript is valid against the RFC's DTD.
+    let files: Vec<PathBuf> = std::fs::read_dir(transcript.path())
+        .unwrap()
+        .flat_map(|d| std::fs::read_dir(d.unwrap().path()).unwrap())
+        .map(|f| f.unwrap().path())
+        .collect();
+    assert!(files.len() > 30, "{} messages", files.len());
+    let result = Command::new("xmllint")
+        .arg("--noout")
+        .arg("--dtdvalid")
+        .arg(spec().join("rfc-examples/iotp-v1.0-corrected.dtd"))
+        .args(&files)
+        .output()
+        .expect("xmllint (scripts/setup.sh installs it)");
+    assert!(result.status.success(), "{}", text(&result.stderr));
+}
+
+#[test]
+fn serve_refuses_a_misconfigured_node_naming_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = DemoWorld::new(dir.path(), plugins(), "nosuch", false).unwrap();
+    let config = world
+        .write_server_config(DemoServer::PaymentHandler)
+        .unwrap();
+    let out = iotp(&["serve", "--config", config.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("plugins.scheme"), "{err}");
+    assert!(err.contains("libiotp_scheme_nosuch"), "{err}");
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[node]\nname = \"x\"\ndata_dir = \"x\"\nsurprise = 1\n",
+    )
+    .unwrap();
+    let out = iotp(&["serve", "--config", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("surprise"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn pay_runs_a_purchase_over_https_and_servers_answer_bad_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = DemoWorld::new(dir.path(), plugins(), "mock", true).unwrap();
+    let mut ph = Server::start(&world, DemoServer::PaymentHandler);
+    let mut merchant = Server::start(&world, DemoServer::Merchant);
+    let ca = dir.path().join("tls/ca.pem");
+    let url = world.startup_url(&demo::inquiry_purchase());
+    assert!(world.payment_handler_url().starts_with("https://"));
+
+    let out = iotp(&["pay", &url, "--json", "--trust", ca.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["outcome"], "CompletedOk", "{answer}");
+    assert_eq!(answer["trans_type"], "BaselinePurchase");
+    assert!(
+        !answer["receipts"].as_array().unwrap().is_empty(),
+        "{answer}"
+    );
+
+    // Without the CA, the https Payment Handler cannot be trusted: the payment never starts.
+    let out = iotp(&["pay", &url, "--json", "--timeout", "5"]);
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out.stdout));
+
+    // An unknown offer is a 404; a broken message gets an IOTP Error answer; the server goes on.
+    let port = merchant.port;
+    let (status, _) = http(
+        port,
+        "GET /pay/nothing-like-this HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 404);
+    let garbage = "<IotpMessage>not really";
+    let (status, body) = http(
+        port,
+        &format!(
+            "POST /iotp/merchant HTTP/1.1\r\nHost: x\r\nContent-Type: application/iotp\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{garbage}",
+            garbage.len()
+        ),
+    );
+    assert_eq!(status, 200);
+    let reply = text(&body);
+    assert!(reply.contains("XmlNotWellFrmd"), "{reply}");
+    let out = iotp(&["pay", &url, "--trust", ca.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("CompletedOk"));
+
+    merchant.stop();
+    ph.stop();
+}
+
+#[test]
+fn a_payment_handler_killed_mid_payment_completes_every_payment_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut world = DemoWorld::new(dir.path(), plugins(), "mock", false).unwrap();
+    world.timing = Timing {
+        retransmit_after_secs: 1,
+        max_transmissions: 60,
+        ..Timing::default()
+    };
+    let mut ph = Server::start(&world, DemoServer::PaymentHandler);
+    let mut merchant = Server::start(&world, DemoServer::Merchant);
+    let consumer =
+        Arc::new(Node::open(world.consumer_config(8, false), NodeApps::default()).unwrap());
+    let url = world.startup_url(&demo::inquiry_purchase());
+
+    const THREADS: usize = 8;
+    const EACH: usize = 6;
+    let completed = Arc::new(AtomicUsize::new(0));
+    let outcomes = Arc::new(Mutex::new(Vec::new()));
+    let workers: Vec<_> = (0..THREADS)
+        .map(|_| {
+            let consumer = consumer.clone();
+            let url = url.clone();
+            let completed = completed.clone();
+            let outcomes = outcomes.clone();
+            std::thread::spawn(move || {
+                for _ in 0..EACH {
+                    let o = consumer.pay(&url, Some(Duration::from_secs(90)));
+                    completed.fetch_add(1, Ordering::SeqCst);
+                    outcomes.lock().unwrap().push(o);
+                }
+            })
+        })
+        .collect();
+    // Kill the Payment Handler while payments are under way, leave it down for a moment (the
+    // Consumers go on starting purchases at the Merchant), restart it on the same database.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while completed.load(Ordering::SeqCst) < THREADS {
+        assert!(Instant::now() < deadline, "no payment completes");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    ph.kill();
+    std::thread::sleep(Duration::from_millis(700));
+    let config = ph.config.clone();
+    let mut ph = Server::start_config(&config, world.port(DemoServer::PaymentHandler));
+    for w in workers {
+        w.join().unwrap();
+    }
+
+    let outcomes: Vec<_> = std::mem::take(&mut *outcomes.lock().unwrap());
+    assert_eq!(outcomes.len(), THREADS * EACH);
+    let mut payments = Vec::new();
+    for o in outcomes {
+        let o = o.expect("every payment reaches an outcome");
+        assert_eq!(o.process_state, ProcessState::CompletedOk, "{o:?}");
+        assert_eq!(o.kind, EndKind::Completed);
+        let pay_id = o.receipts[0].process_reference.clone().expect("a PayId");
+        payments.push((o.iotp_trans_id, pay_id));
+    }
+    // The kill interrupted payments: the Consumer had to retransmit.
+    let consumer_log =
+        std::fs::read_to_string(world.node_dir("consumer").join("node.log")).unwrap();
+    assert!(
+        consumer_log.contains("the engine will retransmit"),
+        "no payment was interrupted"
+    );
+    // An inquiry answers consistently for every transaction.
+    for (trans, _) in &payments {
+        let status = consumer
+            .inquire(trans, InquiryType::Payment, Some(Duration::from_secs(30)))
+            .unwrap();
+        assert_eq!(status.process_state, ProcessState::CompletedOk, "{trans}");
+    }
+    consumer.shutdown();
+    merchant.stop();
+    ph.stop();
+
+    // Exactly once: one authorisation record per payment at the Payment Handler, under the
+    // PayId each receipt names, and each transaction completed there.
+    let db = world
+        .node_dir(DemoServer::PaymentHandler.name())
+        .join("iotp.db");
+    let sql = rusqlite::Connection::open(&db).unwrap();
+    let records: i64 = sql
+        .query_row(
+            "SELECT count(*) FROM kv WHERE key LIKE 'handler/%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        records as usize,
+        payments.len(),
+        "one authorisation per payment"
+    );
+    let store = iotp_runtime::SqliteStore::open(&db).unwrap();
+    for (trans, pay_id) in &payments {
+        let exists: i64 = sql
+            .query_row(
+                "SELECT count(*) FROM kv WHERE key = ?1",
+                [format!("handler/{pay_id}")],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(exists, 1, "{trans}: {pay_id}");
+        let record = iotp::store::Store::load(
+            &store,
+            &iotp::store::TransactionKey {
+                iotp_trans_id: trans.clone(),
+                role: TradingRole::PaymentHandler.to_string(),
+            },
+        )
+        .unwrap()
+        .expect("the Payment Handler knows the transaction");
+        assert!(record.finished, "{trans}");
+    }
+}
