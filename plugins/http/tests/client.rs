@@ -215,7 +215,7 @@ fn sequential_sends_reuse_connections() {
     let accepted = server
         .services
         .count(LogLevel::Debug, "accepted connection");
-    assert!((1..=5).contains(&accepted), "{accepted} connections");
+    assert!(accepted <= 20, "{accepted} connections for 200 sends");
 }
 
 #[test]
