@@ -10,15 +10,9 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use iotp_plugin_host::testing::{RustPlugin, build_rust_plugin};
+use iotp_plugin_host::testing::{HTTP_TRANSPORT, build_rust_plugin};
 use iotp_plugin_host::{
     ErrorStatus, HostServices, LoadedPlugin, LogLevel, PluginError, PluginKind, PluginLibrary,
-};
-
-/// The plugin under test.
-pub const HTTP_TRANSPORT: RustPlugin<'static> = RustPlugin::Package {
-    package: "iotp-transport-http",
-    lib_name: "iotp_transport_http",
 };
 
 /// The library, built and opened once per test binary.
