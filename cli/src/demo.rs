@@ -23,6 +23,9 @@ use serde::Serialize;
 use crate::DemoArgs;
 use crate::output::{self, Outcome};
 
+/// Messages in order: (file name without its number, e.g. `consumer-to-merchant`; document).
+pub(crate) type Transcript = Vec<(String, Arc<[u8]>)>;
+
 /// What one scenario gave, in either demo.
 #[derive(Debug, Clone)]
 pub(crate) struct Run {
@@ -42,8 +45,8 @@ pub(crate) struct RunResult {
     pub(crate) outcome: ProcessState,
     /// The completion code, if any.
     pub(crate) completion_code: Option<CompletionCode>,
-    /// The messages, in order: (file name without number, document).
-    pub(crate) transcript: Vec<(String, Arc<[u8]>)>,
+    /// The messages, in order.
+    pub(crate) transcript: Transcript,
 }
 
 /// Runs the command.

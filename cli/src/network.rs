@@ -8,16 +8,16 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use iotp::msg::codes::{
-    InquiryType, PayDirection, PingStatusCode, ProcessState, TradingRole, TransactionType,
+    CompletionCode, InquiryType, PayDirection, PingStatusCode, ProcessState, TransactionType,
 };
 use iotp::txn::harness::{self, Scenario};
 use iotp::txn::{ConsumerApp, OfferSummary, PaymentOption};
 use iotp_runtime::demo::{self, DemoServer, DemoWorld};
 use iotp_runtime::node::default_plugin_dir;
-use iotp_runtime::{Node, NodeApps, NodeError};
+use iotp_runtime::{Node, NodeApps, NodeError, Tap, Traffic};
 
 use crate::DemoArgs;
-use crate::demo::{Run, RunResult};
+use crate::demo::{Run, RunResult, Transcript};
 use crate::servers;
 
 /// The Consumer's choices in the demo: the scenario's instrument when the scheme offers it,
@@ -136,8 +136,32 @@ fn run_scheme(root: &Path, plugin_dir: &Path, scheme: &str) -> Result<Vec<Run>, 
     eprintln!("iotp: scheme {scheme}: data in {}", root.display());
     let mut servers = servers::start_all(&world, &DemoServer::ALL)?;
     let wallet = Arc::new(DemoWallet::default());
+    let recorded: Arc<Mutex<Transcript>> = Arc::default();
+    let tap: Tap = {
+        let recorded = recorded.clone();
+        let peers: Vec<(String, &'static str)> = DemoServer::ALL
+            .iter()
+            .map(|&s| (world.base_url(s), s.name()))
+            .collect();
+        Arc::new(move |t: &Traffic<'_>| {
+            let peer = t
+                .net_locn
+                .and_then(|l| peers.iter().find(|(base, _)| l.starts_with(base.as_str())))
+                .map_or("peer", |(_, name)| *name);
+            let name = if t.sent {
+                format!("consumer-to-{peer}")
+            } else {
+                format!("{peer}-to-consumer")
+            };
+            recorded
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push((name, Arc::from(t.xml)));
+        })
+    };
     let apps = NodeApps {
         consumer: Some(wallet.clone()),
+        tap: Some(tap),
         ..NodeApps::default()
     };
     let consumer = Node::open(world.consumer_config(4, false), apps)
@@ -154,7 +178,19 @@ fn run_scheme(root: &Path, plugin_dir: &Path, scheme: &str) -> Result<Vec<Run>, 
         );
         let started = Instant::now();
         wallet.set(scenario.instrument);
-        let result = run_one(&consumer, &world, &scenario).map_err(|e| e.to_string());
+        recorded
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+        let result = run_one(&consumer, &world, &scenario)
+            .map(|(outcome, completion_code)| RunResult {
+                outcome,
+                completion_code,
+                transcript: std::mem::take(
+                    &mut *recorded.lock().unwrap_or_else(PoisonError::into_inner),
+                ),
+            })
+            .map_err(|e| e.to_string());
         match &result {
             Ok(r) => eprintln!("{} ({} ms)", r.outcome, started.elapsed().as_millis()),
             Err(e) => eprintln!("error: {e}"),
@@ -175,57 +211,30 @@ fn run_scheme(root: &Path, plugin_dir: &Path, scheme: &str) -> Result<Vec<Run>, 
     Ok(runs)
 }
 
-/// The Consumer's messages of a transaction, named for the transcript.
-fn transcript(consumer: &Node, iotp_trans_id: &str) -> Vec<(String, Arc<[u8]>)> {
-    consumer
-        .messages(iotp_trans_id, &TradingRole::Consumer)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|m| {
-            let name = if m.sent {
-                "sent-by-consumer"
-            } else {
-                "received-by-consumer"
-            };
-            (name.to_owned(), Arc::from(m.xml.as_bytes()))
-        })
-        .collect()
-}
-
+/// Runs a scenario as the Consumer: the final state and completion code.
 fn run_one(
     consumer: &Node,
     world: &DemoWorld,
     scenario: &Scenario,
-) -> Result<RunResult, NodeError> {
+) -> Result<(ProcessState, Option<CompletionCode>), NodeError> {
     match scenario.transaction {
         TransactionType::BaselineInquiry => {
             let purchase = consumer.pay(&world.startup_url(&demo::inquiry_purchase()), None)?;
             let status = consumer.inquire(&purchase.iotp_trans_id, InquiryType::Payment, None)?;
-            Ok(RunResult {
-                outcome: status.process_state,
-                completion_code: status.completion_code,
-                transcript: transcript(consumer, &purchase.iotp_trans_id),
-            })
+            Ok((status.process_state, status.completion_code))
         }
         TransactionType::BaselinePing => {
             let answer = consumer.ping(&world.payment_handler_url(), None)?;
-            Ok(RunResult {
-                outcome: if answer.code == PingStatusCode::Ok {
-                    ProcessState::CompletedOk
-                } else {
-                    ProcessState::Failed
-                },
-                completion_code: None,
-                transcript: transcript(consumer, &answer.iotp_trans_id),
-            })
+            let state = if answer.code == PingStatusCode::Ok {
+                ProcessState::CompletedOk
+            } else {
+                ProcessState::Failed
+            };
+            Ok((state, None))
         }
         _ => {
             let o = consumer.pay(&world.startup_url(scenario), None)?;
-            Ok(RunResult {
-                outcome: o.process_state,
-                completion_code: o.completion_code,
-                transcript: transcript(consumer, &o.iotp_trans_id),
-            })
+            Ok((o.process_state, o.completion_code))
         }
     }
 }

@@ -118,6 +118,22 @@ pub trait OfferSource: Send + Sync {
     fn offer(&self, target: &str) -> Option<Offer>;
 }
 
+/// One message crossing the node's transport, shown to a [`Tap`].
+#[derive(Debug, Clone, Copy)]
+pub struct Traffic<'a> {
+    /// True for a message this node sent, false for one it received.
+    pub sent: bool,
+    /// The peer's net location, for the requests this node sends and their replies (and a
+    /// Consumer's startup request); `None` for the messages a server receives and answers.
+    pub net_locn: Option<&'a str>,
+    /// The message.
+    pub xml: &'a [u8],
+}
+
+/// Sees every message the node sends or receives (transcripts, debugging). Called on the
+/// thread that moves the message; must be quick.
+pub type Tap = Arc<dyn Fn(&Traffic<'_>) + Send + Sync>;
+
 /// The applications a node runs with; `None` takes the default ([`DefaultApp`] for merchant
 /// and delivery decisions, the `[consumer]` choices, the `[merchant.offers]` catalogue).
 #[derive(Default, Clone)]
@@ -130,6 +146,8 @@ pub struct NodeApps {
     pub consumer: Option<Arc<dyn ConsumerApp>>,
     /// The Delivery Handler's fulfilment.
     pub delivery: Option<Arc<dyn DeliveryApp>>,
+    /// Sees every message sent and received.
+    pub tap: Option<Tap>,
 }
 
 impl std::fmt::Debug for NodeApps {
@@ -153,6 +171,7 @@ struct Inner {
     transport: Option<LoadedPlugin>,
     services: Arc<NodeServices>,
     offers: Arc<dyn OfferSource>,
+    tap: Option<Tap>,
     /// Events of the transactions someone waits for, by IotpTransId.
     watch: Mutex<HashMap<String, Vec<Event>>>,
     watch_changed: Condvar,
@@ -389,6 +408,7 @@ impl Node {
             transport,
             services,
             offers,
+            tap: apps.tap,
             watch: Mutex::new(HashMap::new()),
             watch_changed: Condvar::new(),
             timer: Mutex::new(false),
@@ -476,6 +496,7 @@ impl Node {
     pub fn pay(&self, url: &str, wait: Option<Duration>) -> Result<TransactionOutcome, NodeError> {
         let transport = self.inner.transport("paying")?;
         let first = transport.send(&*self.inner.services, url, b"")?;
+        self.inner.tap(false, Some(url), &first);
         if first.is_empty() {
             return Err(NodeError::Refused(format!(
                 "{url} answered the startup request without an IOTP message"
@@ -692,10 +713,27 @@ impl Inner {
             return Err(ErrorStatus::Internal);
         }
         if is_startup(message) {
-            return self.startup(message);
+            let reply = self.startup(message)?;
+            self.tap(true, None, &reply);
+            return Ok(reply);
         }
+        self.tap(false, None, message);
         let outcome = self.engine().receive(message, now_millis());
-        Ok(self.absorb(outcome, true).unwrap_or_default())
+        let reply = self.absorb(outcome, true).unwrap_or_default();
+        if !reply.is_empty() {
+            self.tap(true, None, &reply);
+        }
+        Ok(reply)
+    }
+
+    fn tap(&self, sent: bool, net_locn: Option<&str>, xml: &[u8]) {
+        if let Some(tap) = &self.tap {
+            tap(&Traffic {
+                sent,
+                net_locn,
+                xml,
+            });
+        }
     }
 
     fn startup(&self, document: &[u8]) -> Result<Vec<u8>, ErrorStatus> {
@@ -862,9 +900,11 @@ impl Inner {
                 );
                 continue;
             };
+            self.tap(true, Some(url), &m.xml);
             match transport.send(&*self.services, url, &m.xml) {
                 Ok(reply) if reply.is_empty() => {}
                 Ok(reply) => {
+                    self.tap(false, Some(url), &reply);
                     let outcome = self.engine().receive(&reply, now_millis());
                     self.absorb(outcome, false);
                 }

@@ -1,9 +1,6 @@
 //! The pure parts of RFC 2935 over HTTP: which content types are IOTP, which paths take an
 //! IOTP Startup Request, the startup document, short reasons from bodies.
 
-use iotp_plugin_api::ErrorStatus;
-use iotp_plugin_sdk::TransportError;
-
 /// The MIME type of IOTP messages (RFC 2935 §4.1, §7).
 pub const IOTP_MIME: &str = "application/iotp";
 /// The experimental MIME type RFC 2935 §4.1 says SHOULD also be recognised.
@@ -131,25 +128,6 @@ pub fn first_line(body: &[u8]) -> String {
     cut
 }
 
-/// The SDK's prefix of a failed handler's message (`ServeHandler::handle`).
-const HANDLER_FAILED: &str = "the host's handler failed: ";
-
-/// The status the host's handler returned, from the error `ServeHandler::handle` made of it
-/// (`the host's handler failed: <description> (status N)`); `None` for another error.
-pub fn handler_status(error: &TransportError) -> Option<ErrorStatus> {
-    let TransportError::Internal(message) = error else {
-        return None;
-    };
-    let code = message
-        .strip_prefix(HANDLER_FAILED)?
-        .rsplit_once("(status ")?
-        .1
-        .strip_suffix(')')?
-        .parse()
-        .ok()?;
-    ErrorStatus::from_code(code)
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -219,22 +197,5 @@ mod tests {
         assert_eq!(first_line(b""), "");
         assert_eq!(first_line(b"  unknown offer \nmore"), "unknown offer");
         assert_eq!(first_line(&[b'x'; 300]).chars().count(), 201);
-    }
-
-    #[test]
-    fn handler_statuses() {
-        for status in [
-            ErrorStatus::Refused,
-            ErrorStatus::BadDocument,
-            ErrorStatus::Internal,
-            ErrorStatus::Unknown(99),
-        ] {
-            let error = TransportError::Internal(format!("{HANDLER_FAILED}{status}"));
-            assert_eq!(handler_status(&error), Some(status));
-        }
-        assert_eq!(
-            handler_status(&TransportError::Internal("the host's reply: x".into())),
-            None
-        );
     }
 }

@@ -24,9 +24,7 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use crate::client::chain;
-use crate::rules::{
-    IOTP_MIME, StartupBodyError, handler_status, is_iotp_content_type, is_under, startup_document,
-};
+use crate::rules::{IOTP_MIME, StartupBodyError, is_iotp_content_type, is_under, startup_document};
 
 /// What the listeners of one `serve` call share.
 pub struct Site {
@@ -287,15 +285,15 @@ async fn handle(site: &Site, message: Vec<u8>) -> Answer {
         });
     match result {
         Ok(reply) => answer(StatusCode::OK, IOTP_MIME, Bytes::from(reply)),
-        Err(e) => match handler_status(&e) {
-            Some(ErrorStatus::Refused) => {
+        Err(e) => match &e {
+            TransportError::Handler(ErrorStatus::Refused) => {
                 site.log(LogLevel::Debug, &format!("the handler refused: {e}"));
                 error(
                     StatusCode::NOT_FOUND,
                     "refused: unknown offer or transaction",
                 )
             }
-            Some(ErrorStatus::BadDocument | ErrorStatus::BadArgument) => {
+            TransportError::Handler(ErrorStatus::BadDocument | ErrorStatus::BadArgument) => {
                 site.log(
                     LogLevel::Debug,
                     &format!("the handler could not read a message: {e}"),

@@ -68,6 +68,9 @@ pub enum TransportError {
     Unsupported,
     /// Anything else (`IOTP_PLUGIN_ERR_INTERNAL`).
     Internal(String),
+    /// The host's serve handler failed with this status ([`ServeHandler::handle`] only): a
+    /// server maps it to its protocol's answer (the HTTP transport: `Refused` → 404, ...).
+    Handler(ErrorStatus),
 }
 
 impl TransportError {
@@ -78,6 +81,7 @@ impl TransportError {
             TransportError::Refused(_) => ErrorStatus::Refused,
             TransportError::Unsupported => ErrorStatus::Unsupported,
             TransportError::Internal(_) => ErrorStatus::Internal,
+            TransportError::Handler(status) => *status,
         }
     }
 }
@@ -90,6 +94,7 @@ impl std::fmt::Display for TransportError {
             TransportError::Refused(m) => write!(f, "refused: {m}"),
             TransportError::Unsupported => f.write_str("not supported by this transport"),
             TransportError::Internal(m) => write!(f, "internal error: {m}"),
+            TransportError::Handler(status) => write!(f, "the host's handler failed: {status}"),
         }
     }
 }
@@ -130,9 +135,7 @@ impl ServeHandler {
             unsafe { (self.handler)(self.handler_ctx, message.as_ptr(), message.len(), &mut out) };
         if status != IOTP_PLUGIN_OK {
             let status = ErrorStatus::from_code(status).unwrap_or(ErrorStatus::Unknown(status));
-            return Err(TransportError::Internal(format!(
-                "the host's handler failed: {status}"
-            )));
+            return Err(TransportError::Handler(status));
         }
         // SAFETY: the buffer the host just returned with OK; its free_buffer takes the host
         // context.
