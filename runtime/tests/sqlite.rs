@@ -105,13 +105,16 @@ fn everything_committed_is_there_after_reopening_the_file() {
     for r in &records {
         assert_eq!(store.load(&r.key).expect("load").as_ref(), Some(r));
     }
+    // Answers stay; "in progress" marks of the previous process are gone (nothing processes
+    // those messages any more: a retransmission is processed afresh).
     for (d, e) in &replay {
-        assert_eq!(store.replay_get(d).expect("get").as_ref(), Some(e));
+        let expected = match e {
+            ReplayEntry::InProgress { .. } => None,
+            answered => Some(answered),
+        };
+        assert_eq!(store.replay_get(d).expect("get").as_ref(), expected);
     }
-    assert_eq!(
-        store.replay_get(&[9u8; 32]).expect("get"),
-        Some(ReplayEntry::InProgress { since: 77 })
-    );
+    assert_eq!(store.replay_get(&[9u8; 32]).expect("get"), None);
     assert_eq!(
         store.kv_get("ecash", "coin-1").expect("get"),
         Some(b"spent".to_vec())

@@ -12,8 +12,13 @@
 //!
 //! [`Store::commit`] writes every record and replay entry it is given in one
 //! `BEGIN IMMEDIATE` transaction: all of it is written, or (on any error) none of it.
-//! The single-row operations (`replay_begin`, `kv_*`) are each one SQLite transaction, durable
-//! when they return, atomic against other connections to the same file.
+//! The single-row operations are each one SQLite transaction, atomic against other
+//! connections to the same file. `kv_*` writes are durable when they return (a scheme may log
+//! an intent before calling out). The replay cache's "in progress" marks (`replay_begin`,
+//! `replay_forget`) are written with `synchronous=NORMAL`: not fsynced themselves, they become
+//! durable with the next commit; nothing is acknowledged on them, and a mark lost in a crash
+//! only means a retransmission is processed again. Opening the file removes the marks a
+//! previous process left (they are stale: nothing processes those messages any more).
 //!
 //! # Schema
 //!
@@ -118,6 +123,26 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
+/// Runs `f` with `synchronous=NORMAL`, then restores `FULL` (on every path). In WAL mode its
+/// writes are atomic but not fsynced: they become durable with the next `FULL` commit, whose
+/// fsync of the write-ahead log covers every frame before it. Only for writes nothing is
+/// acknowledged on (the replay cache's "in progress" marks).
+fn unsynced<T>(
+    conn: &mut Connection,
+    f: impl FnOnce(&mut Connection) -> StoreResult<T>,
+) -> StoreResult<T> {
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(|e| sql("setting synchronous=NORMAL", e))?;
+    let result = f(conn);
+    let restored = conn
+        .pragma_update(None, "synchronous", "FULL")
+        .map_err(|e| sql("restoring synchronous=FULL", e));
+    match (result, restored) {
+        (Ok(v), Ok(())) => Ok(v),
+        (Err(e), _) | (Ok(_), Err(e)) => Err(e),
+    }
+}
+
 fn sql(context: &str, e: rusqlite::Error) -> StoreError {
     StoreError(format!("sqlite: {context}: {e}"))
 }
@@ -185,6 +210,11 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(|e| sql("setting foreign_keys=ON", e))?;
         migrate(&mut conn)?;
+        // "In progress" marks left by a previous process are stale: nothing processes those
+        // messages any more, and their senders' retransmissions must be processed afresh
+        // rather than told MsgBeingProc until the marks age. (One node owns its file.)
+        conn.execute("DELETE FROM replay WHERE kind = 'in_progress'", [])
+            .map_err(|e| sql("clearing stale in-progress marks", e))?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
             path,
@@ -373,40 +403,49 @@ impl Store for SqliteStore {
         read_replay(&conn, digest)
     }
 
+    /// Not fsynced (see [`SqliteStore::unsynced`]): an "in progress" mark lost in a crash only
+    /// means the message is processed again when it is sent again, which the engine and the
+    /// schemes make safe (deterministic payment ids, answers from records).
     fn replay_begin(&self, digest: &MessageDigest, now: i64) -> StoreResult<Option<ReplayEntry>> {
         let mut conn = self.conn()?;
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| sql("beginning replay_begin", e))?;
-        let inserted = tx
-            .prepare_cached(
-                "INSERT INTO replay (digest, kind, since) VALUES (?1, 'in_progress', ?2)
-                 ON CONFLICT (digest) DO NOTHING",
-            )
-            .and_then(|mut s| s.execute(params![&digest[..], now]))
-            .map_err(|e| sql("marking a message in progress", e))?;
-        let existing = if inserted == 0 {
-            match read_replay(&tx, digest)? {
-                Some(e) => Some(e),
-                None => {
-                    return Err(StoreError(
-                        "sqlite: replay entry neither inserted nor present".into(),
-                    ));
+        unsynced(&mut conn, |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(|e| sql("beginning replay_begin", e))?;
+            let inserted = tx
+                .prepare_cached(
+                    "INSERT INTO replay (digest, kind, since) VALUES (?1, 'in_progress', ?2)
+                     ON CONFLICT (digest) DO NOTHING",
+                )
+                .and_then(|mut s| s.execute(params![&digest[..], now]))
+                .map_err(|e| sql("marking a message in progress", e))?;
+            let existing = if inserted == 0 {
+                match read_replay(&tx, digest)? {
+                    Some(e) => Some(e),
+                    None => {
+                        return Err(StoreError(
+                            "sqlite: replay entry neither inserted nor present".into(),
+                        ));
+                    }
                 }
-            }
-        } else {
-            None
-        };
-        tx.commit().map_err(|e| sql("committing replay_begin", e))?;
-        Ok(existing)
+            } else {
+                None
+            };
+            tx.commit().map_err(|e| sql("committing replay_begin", e))?;
+            Ok(existing)
+        })
     }
 
+    /// Not fsynced, like [`Store::replay_begin`]: a forgotten mark that comes back after a
+    /// crash is stale "in progress", which the engine treats as absent after a while.
     fn replay_forget(&self, digest: &MessageDigest) -> StoreResult<()> {
-        self.conn()?
-            .prepare_cached("DELETE FROM replay WHERE digest = ?1")
-            .and_then(|mut s| s.execute(params![&digest[..]]))
-            .map_err(|e| sql("forgetting a message", e))?;
-        Ok(())
+        let mut conn = self.conn()?;
+        unsynced(&mut conn, |conn| {
+            conn.prepare_cached("DELETE FROM replay WHERE digest = ?1")
+                .and_then(|mut s| s.execute(params![&digest[..]]))
+                .map_err(|e| sql("forgetting a message", e))?;
+            Ok(())
+        })
     }
 
     fn commit(
