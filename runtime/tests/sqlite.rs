@@ -148,10 +148,14 @@ fn poison(path: &Path, iotp_trans_id: &str) {
 fn a_commit_that_fails_midway_leaves_nothing_of_itself() {
     let dir = tmp();
     let path = dir.path().join("node.db");
-    let store = SqliteStore::open(&path).expect("opens");
     let before = record("before@shop.example", "Merchant", 2);
-    store.commit(&[&before], &[]).expect("commit");
+    {
+        let store = SqliteStore::open(&path).expect("opens");
+        store.commit(&[&before], &[]).expect("commit");
+    }
+    // (The store holds its file's lock while open: the trigger goes in between.)
     poison(&path, "poison@shop.example");
+    let store = SqliteStore::open(&path).expect("reopens");
 
     let mut changed = before.clone();
     changed.state = "{\"changed\":true}".into();

@@ -20,6 +20,10 @@
 //! only means a retransmission is processed again. Opening the file removes the marks a
 //! previous process left (they are stale: nothing processes those messages any more).
 //!
+//! One node owns its file: the connection runs with `locking_mode=EXCLUSIVE`, holding
+//! SQLite's lock from its first write until it closes, instead of taking and releasing file
+//! locks around every transaction. Another process cannot open the file meanwhile.
+//!
 //! # Schema
 //!
 //! The schema version is `PRAGMA user_version`; the file is marked as an IOTP store with
@@ -209,6 +213,12 @@ impl SqliteStore {
         }
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(|e| sql("setting foreign_keys=ON", e))?;
+        if path.is_some() {
+            // One node owns its file: keep SQLite's lock for the life of the connection
+            // instead of taking and releasing file locks around every transaction.
+            conn.pragma_update(None, "locking_mode", "EXCLUSIVE")
+                .map_err(|e| sql("setting locking_mode=EXCLUSIVE", e))?;
+        }
         migrate(&mut conn)?;
         // "In progress" marks left by a previous process are stale: nothing processes those
         // messages any more, and their senders' retransmissions must be processed afresh
