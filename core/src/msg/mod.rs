@@ -5,6 +5,7 @@ pub mod codes;
 pub(crate) mod element;
 mod error;
 mod fragment;
+pub mod inspect;
 mod message;
 pub mod model;
 mod transaction;
