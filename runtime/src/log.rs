@@ -1,5 +1,7 @@
 //! The node's log: one line per record, `TIME LEVEL NODE: message`, appended to
-//! `<data_dir>/node.log`; warnings and errors also go to standard error.
+//! `<data_dir>/node.log`; warnings and errors also go to standard error. An embedding
+//! application may also see every record through a [`LogSink`] (`NodeApps::log`; the C ABI's
+//! log callback).
 //!
 //! Nothing the engine or the plugins pass here holds card data or secrets (DESIGN.md: the
 //! engine's events never carry them, and plugins are told not to log them).
@@ -7,17 +9,34 @@
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use iotp_plugin_host::LogLevel;
 
+/// Sees every record the node logs (at the log's level and above), with the message alone (no
+/// time, level or node name). Called on the thread that logs; must be quick, and must not
+/// call back into the node.
+pub type LogSink = Arc<dyn Fn(LogLevel, &str) + Send + Sync>;
+
 /// The node's log. Thread-safe; a failed write is dropped (logging never stops a payment).
-#[derive(Debug)]
 pub struct Log {
     node: String,
     file: Option<Mutex<File>>,
     level: LogLevel,
     stderr: bool,
+    sink: Option<LogSink>,
+}
+
+impl std::fmt::Debug for Log {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Log")
+            .field("node", &self.node)
+            .field("file", &self.file)
+            .field("level", &self.level)
+            .field("stderr", &self.stderr)
+            .field("sink", &self.sink.is_some())
+            .finish()
+    }
 }
 
 impl Log {
@@ -29,6 +48,7 @@ impl Log {
             file: Some(Mutex::new(file)),
             level,
             stderr: true,
+            sink: None,
         })
     }
 
@@ -39,13 +59,23 @@ impl Log {
             file: None,
             level,
             stderr: true,
+            sink: None,
         }
+    }
+
+    /// The same log, each record also handed to `sink` (none: unchanged).
+    pub fn with_sink(mut self, sink: Option<LogSink>) -> Log {
+        self.sink = sink;
+        self
     }
 
     /// Writes a record.
     pub fn write(&self, level: LogLevel, message: &str) {
         if level > self.level {
             return;
+        }
+        if let Some(sink) = &self.sink {
+            sink(level, message.trim_end());
         }
         let now = crate::node::now_millis();
         let line = format!(
@@ -73,5 +103,33 @@ fn level_name(level: LogLevel) -> &'static str {
         LogLevel::Warn => "WARN",
         LogLevel::Info => "INFO",
         LogLevel::Debug => "DEBUG",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sink_sees_the_records_at_the_log_level() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink: LogSink = {
+            let seen = seen.clone();
+            Arc::new(move |level, message: &str| {
+                seen.lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push((level, message.to_owned()));
+            })
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = Log::to_file("n", &dir.path().join("node.log"), LogLevel::Info)
+            .expect("open")
+            .with_sink(Some(sink));
+        log.write(LogLevel::Info, "started\n");
+        log.write(LogLevel::Debug, "not kept");
+        let seen = seen.lock().expect("lock").clone();
+        assert_eq!(seen, vec![(LogLevel::Info, "started".to_owned())]);
+        let file = std::fs::read_to_string(dir.path().join("node.log")).expect("read");
+        assert!(file.contains("INFO  n: started"), "{file}");
     }
 }

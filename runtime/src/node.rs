@@ -148,6 +148,8 @@ pub struct NodeApps {
     pub delivery: Option<Arc<dyn DeliveryApp>>,
     /// Sees every message sent and received.
     pub tap: Option<Tap>,
+    /// Sees every record of the node's log (besides `<data_dir>/node.log`).
+    pub log: Option<crate::log::LogSink>,
 }
 
 impl std::fmt::Debug for NodeApps {
@@ -308,7 +310,8 @@ impl Node {
             &data_dir.join("node.log"),
             LogLevel::Info,
         )
-        .map_err(|e| storage(format!("cannot open {}/node.log: {e}", data_dir.display())))?;
+        .map_err(|e| storage(format!("cannot open {}/node.log: {e}", data_dir.display())))?
+        .with_sink(apps.log.clone());
         let services = Arc::new(NodeServices { log });
 
         let store: Arc<dyn Store> = if config.node.memory_store {
