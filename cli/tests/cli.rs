@@ -680,16 +680,24 @@ fn demo_transcript_writes_dtd_valid_messages() {
 }
 
 #[test]
-fn demo_without_in_process_exits_2() {
-    let output = iotp(&["demo"]);
+fn demo_usage_errors_exit_2() {
+    // The networked demo's options mean nothing to the in-process one.
+    let output = iotp(&["demo", "--in-process", "--scheme", "mock"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(output.stdout.is_empty());
     let err = stderr(&output);
-    assert!(err.contains("--in-process"), "{err}");
+    assert!(err.contains("--scheme and --data-dir"), "{err}");
 
-    let output = iotp(&["demo", "--json"]);
+    // A plugin directory without the HTTP transport: told how to build it.
+    let empty = std::env::temp_dir().join(format!("iotp-cli-empty-{}", std::process::id()));
+    fs::create_dir_all(&empty).unwrap();
+    let output = iotp(&["demo", "--plugin-dir", empty.to_str().unwrap()]);
+    let _ = fs::remove_dir_all(&empty);
     assert_eq!(output.status.code(), Some(2));
     assert!(output.stdout.is_empty());
+    let err = stderr(&output);
+    assert!(err.contains("libiotp_transport_http.so is missing"), "{err}");
+    assert!(err.contains("cargo build --release --workspace"), "{err}");
 }
 
 #[test]

@@ -598,7 +598,8 @@ impl Node {
     /// Cancels a transaction this node takes part in, where the RFC allows it.
     pub fn cancel(&self, iotp_trans_id: &str) -> Result<(), NodeError> {
         let outcome = self.inner.engine().cancel(iotp_trans_id, now_millis())?;
-        self.inner.absorb(outcome, false);
+        let (_, requests) = self.inner.absorb(outcome, false);
+        self.inner.deliver(requests);
         Ok(())
     }
 
@@ -722,7 +723,9 @@ impl Inner {
         }
         self.tap(false, None, message);
         let outcome = self.engine().receive(message, now_millis());
-        let reply = self.absorb(outcome, true).unwrap_or_default();
+        let (reply, requests) = self.absorb(outcome, true);
+        self.queue(requests);
+        let reply = reply.unwrap_or_default();
         if !reply.is_empty() {
             self.tap(true, None, &reply);
         }
@@ -755,7 +758,8 @@ impl Inner {
         let started = self.engine().start_offer(offer, now_millis());
         match started {
             Ok(outcome) => {
-                let reply = self.absorb(outcome, true);
+                let (reply, requests) = self.absorb(outcome, true);
+                self.queue(requests);
                 reply.ok_or(ErrorStatus::Internal)
             }
             Err(e) => {
@@ -765,10 +769,11 @@ impl Inner {
         }
     }
 
-    /// Hands an outcome's requests to the senders and its events to the log and the waiters;
-    /// returns the reply (for a server role; a client drops replies, it has no one to answer).
-    fn absorb(&self, outcome: Outcome, server: bool) -> Option<Vec<u8>> {
+    /// Hands an outcome's events to the log and the waiters; returns the reply (for a server
+    /// role; a client drops replies, it has no one to answer) and the requests to send.
+    fn absorb(&self, outcome: Outcome, server: bool) -> (Option<Vec<u8>>, Vec<Outgoing>) {
         let mut reply = None;
+        let mut requests = Vec::new();
         for m in outcome.messages {
             match &m.to {
                 Destination::Reply if server && reply.is_none() => reply = Some(m.xml.to_vec()),
@@ -776,12 +781,7 @@ impl Inner {
                     LogLevel::Debug,
                     &format!("{}: a reply with no request to answer", m.message_id),
                 ),
-                Destination::NetLocn(_) => {
-                    let outbox = self.outbox.lock().unwrap_or_else(PoisonError::into_inner);
-                    if let Some(outbox) = outbox.as_ref() {
-                        let _ = outbox.send(m);
-                    }
-                }
+                Destination::NetLocn(_) => requests.push(m),
             }
         }
         if !outcome.events.is_empty() {
@@ -805,7 +805,56 @@ impl Inner {
                 self.watch_changed.notify_all();
             }
         }
-        reply
+        (reply, requests)
+    }
+
+    /// Hands requests to the sender threads (a server answering its own request must not wait
+    /// for them).
+    fn queue(&self, requests: Vec<Outgoing>) {
+        if requests.is_empty() {
+            return;
+        }
+        let outbox = self.outbox.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(outbox) = outbox.as_ref() {
+            for m in requests {
+                let _ = outbox.send(m);
+            }
+        }
+    }
+
+    /// Sends requests on this thread, feeding each reply to the engine and sending what that
+    /// produces in turn, until nothing is left to send. A failed send is logged; the engine
+    /// retransmits on its own schedule.
+    fn deliver(&self, requests: Vec<Outgoing>) {
+        let mut pending: std::collections::VecDeque<Outgoing> = requests.into();
+        while let Some(m) = pending.pop_front() {
+            let Destination::NetLocn(url) = &m.to else {
+                continue;
+            };
+            let Some(transport) = &self.transport else {
+                self.log(
+                    LogLevel::Error,
+                    &format!("{}: no transport to send {} with", m.iotp_trans_id, url),
+                );
+                continue;
+            };
+            self.tap(true, Some(url), &m.xml);
+            match transport.send(&*self.services, url, &m.xml) {
+                Ok(reply) if reply.is_empty() => {}
+                Ok(reply) => {
+                    self.tap(false, Some(url), &reply);
+                    let outcome = self.engine().receive(&reply, now_millis());
+                    pending.extend(self.absorb(outcome, false).1);
+                }
+                Err(e) => self.log(
+                    LogLevel::Warn,
+                    &format!(
+                        "{} {}: sending to {url} failed ({e}); the engine will retransmit",
+                        m.iotp_trans_id, m.message_id
+                    ),
+                ),
+            }
+        }
     }
 
     fn log_event(&self, e: &Event) {
@@ -839,8 +888,8 @@ impl Inner {
         }
     }
 
-    /// Registers waiters for `transactions`, runs `outcome`, and waits for the first event
-    /// that `done` accepts.
+    /// Registers waiters for `transactions`, runs `outcome` (sending its requests on this
+    /// thread), and waits for the first event that `done` accepts.
     fn run_and_wait(
         &self,
         transactions: &[&str],
@@ -855,7 +904,10 @@ impl Inner {
                 watch.entry((*t).to_owned()).or_default();
             }
         }
-        self.absorb(outcome, false);
+        // The caller's thread carries the exchange as far as it goes; retransmissions, if
+        // needed, come from the timer through the sender threads.
+        let (_, requests) = self.absorb(outcome, false);
+        self.deliver(requests);
         let deadline = Instant::now() + wait;
         let mut watch = self.watch.lock().unwrap_or_else(PoisonError::into_inner);
         let result = loop {
@@ -887,38 +939,12 @@ impl Inner {
         result
     }
 
-    /// A sender thread: sends requests to their net locations, feeds the replies to the engine.
-    /// A failed send is logged; the engine retransmits on its own schedule.
+    /// A sender thread: delivers queued requests (and what their replies lead to).
     fn send_loop(&self, queue: &Mutex<mpsc::Receiver<Outgoing>>) {
         loop {
             let next = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
             let Ok(m) = next else { return };
-            let Destination::NetLocn(url) = &m.to else {
-                continue;
-            };
-            let Some(transport) = &self.transport else {
-                self.log(
-                    LogLevel::Error,
-                    &format!("{}: no transport to send {} with", m.iotp_trans_id, url),
-                );
-                continue;
-            };
-            self.tap(true, Some(url), &m.xml);
-            match transport.send(&*self.services, url, &m.xml) {
-                Ok(reply) if reply.is_empty() => {}
-                Ok(reply) => {
-                    self.tap(false, Some(url), &reply);
-                    let outcome = self.engine().receive(&reply, now_millis());
-                    self.absorb(outcome, false);
-                }
-                Err(e) => self.log(
-                    LogLevel::Warn,
-                    &format!(
-                        "{} {}: sending to {url} failed ({e}); the engine will retransmit",
-                        m.iotp_trans_id, m.message_id
-                    ),
-                ),
-            }
+            self.deliver(vec![m]);
         }
     }
 
@@ -937,7 +963,8 @@ impl Inner {
             let next = self.engine().next_wake();
             if next.is_some_and(|t| t <= now) {
                 let outcome = self.engine().wake(now);
-                self.absorb(outcome, false);
+                let (_, requests) = self.absorb(outcome, false);
+                self.queue(requests);
                 continue;
             }
             // Transactions started meanwhile want waking no sooner than a retransmission
