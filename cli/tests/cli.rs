@@ -696,7 +696,10 @@ fn demo_usage_errors_exit_2() {
     assert_eq!(output.status.code(), Some(2));
     assert!(output.stdout.is_empty());
     let err = stderr(&output);
-    assert!(err.contains("libiotp_transport_http.so is missing"), "{err}");
+    assert!(
+        err.contains("libiotp_transport_http.so is missing"),
+        "{err}"
+    );
     assert!(err.contains("cargo build --release --workspace"), "{err}");
 }
 

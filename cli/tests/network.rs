@@ -395,3 +395,55 @@ fn a_payment_handler_killed_mid_payment_completes_every_payment_exactly_once() {
         assert!(finished, "{trans}");
     }
 }
+
+/// The README's TOML block after `marker`.
+fn readme_toml(marker: &str) -> String {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .unwrap();
+    let at = readme.find(marker).expect("the marker is in the README");
+    let start = readme[at..].find("```toml\n").expect("a toml block") + at + "```toml\n".len();
+    let end = readme[start..].find("```").unwrap() + start;
+    readme[start..end].to_owned()
+}
+
+#[test]
+fn the_readme_node_configuration_starts_a_node() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("tls")).unwrap();
+    let ca = iotp_runtime::tls::LocalCa::create(&dir.path().join("tls"), "test CA").unwrap();
+    ca.issue("server", &["127.0.0.1"]).unwrap();
+    let port = demo::free_port().unwrap();
+    let text = readme_toml("A Payment\nHandler over https").replace("8443", &port.to_string());
+    let path = dir.path().join("node.toml");
+    std::fs::write(&path, text).unwrap();
+    let mut config = iotp_runtime::NodeConfig::from_file(&path).unwrap();
+    config.plugins.dir = Some(plugins().to_path_buf());
+    let node = Node::open(config, NodeApps::default()).unwrap();
+    assert!(dir.path().join("var/payment-handler/iotp.db").is_file());
+    TcpStream::connect(("127.0.0.1", port)).expect("listening");
+    node.shutdown();
+}
+
+#[test]
+fn the_readme_wallet_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("tls")).unwrap();
+    iotp_runtime::tls::LocalCa::create(&dir.path().join("tls"), "test CA").unwrap();
+    let wallet = dir.path().join("wallet.toml");
+    std::fs::write(&wallet, readme_toml("The wallet:")).unwrap();
+    let port = demo::free_port().unwrap();
+    let out = iotp(&[
+        "pay",
+        &format!("http://127.0.0.1:{port}/pay/books"),
+        "--wallet",
+        wallet.to_str().unwrap(),
+        "--timeout",
+        "2",
+    ]);
+    // Nothing listens there: the wallet was read, the node started, the startup request failed.
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("pay: http://127.0.0.1:"), "{err}");
+    assert!(dir.path().join("jane/node.log").is_file(), "{err}");
+}

@@ -192,6 +192,19 @@ impl NodeConfig {
     }
 
     fn resolve_paths(&mut self, base: &Path) {
+        // The transport's relative file names (certificates, keys) follow the file too.
+        if !self.transport.is_empty() && !self.transport.contains_key("base_dir") {
+            let base = if base.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                base
+            };
+            let absolute = std::path::absolute(base).unwrap_or_else(|_| base.to_path_buf());
+            self.transport.insert(
+                "base_dir".into(),
+                toml::Value::String(absolute.display().to_string()),
+            );
+        }
         if self.node.data_dir.is_relative() {
             self.node.data_dir = base.join(&self.node.data_dir);
         }
@@ -358,10 +371,21 @@ net_locn = "http://127.0.0.1:1/iotp"
     fn relative_paths_follow_the_file() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("node.toml");
-        std::fs::write(&path, format!("{MINIMAL}\n[plugins]\ndir = \"lib\"\n")).expect("write");
+        std::fs::write(
+            &path,
+            format!(
+                "{MINIMAL}\n[plugins]\ndir = \"lib\"\ntransport = \"http\"\n\
+                 [transport]\nlisteners = []\n"
+            ),
+        )
+        .expect("write");
         let c = NodeConfig::from_file(&path).expect("valid");
         assert_eq!(c.node.data_dir, dir.path().join("var/ph"));
         assert_eq!(c.plugins.dir, Some(dir.path().join("lib")));
+        assert_eq!(
+            c.transport.get("base_dir").and_then(|v| v.as_str()),
+            dir.path().to_str()
+        );
         let e = NodeConfig::from_file(dir.path().join("none.toml"))
             .expect_err("missing file")
             .to_string();

@@ -31,7 +31,8 @@ pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 5_000;
 ///   "max_body_bytes": 4194304,
 ///   "read_timeout_ms": 10000,
 ///   "client": {"trust": ["/path/ca.pem"], "timeout_ms": 30000, "connect_timeout_ms": 5000},
-///   "bound_file": "/path/bound.txt"
+///   "bound_file": "/path/bound.txt",
+///   "base_dir": "/etc/iotp"
 /// }
 /// ```
 #[derive(Debug, Clone, Deserialize)]
@@ -63,6 +64,11 @@ pub struct Config {
     /// for port 0 learns the port. Written to a temporary file then renamed. Default: none.
     #[serde(default)]
     pub bound_file: Option<PathBuf>,
+    /// The directory relative file names of this document (certificates, keys, trust anchors,
+    /// `bound_file`) are relative to. Default: the process's working directory. (The IOTP
+    /// runtime sets it to the directory of the node's configuration file.)
+    #[serde(default)]
+    pub base_dir: Option<PathBuf>,
 }
 
 /// One listener.
@@ -152,7 +158,33 @@ impl Config {
                 return Err(bad(&format!("listeners[{i}].addr"), "is empty"));
             }
         }
+        let mut config = config;
+        config.resolve_paths();
         Ok(config)
+    }
+
+    /// Makes the relative file names absolute against [`Config::base_dir`].
+    fn resolve_paths(&mut self) {
+        let Some(base) = self.base_dir.clone() else {
+            return;
+        };
+        let resolve = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        for listener in &mut self.listeners {
+            if let Some(tls) = &mut listener.tls {
+                resolve(&mut tls.cert);
+                resolve(&mut tls.key);
+            }
+        }
+        if let Some(client) = &mut self.client {
+            client.trust.iter_mut().for_each(resolve);
+        }
+        if let Some(bound) = &mut self.bound_file {
+            resolve(bound);
+        }
     }
 
     /// [`Config::read_timeout_ms`].
@@ -252,11 +284,30 @@ mod tests {
         assert_eq!(config.read_timeout_ms, DEFAULT_READ_TIMEOUT_MS);
         assert!(config.client.is_none());
         assert!(config.bound_file.is_none());
+        assert!(config.base_dir.is_none());
         let config = Config::parse(br#"{"client": {}}"#).unwrap();
         let client = config.client.unwrap();
         assert!(client.trust.is_empty());
         assert_eq!(client.timeout_ms, DEFAULT_CLIENT_TIMEOUT_MS);
         assert_eq!(client.connect_timeout_ms, DEFAULT_CONNECT_TIMEOUT_MS);
+    }
+
+    #[test]
+    fn relative_file_names_follow_base_dir() {
+        let config = Config::parse(
+            br#"{"base_dir": "/etc/iotp",
+                 "listeners": [{"addr": "127.0.0.1:0", "tls": {"cert": "s.pem", "key": "/k/s.key"}}],
+                 "client": {"trust": ["ca.pem"]}, "bound_file": "bound.txt"}"#,
+        )
+        .unwrap();
+        let tls = config.listeners[0].tls.as_ref().unwrap();
+        assert_eq!(tls.cert, Path::new("/etc/iotp/s.pem"));
+        assert_eq!(tls.key, Path::new("/k/s.key"));
+        assert_eq!(
+            config.client.unwrap().trust,
+            [Path::new("/etc/iotp/ca.pem")]
+        );
+        assert_eq!(config.bound_file.unwrap(), Path::new("/etc/iotp/bound.txt"));
     }
 
     #[test]
