@@ -37,8 +37,8 @@ use iotp::txn::{
     Offer, OfferSummary, Outcome, Outgoing, PaymentOption, TransactionOutcome,
 };
 use iotp_plugin_host::{
-    ErrorStatus, HostServices, LoadError, LoadedPlugin, LogLevel, PluginError, PluginKind,
-    PluginLibrary, SchemePlugin,
+    ErrorStatus, HostServices, LoadError, LoadedPlugin, LogLevel, OutsideCalls, PluginError,
+    PluginKind, PluginLibrary, SchemePlugin,
 };
 
 use crate::config::{ConfigError, NodeConfig};
@@ -171,7 +171,10 @@ struct Inner {
     data_dir: PathBuf,
     engine: Mutex<Engine>,
     transport: Option<LoadedPlugin>,
-    services: Arc<NodeServices>,
+    log: Arc<Log>,
+    /// The host services of the node's plugins outside payment calls: the node's log, the
+    /// system clock and random bytes (a transport has no key-value space and no CallBack).
+    services: Arc<OutsideCalls>,
     offers: Arc<dyn OfferSource>,
     tap: Option<Tap>,
     /// Events of the transactions someone waits for, by IotpTransId.
@@ -191,40 +194,6 @@ impl std::fmt::Debug for Inner {
             .field("name", &self.name)
             .field("data_dir", &self.data_dir)
             .finish_non_exhaustive()
-    }
-}
-
-/// The host services the node gives its plugins outside payment calls: its log, the system
-/// clock and random bytes. (A transport has no key-value space and no CallBack.)
-#[derive(Debug)]
-struct NodeServices {
-    log: Log,
-}
-
-impl HostServices for NodeServices {
-    fn kv_get(&self, _key: &str) -> Result<Option<Vec<u8>>, ErrorStatus> {
-        Err(ErrorStatus::Refused)
-    }
-    fn kv_put(&self, _key: &str, _value: &[u8]) -> Result<(), ErrorStatus> {
-        Err(ErrorStatus::Refused)
-    }
-    fn kv_insert_if_absent(&self, _key: &str, _value: &[u8]) -> Result<bool, ErrorStatus> {
-        Err(ErrorStatus::Refused)
-    }
-    fn kv_delete(&self, _key: &str) -> Result<(), ErrorStatus> {
-        Err(ErrorStatus::Refused)
-    }
-    fn callback(&self, _document: &[u8]) -> Result<Vec<u8>, ErrorStatus> {
-        Err(ErrorStatus::Refused)
-    }
-    fn log(&self, level: LogLevel, message: &str) {
-        self.log.write(level, message);
-    }
-    fn now_unix_millis(&self) -> i64 {
-        now_millis()
-    }
-    fn random(&self, out: &mut [u8]) {
-        iotp_plugin_host::OutsideCalls.random(out);
     }
 }
 
@@ -312,7 +281,11 @@ impl Node {
         )
         .map_err(|e| storage(format!("cannot open {}/node.log: {e}", data_dir.display())))?
         .with_sink(apps.log.clone());
-        let services = Arc::new(NodeServices { log });
+        let log = Arc::new(log);
+        let services = Arc::new(OutsideCalls::with_log({
+            let log = log.clone();
+            Arc::new(move |level, message: &str| log.write(level, message))
+        }));
 
         let store: Arc<dyn Store> = if config.node.memory_store {
             Arc::new(MemoryStore::new())
@@ -409,6 +382,7 @@ impl Node {
             data_dir,
             engine: Mutex::new(engine),
             transport,
+            log,
             services,
             offers,
             tap: apps.tap,
@@ -705,7 +679,7 @@ impl Inner {
     }
 
     fn log(&self, level: LogLevel, message: &str) {
-        self.services.log.write(level, message);
+        self.log.write(level, message);
     }
 
     fn transport(&self, what: &'static str) -> Result<&LoadedPlugin, NodeError> {

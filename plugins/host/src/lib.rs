@@ -49,5 +49,5 @@ pub use error::{LoadError, PluginError};
 pub use iotp_plugin_api::{ErrorStatus, IOTP_PLUGIN_ABI_VERSION, LogLevel, PluginKind};
 pub use library::{Descriptor, PluginLibrary, inspect};
 pub use plugin::LoadedPlugin;
-pub use scheme::{OutsideCalls, SchemePlugin, read_claims};
+pub use scheme::{LogSink, OutsideCalls, SchemePlugin, read_claims};
 pub use services::{HostServices, ServeHandler};

@@ -75,7 +75,7 @@ impl SchemePlugin {
     /// Loads and starts the payment scheme plugin at `path`. Outside its calls (its entry
     /// point, threads of its own) the plugin gets [`OutsideCalls`] services.
     pub fn load(path: impl AsRef<Path>) -> Result<SchemePlugin, LoadError> {
-        SchemePlugin::load_with(path, Arc::new(OutsideCalls))
+        SchemePlugin::load_with(path, Arc::new(OutsideCalls::default()))
     }
 
     /// Loads and starts the payment scheme plugin at `path`, with `services` as the plugin's
@@ -303,12 +303,33 @@ impl HostServices for CallServices<'_> {
     }
 }
 
-/// The services of a scheme plugin outside its calls (the host context: its entry point,
-/// threads of its own). A payment's key-value space and CallBack belong to its calls, so
-/// those are refused (`IOTP_PLUGIN_ERR_REFUSED`); warnings and errors go to standard error,
-/// other log lines nowhere; the clock is the system's, random bytes the system's.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct OutsideCalls;
+/// Where [`OutsideCalls`] writes log lines.
+pub type LogSink = Arc<dyn Fn(iotp_plugin_api::LogLevel, &str) + Send + Sync>;
+
+/// The services of a plugin outside its calls (the host context: its entry point, threads of
+/// its own; a transport's servers). A payment's key-value space and CallBack belong to its
+/// calls, so those are refused (`IOTP_PLUGIN_ERR_REFUSED`); log lines go to the sink given
+/// ([`OutsideCalls::with_log`]), by default warnings and errors to standard error and other
+/// lines nowhere; the clock is the system's, random bytes the system's.
+#[derive(Clone, Default)]
+pub struct OutsideCalls {
+    log: Option<LogSink>,
+}
+
+impl std::fmt::Debug for OutsideCalls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutsideCalls")
+            .field("log", &self.log.as_ref().map(|_| "sink"))
+            .finish()
+    }
+}
+
+impl OutsideCalls {
+    /// Services whose log lines go to `sink`.
+    pub fn with_log(sink: LogSink) -> Self {
+        OutsideCalls { log: Some(sink) }
+    }
+}
 
 impl HostServices for OutsideCalls {
     fn kv_get(&self, _key: &str) -> Result<Option<Vec<u8>>, ErrorStatus> {
@@ -332,7 +353,9 @@ impl HostServices for OutsideCalls {
     }
 
     fn log(&self, level: iotp_plugin_api::LogLevel, message: &str) {
-        if level <= iotp_plugin_api::LogLevel::Warn {
+        if let Some(sink) = &self.log {
+            sink(level, message);
+        } else if level <= iotp_plugin_api::LogLevel::Warn {
             eprintln!("iotp plugin ({level:?}): {message}");
         }
     }
