@@ -129,7 +129,7 @@ struct BenchHttpArgs {
     #[arg(long, default_value_t = 10)]
     seconds: u64,
     /// Consumers paying at once.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 8)]
     concurrency: usize,
     /// One JSON object: {"seconds", "concurrency", "purchases", "failures",
     /// "purchases_per_second", "p50_ms", "p99_ms", "max_ms"}.
