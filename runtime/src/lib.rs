@@ -38,5 +38,5 @@ pub mod tls;
 
 pub use config::{ConfigError, NodeConfig};
 pub use log::LogSink;
-pub use node::{Node, NodeApps, NodeError, OfferSource, PingAnswer, Tap, Traffic};
+pub use node::{BridgeFactory, Node, NodeApps, NodeError, OfferSource, PingAnswer, Tap, Traffic};
 pub use store::sqlite::{SCHEMA_VERSION, SqliteStore};

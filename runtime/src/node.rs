@@ -150,7 +150,14 @@ pub struct NodeApps {
     pub tap: Option<Tap>,
     /// Sees every record of the node's log (besides `<data_dir>/node.log`).
     pub log: Option<crate::log::LogSink>,
+    /// The payment scheme, made by the embedding application instead of loaded from
+    /// `plugins.scheme` (a scheme written in Python, say): called once with the node's store,
+    /// whose key-value space the scheme may keep its payment records in.
+    pub bridge: Option<BridgeFactory>,
 }
+
+/// Makes a node's payment scheme from its store ([`NodeApps::bridge`]).
+pub type BridgeFactory = Arc<dyn Fn(&Arc<dyn Store>) -> Arc<dyn PaymentBridge> + Send + Sync>;
 
 impl std::fmt::Debug for NodeApps {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -305,6 +312,7 @@ impl Node {
             || plays(TradingRole::PaymentHandler)
             || plays(TradingRole::Consumer);
         let scheme: Option<Arc<dyn PaymentBridge>> = match &config.plugins.scheme {
+            _ if apps.bridge.is_some() => apps.bridge.as_ref().map(|make| make(&store)),
             Some(name) => {
                 let services: Arc<dyn HostServices + Send + Sync> = services.clone();
                 let scheme =
@@ -319,7 +327,7 @@ impl Node {
                 return Err(ConfigError::Invalid {
                     setting: "plugins.scheme".into(),
                     message: "a node playing Merchant, PaymentHandler or Consumer needs a \
-                              payment scheme"
+                              payment scheme (a plugin, or one the application provides)"
                         .into(),
                 }
                 .into());
@@ -465,6 +473,15 @@ impl Node {
     /// down, or the engine refused to start an offer: 503).
     pub fn handle(&self, message: &[u8]) -> Result<Vec<u8>, ErrorStatus> {
         self.inner.handle(message)
+    }
+
+    /// Answers an IOTP Startup Request (RFC 2935 §4.1) for `target` (`/pay/books?x=1`) without
+    /// a transport: the offer's first message. For an application that serves HTTP itself
+    /// (a WSGI or C server). Errors as for [`Node::handle`].
+    pub fn startup(&self, target: &str) -> Result<Vec<u8>, ErrorStatus> {
+        let reply = self.inner.start_at(target)?;
+        self.inner.tap(true, None, &reply);
+        Ok(reply)
     }
 
     /// The Consumer's side of a transaction: sends the startup request to a Merchant's pay
@@ -724,7 +741,14 @@ impl Inner {
         if root.name != "IotpStartupRequest" || root.attribute("xmlns") != Some(STARTUP_NAMESPACE) {
             return Err(ErrorStatus::BadDocument);
         }
-        let target = root.attribute("Target").unwrap_or("");
+        self.start_at(root.attribute("Target").unwrap_or(""))
+    }
+
+    /// Starts the offer of a startup request's target; the Merchant's first message.
+    fn start_at(&self, target: &str) -> Result<Vec<u8>, ErrorStatus> {
+        if self.stopping.load(Ordering::SeqCst) {
+            return Err(ErrorStatus::Internal);
+        }
         let Some(offer) = self.offers.offer(target) else {
             self.log(LogLevel::Info, &format!("startup {target}: no such offer"));
             return Err(ErrorStatus::Refused);
