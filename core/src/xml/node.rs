@@ -41,4 +41,39 @@ impl XmlElement {
             })
             .collect()
     }
+
+    /// The element as an XML fragment (no declaration), written by the canonical writer:
+    /// attributes in the order held, only the necessary escapes. [`super::parse_tree`] reads it
+    /// back to an equal element. For payment schemes that carry their own XML documents in
+    /// PackagedContent (SCCD's ECML).
+    pub fn to_xml(&self) -> String {
+        let mut w = super::writer::XmlWriter::default();
+        w.element(self);
+        w.out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_element_written_reads_back_equal() {
+        let e = XmlElement {
+            name: "Ecom".into(),
+            attributes: vec![("Note".into(), "a \"<b>\" & 'c'".into())],
+            children: vec![
+                XmlNode::Element(XmlElement {
+                    name: "Card".into(),
+                    attributes: vec![("Type".into(), "VISA".into())],
+                    children: Vec::new(),
+                }),
+                XmlNode::Text("x < y & z".into()),
+            ],
+        };
+        let xml = e.to_xml();
+        assert!(!xml.starts_with("<?xml"), "{xml}");
+        let back = crate::xml::parse_tree(xml.as_bytes(), &crate::Limits::default());
+        assert_eq!(back.ok(), Some(e));
+    }
 }

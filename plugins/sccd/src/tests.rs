@@ -1,0 +1,1 @@
+//! Tests of the scheme through its PaymentBridge calls.
