@@ -254,10 +254,16 @@ impl Transaction {
             ));
         }
         let kind = TxnType::parse(required_attr(e, "Type")?)?;
-        let reference = match child(e, "Id")? {
-            Some(id) => attr(id, "Reference").map(str::to_owned),
-            None => None,
-        };
+        // The Id without Acquire names the authorisation a credit refunds; the Id with
+        // Acquire (in SCCD-Auth) is the processor's own.
+        let mut named = children(e, "Id").filter(|i| attr(i, "Acquire").is_none());
+        let reference = named
+            .next()
+            .and_then(|id| attr(id, "Reference"))
+            .map(str::to_owned);
+        if named.next().is_some() {
+            return bad("Transaction names more than one authorisation (Id without Acquire)");
+        }
         if let Some(r) = &reference
             && !iotp::xml::is_nmtoken(r)
         {
@@ -790,19 +796,12 @@ impl Auth {
             exp.attribute("Year").unwrap_or(""),
         )?;
         let t = required(&root, "Transaction")?;
-        let mut transaction = Transaction::read(t)?;
-        let ids: Vec<&XmlElement> = children(t, "Id").collect();
-        let own = ids
-            .iter()
+        let transaction = Transaction::read(t)?;
+        let own = children(t, "Id")
             .find(|i| attr(i, "Acquire").is_some())
             .ok_or_else(|| {
                 EcmlError("the authorisation's Transaction has no Id with Acquire".into())
             })?;
-        transaction.reference = ids
-            .iter()
-            .find(|i| attr(i, "Acquire").is_none())
-            .and_then(|i| attr(i, "Reference"))
-            .map(str::to_owned);
         let code = required(t, "Code")?;
         let action = match required_attr(code, "Action")? {
             "approve" => Action::Approve,
