@@ -358,6 +358,7 @@ impl Txn {
     }
 
     pub(crate) fn to_record(&self) -> TransactionRecord {
+        let payment_handler = self.role() == TradingRole::PaymentHandler;
         TransactionRecord {
             key: self.key.clone(),
             state: serde_json::to_string(&self.st).unwrap_or_default(),
@@ -367,7 +368,11 @@ impl Txn {
                 .map(|l| StoredMessage {
                     sent: l.sent,
                     message_id: l.msg.message_id().to_owned(),
-                    xml: l.xml.clone(),
+                    xml: if payment_handler && !l.sent {
+                        without_payment_data(l)
+                    } else {
+                        l.xml.clone()
+                    },
                 })
                 .collect(),
             wake_at: self.wake_at(),
@@ -393,6 +398,39 @@ impl Txn {
             msgs,
         })
     }
+}
+
+/// What a Payment Handler keeps of a message it received: the Consumer's payment data, the
+/// PackagedContent of the PaySchemeData of a Payment Request or Payment Exchange (a card
+/// number and its verification value with SCCD), is left out: the payment scheme has had it
+/// and keeps what it needs itself (RFC 3867 §2: the bridge owns its payment state), and card
+/// data must not be written anywhere else (PCI DSS). Each PackagedContent keeps its Name,
+/// Content and Transform, with no data. Signatures over the message no longer verify on the
+/// stored copy; they were checked when it arrived. A retransmission is answered from the
+/// replay cache, which keeps responses only.
+fn without_payment_data(l: &Logged) -> Arc<str> {
+    let carries = l.msg.blocks.iter().any(|b| match b {
+        TradingBlock::PaymentRequest(p) => p.pay_scheme_data.is_some(),
+        TradingBlock::PaymentExchange(_) => true,
+        _ => false,
+    });
+    if !carries {
+        return l.xml.clone();
+    }
+    let blank = |psd: &mut PaymentSchemeData| {
+        for pc in &mut psd.packaged_contents {
+            pc.data.clear();
+        }
+    };
+    let mut msg = (*l.msg).clone();
+    for b in &mut msg.blocks {
+        match b {
+            TradingBlock::PaymentRequest(p) => p.pay_scheme_data.iter_mut().for_each(blank),
+            TradingBlock::PaymentExchange(x) => x.pay_scheme_data.iter_mut().for_each(blank),
+            _ => {}
+        }
+    }
+    msg.to_xml().into()
 }
 
 /// The exchange a Status or Cancel is about, from the phase.

@@ -1086,6 +1086,60 @@ fn state_survives_a_restart_of_the_node() {
 }
 
 #[test]
+fn the_payment_handler_keeps_no_payment_data_of_the_consumer() {
+    // The Consumer's scheme data (a card number with SCCD) reaches the Payment Handler's
+    // scheme; the Payment Handler's record of the messages keeps it without its data.
+    let (mut net, n) = network("extra-round");
+    let trans = start(
+        &mut net,
+        n,
+        TransactionType::BaselinePurchase,
+        "brand-independent, payment only",
+    );
+    assert_eq!(
+        consumer_end(&net, n, &trans).map(|o| o.process_state),
+        Some(ProcessState::CompletedOk)
+    );
+    let record = |net: &mut Network, node: usize, role: &str| {
+        net.engine(node)
+            .store()
+            .load(&crate::store::TransactionKey {
+                iotp_trans_id: trans.clone(),
+                role: role.into(),
+            })
+            .expect("store")
+            .expect("record")
+    };
+    let ph = record(&mut net, n.payment_handler, "PaymentHandler");
+    let received: Vec<&str> = ph
+        .messages
+        .iter()
+        .filter(|m| !m.sent)
+        .map(|m| &*m.xml)
+        .collect();
+    assert!(received.iter().any(|x| x.contains("PayReqBlk")));
+    assert!(received.iter().any(|x| x.contains("PayExchBlk")));
+    for x in &received {
+        assert!(!x.contains("instrument=extra-round;amount"), "{x}");
+        assert!(!x.contains("answer="), "{x}");
+        assert!(IotpMessage::from_xml(x.as_bytes()).is_ok(), "{x}");
+    }
+    // What it sent, and what the Consumer keeps, are whole.
+    assert!(
+        ph.messages
+            .iter()
+            .any(|m| m.sent && m.xml.contains("challenge="))
+    );
+    let consumer = record(&mut net, n.consumer, "Consumer");
+    assert!(
+        consumer
+            .messages
+            .iter()
+            .any(|m| m.xml.contains("instrument=extra-round;amount"))
+    );
+}
+
+#[test]
 fn a_payment_request_for_another_payment_handler_is_refused() {
     let (mut net, n) = network("approve");
     net.set_fate(fate_for("PayReqBlk", "consumer", 1, Fate::Drop));
@@ -1340,4 +1394,63 @@ fn a_payment_request_processed_again_after_a_lost_commit_is_not_authorised_twice
         Some(authorised.as_slice()),
         "answered from the record, not authorised again"
     );
+}
+
+#[test]
+fn warnings_beside_trading_blocks_are_reported_and_the_blocks_processed() {
+    // Organisations without the PostalAddress §7.6.5 recommends: the Consumer validates the
+    // Merchant's TPO with warnings and sends them in an Error Block beside its Payment
+    // Request (§7.21); the Payment Handler reports them and pays.
+    let strip = |mut o: OrgConfig| {
+        o.legal_address = None;
+        o
+    };
+    let mut net = Network::new();
+    let mk = |org: OrgConfig, partners: Vec<OrgConfig>| {
+        let mut cfg = EngineConfig::new(org);
+        cfg.partners = partners;
+        Engine::new(cfg, Arc::new(crate::store::MemoryStore::new()))
+            .with_bridge(Arc::new(crate::payapi::mock::MockScheme::new(None)))
+    };
+    let consumer = net.add(
+        "consumer",
+        &[],
+        mk(world::consumer(), vec![])
+            .with_consumer_app(Arc::new(PickInstrument("approve".into()))),
+    );
+    let merchant = net.add(
+        "merchant",
+        &["https://shop.example/"],
+        mk(strip(world::shop()), vec![strip(world::bank())]),
+    );
+    let ph = net.add(
+        "paymenthandler",
+        &["https://pay.example/"],
+        mk(strip(world::bank()), vec![]),
+    );
+    let offer = demo_offer(
+        &TransactionType::BaselinePurchase,
+        "brand-independent, payment only",
+        1,
+    );
+    let now = net.now;
+    let out = net.engine(merchant).start_offer(offer, now).expect("offer");
+    net.start(merchant, consumer, out);
+    let done = net.finished(consumer);
+    assert_eq!(done.len(), 1, "{:?}", net.events);
+    assert_eq!(done[0].process_state, ProcessState::CompletedOk);
+    let request = net
+        .transcript
+        .iter()
+        .find(|e| has_block(&e.xml, "PayReqBlk"))
+        .expect("a Payment Request");
+    assert!(
+        std::str::from_utf8(&request.xml)
+            .expect("utf-8")
+            .contains("Severity=\"Warning\""),
+        "the warnings travel with the Payment Request"
+    );
+    assert!(net.events.iter().any(|(node, e)| node == "paymenthandler"
+        && matches!(e, Event::ErrorReceived { severity: Severity::Warning, .. })));
+    assert_eq!(net.finished(ph)[0].process_state, ProcessState::CompletedOk);
 }

@@ -131,7 +131,7 @@ pub fn start(host: &dyn BridgeHost, r: &StartPaymentConsumer) -> ApiResult<Schem
     let kind = TxnType::of(&r.amount.pay_direction);
     let refund_of = match kind {
         TxnType::Credit => wallet::refundable(host, card.id(), &r.amount.curr_code, amount)?,
-        TxnType::Debit => None,
+        TxnType::Debit => Vec::new(),
     };
     let message = CardMessage {
         card: ecml::Card {
@@ -143,7 +143,7 @@ pub fn start(host: &dyn BridgeHost, r: &StartPaymentConsumer) -> ApiResult<Schem
             amount: r.amount.amount.clone(),
             currency: r.amount.curr_code.clone(),
             kind,
-            reference: refund_of.clone(),
+            references: refund_of.clone(),
         },
     };
     ConsumerRecord {
@@ -155,7 +155,8 @@ pub fn start(host: &dyn BridgeHost, r: &StartPaymentConsumer) -> ApiResult<Schem
         amount: r.amount.amount.clone(),
         currency: r.amount.curr_code.clone(),
         kind,
-        refund_of,
+        refund_candidates: refund_of,
+        refunded: None,
         reference: None,
         approval: None,
     }
@@ -200,6 +201,7 @@ pub fn continue_payment(
     }
     if !PaymentState::Iotp(ProcessState::from_wire(&record.state)).is_final() {
         record.reference = Some(auth.reference.clone());
+        record.refunded = auth.transaction.references.first().cloned();
         match auth.action {
             Action::Approve => {
                 record.state = ProcessState::CompletedOk.to_string();
@@ -244,6 +246,14 @@ fn mismatch(auth: &Auth, record: &ConsumerRecord) -> Option<String> {
         && *r != auth.reference
     {
         return Some("its reference differs from the payment's".into());
+    }
+    if auth
+        .transaction
+        .references
+        .iter()
+        .any(|r| !record.refund_candidates.contains(r))
+    {
+        return Some("it books the credit against an authorisation the wallet did not name".into());
     }
     None
 }
@@ -293,7 +303,7 @@ pub fn expand_receipt(
     if let Some(a) = &auth.approval {
         properties.push(property("Approval", a, "the approval code"));
     }
-    if let Some(o) = &auth.transaction.reference {
+    if let Some(o) = auth.transaction.references.first() {
         properties.push(property("RefundOf", o, "the authorisation refunded"));
     }
     Ok(ExpandPaymentReceiptResponse {

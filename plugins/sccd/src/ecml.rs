@@ -223,8 +223,9 @@ impl TxnType {
     }
 }
 
-/// `Transaction`: amount, currency, type and, in a credit, the authorisation it refunds
-/// (`Id/@Reference`).
+/// `Transaction`: amount, currency, type and, in a credit, the authorisations it may be booked
+/// against (`Id/@Reference`, most recent first; in an `SCCD-Auth`, the one it was booked
+/// against).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transaction {
     /// `Amount`, as written.
@@ -233,9 +234,13 @@ pub struct Transaction {
     pub currency: String,
     /// `Type`.
     pub kind: TxnType,
-    /// `Id/@Reference`: the processor's reference of an authorisation.
-    pub reference: Option<String>,
+    /// `Id/@Reference` of each `Id` without `Acquire`: processor references of
+    /// authorisations, at most [`MAX_REFERENCES`].
+    pub references: Vec<String>,
 }
+
+/// The most authorisations a credit names.
+pub const MAX_REFERENCES: usize = 8;
 
 impl Transaction {
     fn read(e: &XmlElement) -> Result<Transaction> {
@@ -254,34 +259,33 @@ impl Transaction {
             ));
         }
         let kind = TxnType::parse(required_attr(e, "Type")?)?;
-        // The Id without Acquire names the authorisation a credit refunds; the Id with
-        // Acquire (in SCCD-Auth) is the processor's own.
-        let mut named = children(e, "Id").filter(|i| attr(i, "Acquire").is_none());
-        let reference = named
-            .next()
-            .and_then(|id| attr(id, "Reference"))
-            .map(str::to_owned);
-        if named.next().is_some() {
-            return bad("Transaction names more than one authorisation (Id without Acquire)");
+        // An Id without Acquire names an authorisation a credit refunds; the Id with Acquire
+        // (in SCCD-Auth) is the processor's own.
+        let mut references = Vec::new();
+        for id in children(e, "Id").filter(|i| attr(i, "Acquire").is_none()) {
+            let r = required_attr(id, "Reference")?;
+            if !iotp::xml::is_nmtoken(r) {
+                return bad("Id's Reference is not an NMTOKEN");
+            }
+            references.push(r.to_owned());
         }
-        if let Some(r) = &reference
-            && !iotp::xml::is_nmtoken(r)
-        {
-            return bad("Id's Reference is not an NMTOKEN");
+        if references.len() > MAX_REFERENCES {
+            return bad(format!(
+                "Transaction names {} authorisations, more than {MAX_REFERENCES}",
+                references.len()
+            ));
         }
         Ok(Transaction {
             amount: amount.to_owned(),
             currency: currency.to_owned(),
             kind,
-            reference,
+            references,
         })
     }
 
     fn element(&self, mut children: Vec<XmlElement>) -> XmlElement {
-        if let Some(r) = &self.reference
-            && !children.iter().any(|c| c.name == "Id")
-        {
-            children.insert(0, el("Id", &[("Reference", r)], Vec::new()));
+        for r in &self.references {
+            children.push(el("Id", &[("Reference", r)], Vec::new()));
         }
         el(
             "Transaction",
@@ -761,7 +765,8 @@ pub struct Auth {
     pub truncated: String,
     /// The card's expiry.
     pub expiry: Expiry,
-    /// Amount, currency, type; `reference` is the refunded authorisation of a credit.
+    /// Amount, currency, type; `references` holds the authorisation a credit was booked
+    /// against, if any.
     pub transaction: Transaction,
     /// `Id/@Reference`: the processor's reference of this payment.
     pub reference: String,
@@ -838,19 +843,15 @@ impl Auth {
         }
         code.push(("Action", self.action.as_str()));
         code.push(("Reason", &self.reason));
-        let mut ids = vec![el(
-            "Id",
-            &[("Reference", &self.reference), ("Acquire", &self.acquire)],
-            Vec::new(),
-        )];
-        if let Some(r) = &self.transaction.reference {
-            ids.push(el("Id", &[("Reference", r)], Vec::new()));
-        }
-        ids.push(el("Code", &code, Vec::new()));
-        let transaction = Transaction {
-            reference: None,
-            ..self.transaction.clone()
-        };
+        let ids = vec![
+            el(
+                "Id",
+                &[("Reference", &self.reference), ("Acquire", &self.acquire)],
+                Vec::new(),
+            ),
+            el("Code", &code, Vec::new()),
+        ];
+        let transaction = &self.transaction;
         let (m, y) = (self.expiry.month_text(), self.expiry.year_text());
         let root = ecom(
             &[],
@@ -915,7 +916,7 @@ mod tests {
                 amount: "10.00".into(),
                 currency: "USD".into(),
                 kind: TxnType::Debit,
-                reference: None,
+                references: Vec::new(),
             },
         }
     }
@@ -944,7 +945,7 @@ mod tests {
         assert_eq!(CardMessage::read(&pc), Ok(m.clone()));
         let mut credit = m;
         credit.transaction.kind = TxnType::Credit;
-        credit.transaction.reference = Some("A1b2c3".into());
+        credit.transaction.references = vec!["A1b2c3".into(), "Affff".into()];
         assert_eq!(CardMessage::read(&credit.packaged()), Ok(credit));
     }
 
@@ -1082,7 +1083,7 @@ mod tests {
                 amount: "19.95".into(),
                 currency: "USD".into(),
                 kind: TxnType::Credit,
-                reference: Some("A0123456789ab".into()),
+                references: vec!["A0123456789ab".into()],
             },
             reference: "Affeeddccbbaa".into(),
             acquire: "SCCD-SIM".into(),
@@ -1098,7 +1099,7 @@ mod tests {
             action: Action::Decline,
             reason: "51".into(),
             transaction: Transaction {
-                reference: None,
+                references: Vec::new(),
                 ..auth.transaction.clone()
             },
             ..auth.clone()

@@ -53,7 +53,7 @@ pub struct HandlerRecord {
     pub currency: String,
     /// Debit or credit.
     pub kind: TxnType,
-    /// A refund's authorisation.
+    /// The authorisation a refund was booked against.
     pub refund_of: Option<String>,
     /// The processor's reference.
     pub reference: String,
@@ -70,6 +70,8 @@ pub struct PendingChallenge {
     pub nonce: String,
     /// SHA-256 of the expected answer (hex).
     pub answer_digest: String,
+    /// The authorisations a credit may be booked against.
+    pub refund_of: Vec<String>,
 }
 
 fn key(pay_id: &str) -> String {
@@ -133,6 +135,7 @@ impl HandlerRecord {
 
     fn apply(&mut self, t: &ProcessorTxn) {
         self.approval = t.approval.clone();
+        self.refund_of = t.refund_of.clone();
         self.challenge = None;
         match t.state {
             TxnState::Approved => {
@@ -172,7 +175,7 @@ impl HandlerRecord {
                 amount: self.amount.clone(),
                 currency: self.currency.clone(),
                 kind: self.kind,
-                reference: self.refund_of.clone(),
+                references: self.refund_of.clone().into_iter().collect(),
             },
             reference: self.reference.clone(),
             acquire: crate::processor::ACQUIRER.into(),
@@ -272,7 +275,7 @@ pub fn start(
             r.amount.pay_direction
         )));
     }
-    if m.transaction.reference.is_some() && m.transaction.kind == TxnType::Debit {
+    if !m.transaction.references.is_empty() && m.transaction.kind == TxnType::Debit {
         return Err(encap(
             "SCCD-Card: a debit names no authorisation (Id/@Reference is for refunds)",
         ));
@@ -320,7 +323,7 @@ pub fn start(
         amount: m.transaction.amount.clone(),
         currency: m.transaction.currency.clone(),
         kind: m.transaction.kind,
-        refund_of: m.transaction.reference.clone(),
+        refund_of: None,
         reference: reference_of(pay_id),
         approval: None,
         challenge: None,
@@ -351,7 +354,7 @@ pub fn start(
                     amount: Money::parse(&m.transaction.amount).unwrap_or(Money(0)),
                     currency: &m.transaction.currency,
                     kind: m.transaction.kind,
-                    refund_of: m.transaction.reference.as_deref(),
+                    refund_of: &m.transaction.references,
                 },
             )?;
             record.apply(&t);
@@ -363,6 +366,7 @@ pub fn start(
                 record.challenge = Some(PendingChallenge {
                     nonce,
                     answer_digest: hex(&digest(&[expected.as_bytes()])),
+                    refund_of: m.transaction.references.clone(),
                 });
             }
         }
@@ -419,7 +423,7 @@ pub fn continue_payment(
         }
         hex(&digest(&[answer.answer.as_bytes()])) == pending.answer_digest
     };
-    let t = processor.complete_challenge(host, &r.pay_id, passed)?;
+    let t = processor.complete_challenge(host, &r.pay_id, passed, &pending.refund_of)?;
     record.apply(&t);
     record.save(host, &r.pay_id)?;
     log(

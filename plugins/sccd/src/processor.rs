@@ -296,7 +296,7 @@ pub struct ProcessorTxn {
     pub reference: String,
     /// The approval code, once approved.
     pub approval: Option<String>,
-    /// A refund's authorisation.
+    /// The authorisation a refund was booked against.
     pub refund_of: Option<String>,
     /// An approved debit's refunds: (PayId of the refund, amount).
     pub refunds: Vec<(String, Money)>,
@@ -329,8 +329,8 @@ pub struct AuthRequest<'a> {
     pub currency: &'a str,
     /// Debit or credit.
     pub kind: TxnType,
-    /// A credit's authorisation (its reference).
-    pub refund_of: Option<&'a str>,
+    /// The authorisations a credit may be booked against (references, most recent first).
+    pub refund_of: &'a [String],
 }
 
 /// The processor reference of a payment: `A` and 12 hex digits derived from the PayId.
@@ -432,11 +432,11 @@ impl Processor {
             state,
             reference: reference_of(r.pay_id),
             approval: None,
-            refund_of: r.refund_of.map(str::to_owned),
+            refund_of: None,
             refunds: Vec::new(),
         };
         if t.state == TxnState::Approved {
-            self.approve(host, &mut t)?;
+            self.approve(host, &mut t, r.refund_of)?;
         }
         if !host.kv_insert_if_absent(
             &txn_key(&t.pay_id),
@@ -450,11 +450,13 @@ impl Processor {
     }
 
     /// Ends a step-up: approves when the cardholder passed, declines otherwise. Once only.
+    /// `refund_of` as in [`AuthRequest`].
     pub fn complete_challenge(
         &self,
         host: &dyn BridgeHost,
         pay_id: &str,
         passed: bool,
+        refund_of: &[String],
     ) -> ApiResult<ProcessorTxn> {
         let _books = self.books.lock().unwrap_or_else(PoisonError::into_inner);
         let mut t = load(host, pay_id)?.ok_or_else(|| {
@@ -468,7 +470,7 @@ impl Processor {
         }
         if passed {
             t.state = TxnState::Approved;
-            self.approve(host, &mut t)?;
+            self.approve(host, &mut t, refund_of)?;
         } else {
             t.state = TxnState::Declined(Decline::ChallengeFailed);
         }
@@ -489,50 +491,62 @@ impl Processor {
         Ok(())
     }
 
-    /// Approves `t` (state Approved on entry): the approval code and, for a refund of an
-    /// authorisation, its checks and the reservation of the amount in the authorisation's
-    /// books (by the refund's PayId, so that doing it twice counts once).
-    fn approve(&self, host: &dyn BridgeHost, t: &mut ProcessorTxn) -> ApiResult<()> {
-        if t.kind == TxnType::Credit
-            && let Some(reference) = t.refund_of.clone()
-        {
-            let original = match host.kv_get(&ref_key(&reference))? {
-                Some(id) => load(host, &String::from_utf8_lossy(&id))?,
-                None => None,
-            };
-            let verdict = match &original {
-                None => Err(Decline::NoSuchAuthorisation),
-                Some(o) if o.kind != TxnType::Debit || o.state != TxnState::Approved => {
+    /// Approves `t` (state Approved on entry): the approval code and, for a credit, its
+    /// booking against the first of `refund_of` in these books with the same card and
+    /// currency and enough left (reserved in that authorisation's books by the credit's
+    /// PayId, so that doing it twice counts once). None of them in these books (they are
+    /// another processor's, or there are none): an unreferenced credit. Some in these books
+    /// but none can take it: declined, with the first one's reason.
+    fn approve(
+        &self,
+        host: &dyn BridgeHost,
+        t: &mut ProcessorTxn,
+        refund_of: &[String],
+    ) -> ApiResult<()> {
+        if t.kind == TxnType::Credit {
+            let mut refused = None;
+            for reference in refund_of {
+                let Some(id) = host.kv_get(&ref_key(reference))? else {
+                    continue;
+                };
+                let Some(mut o) = load(host, &String::from_utf8_lossy(&id))? else {
+                    continue;
+                };
+                let refunded: i64 = o
+                    .refunds
+                    .iter()
+                    .filter(|(id, _)| *id != t.pay_id)
+                    .map(|(_, m)| m.0)
+                    .sum();
+                let verdict = if o.kind != TxnType::Debit || o.state != TxnState::Approved {
                     Err(Decline::NoSuchAuthorisation)
-                }
-                Some(o) if o.token != t.token => Err(Decline::OtherCard),
-                Some(o) if o.currency != t.currency => Err(Decline::OtherCurrency),
-                Some(o) => {
-                    let refunded: i64 = o
-                        .refunds
-                        .iter()
-                        .filter(|(id, _)| *id != t.pay_id)
-                        .map(|(_, m)| m.0)
-                        .sum();
-                    if refunded + t.amount.0 > o.amount.0 {
-                        Err(Decline::ExceedsAuthorisation)
-                    } else {
-                        Ok(())
+                } else if o.token != t.token {
+                    Err(Decline::OtherCard)
+                } else if o.currency != t.currency {
+                    Err(Decline::OtherCurrency)
+                } else if refunded + t.amount.0 > o.amount.0 {
+                    Err(Decline::ExceedsAuthorisation)
+                } else {
+                    Ok(())
+                };
+                match verdict {
+                    Err(d) => {
+                        refused.get_or_insert(d);
+                    }
+                    Ok(()) => {
+                        if !o.refunds.iter().any(|(id, _)| *id == t.pay_id) {
+                            o.refunds.push((t.pay_id.clone(), t.amount));
+                            save(host, &o)?;
+                        }
+                        t.refund_of = Some(reference.clone());
+                        refused = None;
+                        break;
                     }
                 }
-            };
-            match (verdict, original) {
-                (Err(d), _) => {
-                    t.state = TxnState::Declined(d);
-                    return Ok(());
-                }
-                (Ok(()), Some(mut o)) => {
-                    if !o.refunds.iter().any(|(id, _)| *id == t.pay_id) {
-                        o.refunds.push((t.pay_id.clone(), t.amount));
-                        save(host, &o)?;
-                    }
-                }
-                (Ok(()), None) => {}
+            }
+            if let Some(d) = refused {
+                t.state = TxnState::Declined(d);
+                return Ok(());
             }
         }
         t.approval = Some(approval_of(&t.pay_id));

@@ -510,23 +510,20 @@ fn refunds_go_against_an_earlier_authorisation_of_the_same_card() {
     let refund = auth_of(&step);
     assert_eq!(refund.action, Action::Approve);
     assert_eq!(refund.transaction.kind, TxnType::Credit);
-    assert_eq!(
-        refund.transaction.reference.as_deref(),
-        Some(original.as_str())
-    );
+    assert_eq!(refund.transaction.references, vec![original.clone()]);
     assert_eq!(
         st.status.process_state,
         PaymentState::Iotp(ProcessState::CompletedOk)
     );
     // 10.05 is left: a second 19.95 names nothing (an unreferenced credit).
     let (step, _) = pay(&w, "approve", 3, &credit("19.95"));
-    assert_eq!(auth_of(&step).transaction.reference, None);
-    // What the processor refuses, with a crafted SCCD-Card naming the authorisation.
-    let crafted = |instrument: &str, amount: &str, reference: &str, n: u32| {
+    assert!(auth_of(&step).transaction.references.is_empty());
+    // What the processor refuses, with a crafted SCCD-Card naming authorisations.
+    let crafted = |instrument: &str, amount: &str, references: &[&str], n: u32| {
         let a = credit(amount);
         let data = consumer_start(&w, instrument, &format!("C{n}"), &a);
         let mut m = CardMessage::read(&data[0]).expect("card");
-        m.transaction.reference = Some(reference.into());
+        m.transaction.references = references.iter().map(|r| (*r).to_owned()).collect();
         let step = ph_start(
             &w,
             brand_of(instrument),
@@ -537,34 +534,61 @@ fn refunds_go_against_an_earlier_authorisation_of_the_same_card() {
         .expect("answered");
         (auth_of(&step), state(&w, &w.ph, &format!("P{n}")))
     };
-    let (_, st) = crafted("approve", "10.06", &original, 4);
+    let (_, st) = crafted("approve", "10.06", &[&original], 4);
     assert_eq!(failed_with(&st), Some(CompletionCode::Unspecified));
-    let (auth, st) = crafted("approve-mastercard", "1.00", &original, 5);
+    let (auth, st) = crafted("approve-mastercard", "1.00", &[&original], 5);
     assert_eq!(auth.reason, Decline::OtherCard.reason());
     assert_eq!(failed_with(&st), Some(CompletionCode::BadInstrument));
-    let (auth, _) = crafted("approve", "1.00", "Anosuchauthorisation", 6);
-    assert_eq!(auth.reason, Decline::NoSuchAuthorisation.reason());
+    // Authorisations of another processor (not in these books) are passed over: the first
+    // in these books takes the credit; none there, it is an unreferenced credit.
+    let (auth, _) = crafted("approve", "1.00", &["Aelsewhere"], 6);
+    assert_eq!(auth.action, Action::Approve);
+    assert!(auth.transaction.references.is_empty());
     // The rest, 10.05, is refundable: once, even when the refund is asked again.
-    let (auth, st) = crafted("approve", "10.05", &original, 7);
+    let (auth, st) = crafted("approve", "10.05", &["Aelsewhere", &original], 7);
+    assert_eq!(auth.transaction.references, vec![original.clone()]);
     assert_eq!(auth.action, Action::Approve);
     assert_eq!(
         st.status.process_state,
         PaymentState::Iotp(ProcessState::CompletedOk)
     );
     w.ph.kv.borrow_mut().remove("handler/pay/P7");
-    let (auth, _) = crafted("approve", "10.05", &original, 7);
+    let (auth, _) = crafted("approve", "10.05", &[&original], 7);
     assert_eq!(auth.action, Action::Approve);
-    let (auth, _) = crafted("approve", "0.01", &original, 8);
+    let (auth, _) = crafted("approve", "0.01", &[&original], 8);
     assert_eq!(auth.reason, Decline::ExceedsAuthorisation.reason());
-    // A declined authorisation cannot be refunded.
+    let t = w
+        .scheme
+        .processor
+        .lookup(&w.ph, "P1")
+        .expect("books")
+        .expect("txn");
+    let refunded: i64 = t.refunds.iter().map(|(_, m)| m.0).sum();
+    assert_eq!(crate::card::Money(refunded).to_text(), "30.00");
+    // A declined authorisation is no authorisation: the credit is an unreferenced one (and
+    // this card declines everything).
     let (declined, _) = pay(&w, "decline-InsuffFunds", 9, &debit("5.00"));
     let (auth, _) = crafted(
         "decline-InsuffFunds",
         "1.00",
-        &auth_of(&declined).reference,
+        &[&auth_of(&declined).reference],
         10,
     );
-    assert_eq!(auth.action, Action::Decline);
+    assert_eq!(auth.reason, Decline::InsufficientFunds.reason());
+    // The Consumer refuses an SCCD-Auth booking its credit against an authorisation it did
+    // not name.
+    let a = credit("1.00");
+    consumer_start(&w, "approve", "C11", &a);
+    let mut forged = auth.clone();
+    forged.transaction = crate::ecml::Transaction {
+        amount: "1.00".into(),
+        currency: "USD".into(),
+        kind: TxnType::Credit,
+        references: vec!["Aother".into()],
+    };
+    forged.truncated = "XXXXXXXXXXXX1111".into();
+    let e = cont(&w, &w.consumer, "C11", vec![forged.packaged(ecml::AUTH)]).expect_err("forged");
+    assert!(e.desc.contains("did not name"), "{e}");
 }
 
 #[test]
@@ -609,7 +633,7 @@ fn the_payment_handler_checks_amount_currency_type_brand_luhn_and_expiry() {
     m.bill_to.postal_code = None;
     encap(m, "VISA", &a, "lacks BillTo/Postal/@PostalCode");
     let mut m = good();
-    m.transaction.reference = Some("A1".into());
+    m.transaction.references = vec!["A1".into()];
     encap(m, "VISA", &a, "a debit names no authorisation");
     // Amounts written differently are the same amount.
     let mut m = good();

@@ -314,8 +314,10 @@ pub struct ConsumerRecord {
     pub currency: String,
     /// Debit or credit.
     pub kind: TxnType,
-    /// A credit's authorisation (reference).
-    pub refund_of: Option<String>,
+    /// The authorisations a credit named (references).
+    pub refund_candidates: Vec<String>,
+    /// The authorisation a credit was booked against, once answered.
+    pub refunded: Option<String>,
     /// The processor's reference, once answered.
     pub reference: Option<String>,
     /// The approval code, once approved.
@@ -375,22 +377,26 @@ fn save_history(host: &dyn BridgeHost, instrument: &str, h: &[Paid]) -> ApiResul
     host.kv_put(&history_key(instrument), &b)
 }
 
-/// The authorisation a refund of `amount` to this card names: the latest approved debit in
-/// that currency with enough left; none for an unreferenced credit.
+/// The authorisations a refund of `amount` to this card names: the card's approved debits in
+/// that currency with enough left, most recent first, at most [`ecml::MAX_REFERENCES`]. The
+/// Consumer cannot know which Payment Handler made each: the processor books the credit
+/// against the first in its books.
 pub fn refundable(
     host: &dyn BridgeHost,
     instrument: &str,
     currency: &str,
     amount: Money,
-) -> ApiResult<Option<String>> {
+) -> ApiResult<Vec<String>> {
     Ok(history(host, instrument)?
         .into_iter()
         .rev()
-        .find(|p| {
+        .filter(|p| {
             let refunded: i64 = p.refunds.iter().map(|(_, m)| m.0).sum();
             p.currency == currency && p.amount.0 - refunded >= amount.0
         })
-        .map(|p| p.reference))
+        .take(ecml::MAX_REFERENCES)
+        .map(|p| p.reference)
+        .collect())
 }
 
 /// Books an approved payment in the card's history (once per payment).
@@ -402,7 +408,7 @@ pub fn book(host: &dyn BridgeHost, pay_id: &str, r: &ConsumerRecord) -> ApiResul
         return Ok(());
     };
     let mut h = history(host, &r.instrument)?;
-    match (r.kind, &r.refund_of) {
+    match (r.kind, &r.refunded) {
         (TxnType::Debit, _) => {
             if h.iter().any(|p| &p.reference == reference) {
                 return Ok(());
