@@ -508,6 +508,21 @@ impl Node {
                     log_lines(&outcome)
                 ))
             })?;
+        // A first message the engine refuses (an invalid TPO, say) opens no transaction: its
+        // error goes back to the Merchant, and there is nothing to wait for.
+        let opened = self
+            .inner
+            .engine()
+            .transaction_state(&trans, &TradingRole::Consumer)?
+            .is_some();
+        if !opened && outcome.finished().next().is_none() {
+            let reason = log_lines(&outcome);
+            let (_, requests) = self.inner.absorb(outcome, false);
+            self.inner.deliver(requests);
+            return Err(NodeError::Refused(format!(
+                "the answer of {url} starts no transaction here: {reason}"
+            )));
+        }
         let event = self.inner.run_and_wait(
             &[&trans],
             outcome,

@@ -626,7 +626,27 @@ impl Engine {
             }
             return Ok(done);
         };
-        let is_error_or_cancel = msg.error.is_some()
+        // An Error Block of warnings only, beside trading blocks, reports on the message it
+        // answers (§7.21: the sender found something to warn about) and does not stop this
+        // one: it is reported, and the blocks are processed.
+        let warnings_only = msg.error.as_ref().filter(|eb| {
+            eb.error_components
+                .iter()
+                .all(|c| c.severity == Severity::Warning)
+                && !msg.blocks.is_empty()
+        });
+        if let Some(eb) = warnings_only {
+            for c in &eb.error_components {
+                out.events.push(Event::ErrorReceived {
+                    iotp_trans_id: trans_id.clone(),
+                    code: c.error_code.clone(),
+                    severity: c.severity.clone(),
+                    desc: c.error_desc.clone(),
+                });
+            }
+        }
+        let error_block = msg.error.as_ref().filter(|_| warnings_only.is_none());
+        let is_error_or_cancel = error_block.is_some()
             || msg
                 .blocks
                 .iter()
@@ -717,7 +737,7 @@ impl Engine {
         }
 
         // Error and Cancel Blocks (§4.5.2.4; never answered with an error).
-        if let Some(eb) = &msg.error {
+        if let Some(eb) = error_block {
             if let Some(mut t) = txn {
                 // An error answering an inquiry (a message outside the transaction's own
                 // exchanges) is reported, and leaves the transaction alone.

@@ -1415,8 +1415,7 @@ fn warnings_beside_trading_blocks_are_reported_and_the_blocks_processed() {
     let consumer = net.add(
         "consumer",
         &[],
-        mk(world::consumer(), vec![])
-            .with_consumer_app(Arc::new(PickInstrument("approve".into()))),
+        mk(world::consumer(), vec![]).with_consumer_app(Arc::new(PickInstrument("approve".into()))),
     );
     let merchant = net.add(
         "merchant",
@@ -1451,6 +1450,12 @@ fn warnings_beside_trading_blocks_are_reported_and_the_blocks_processed() {
         "the warnings travel with the Payment Request"
     );
     assert!(net.events.iter().any(|(node, e)| node == "paymenthandler"
-        && matches!(e, Event::ErrorReceived { severity: Severity::Warning, .. })));
+        && matches!(
+            e,
+            Event::ErrorReceived {
+                severity: Severity::Warning,
+                ..
+            }
+        )));
     assert_eq!(net.finished(ph)[0].process_state, ProcessState::CompletedOk);
 }
