@@ -9,14 +9,14 @@
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use iotp_plugin_host::LogLevel;
 
 /// Sees every record the node logs (at the log's level and above), with the message alone (no
 /// time, level or node name). Called on the thread that logs; must be quick, and must not
-/// call back into the node.
-pub type LogSink = Arc<dyn Fn(LogLevel, &str) + Send + Sync>;
+/// call back into the node. (The plugin host's sink type: one type for both.)
+pub use iotp_plugin_host::LogSink;
 
 /// The node's log. Thread-safe; a failed write is dropped (logging never stops a payment).
 pub struct Log {
@@ -108,6 +108,8 @@ fn level_name(level: LogLevel) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
 
     #[test]
