@@ -5,7 +5,9 @@
 #   scripts/setup.sh          xmllint (libxml2-utils), used by tests that check our output
 #                             against the IOTP DTD; gcc and g++, used by the plugin tests (C test
 #                             plugins, include/iotp_plugin.h compiled as C99 and C++); rustfmt
-#                             and clippy if the toolchain lacks them
+#                             and clippy if the toolchain lacks them;
+#                             and .venv, a Python venv with maturin, pytest, mypy and lxml (the
+#                             Python bindings' tests)
 #   scripts/setup.sh --fuzz   also cargo-fuzz (the fuzz targets in fuzz/ need a nightly toolchain)
 #
 # Run as root (apt-get); elsewhere it uses sudo when there is one.
@@ -16,7 +18,7 @@ for arg in "$@"; do
     case "$arg" in
         --fuzz) fuzz=true ;;
         -h | --help)
-            sed -n '2,11p' "$0"
+            sed -n '2,13p' "$0"
             exit 0
             ;;
         *)
@@ -49,12 +51,32 @@ if ! command -v gcc >/dev/null 2>&1 || ! command -v g++ >/dev/null 2>&1; then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y gcc g++
 fi
 
+if ! command -v valgrind >/dev/null 2>&1 || ! command -v pkg-config >/dev/null 2>&1; then
+    echo "setup.sh: installing valgrind and pkg-config (C API tests: examples under valgrind)"
+    as_root apt-get update
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y valgrind pkg-config
+fi
+
 for component in rustfmt clippy; do
     if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then
         echo "setup.sh: adding the $component component"
         rustup component add "$component"
     fi
 done
+
+# The Python bindings' tools, in the repository's own venv (.venv): maturin builds the
+# extension, pytest runs its suite, mypy checks its stubs, lxml is the benchmark's baseline.
+venv="$(cd "$(dirname "$0")/.." && pwd)/.venv"
+if ! "$venv/bin/python" -c "import maturin, pytest, mypy, lxml" >/dev/null 2>&1; then
+    echo "setup.sh: creating $venv (maturin, pytest, mypy, lxml)"
+    if ! python3 -m venv "$venv" >/dev/null 2>&1; then
+        as_root apt-get update
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y python3-venv
+        python3 -m venv "$venv"
+    fi
+    "$venv/bin/pip" install --quiet --upgrade pip
+    "$venv/bin/pip" install --quiet "maturin>=1.9,<2" pytest mypy lxml
+fi
 
 if $fuzz && ! cargo fuzz --version >/dev/null 2>&1; then
     echo "setup.sh: installing cargo-fuzz"

@@ -89,25 +89,7 @@ pub fn build_rust_plugin(plugin: RustPlugin<'_>) -> Result<PathBuf, String> {
         other => other,
     };
     let mut command = Command::new(env!("CARGO"));
-    // The variables cargo sets for the calling test (package name, manifest directory, ...)
-    // would make build scripts that watch them (ring's) run again, and rebuild everything
-    // above them, on every call.
-    for (name, _) in std::env::vars_os() {
-        if let Some(name) = name.to_str()
-            && (name.starts_with("CARGO_PKG_")
-                || name.starts_with("CARGO_BIN_")
-                || matches!(
-                    name,
-                    "CARGO_MANIFEST_DIR"
-                        | "CARGO_MANIFEST_PATH"
-                        | "CARGO_CRATE_NAME"
-                        | "CARGO_PRIMARY_PACKAGE"
-                        | "CARGO_TARGET_TMPDIR"
-                ))
-        {
-            command.env_remove(name);
-        }
-    }
+    without_package_env(&mut command);
     command
         .arg("build")
         .arg("--manifest-path")
@@ -148,6 +130,28 @@ pub fn build_rust_plugin(plugin: RustPlugin<'_>) -> Result<PathBuf, String> {
         ));
     }
     Ok(output)
+}
+
+/// Removes from `command`'s environment the variables cargo sets for the calling test (package
+/// name, manifest directory, ...): a cargo run by `command` would otherwise see them change
+/// and run build scripts that watch them (ring's) again, rebuilding everything above them.
+pub fn without_package_env(command: &mut Command) {
+    for (name, _) in std::env::vars_os() {
+        if let Some(name) = name.to_str()
+            && (name.starts_with("CARGO_PKG_")
+                || name.starts_with("CARGO_BIN_")
+                || matches!(
+                    name,
+                    "CARGO_MANIFEST_DIR"
+                        | "CARGO_MANIFEST_PATH"
+                        | "CARGO_CRATE_NAME"
+                        | "CARGO_PRIMARY_PACKAGE"
+                        | "CARGO_TARGET_TMPDIR"
+                ))
+        {
+            command.env_remove(name);
+        }
+    }
 }
 
 /// The target directory and profile directory name of the running executable.

@@ -1,0 +1,180 @@
+"""Nodes from Python: a purchase through WSGI-hosted Merchant and Payment Handler nodes
+(wsgiref on loopback), paid by a Consumer node over the HTTP transport plugin; the ASGI app;
+callbacks; errors."""
+
+from __future__ import annotations
+
+import asyncio
+import pathlib
+import threading
+from typing import Any, Iterator, Optional
+from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+import pytest
+
+import iotp
+
+
+class Quiet(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def org(org_id: str, name: str, role: str, prefix: str, base: Optional[str]) -> str:
+    locations = (
+        f'net_locn = "{base}/iotp/{role.lower()}"\n'
+        f'cancel_net_locn = "{base}/iotp/cancelled"\n'
+        f'error_net_locn = "{base}/iotp/error"\n'
+        if base
+        else ""
+    )
+    return (
+        f'org_id = "{org_id}"\nshort_desc = "{name}"\n'
+        + ("" if role == "Consumer" else f'legal_name = "{name} Ltd."\n')
+        + f'[[{{table}}.roles]]\nrole = "{role}"\nmsg_id_prefix = "{prefix}"\n{locations}'
+    )
+
+
+def payment_handler_config(dir: pathlib.Path, plugins: pathlib.Path, port: int) -> str:
+    return (
+        f'[node]\nname = "payment-handler"\ndata_dir = "{dir}/ph"\n\n[engine.org]\n'
+        + org("pay.example", "Example Payments", "PaymentHandler", "P", f"http://127.0.0.1:{port}").replace("{table}", "engine.org")
+        + f'\n[plugins]\ndir = "{plugins}"\nscheme = "mock"\n'
+    )
+
+
+def merchant_config(dir: pathlib.Path, plugins: pathlib.Path, port: int, ph_port: int) -> str:
+    return (
+        f'[node]\nname = "merchant"\ndata_dir = "{dir}/merchant"\n\n'
+        f'[engine]\nsuccess_net_locn = "http://127.0.0.1:{port}/thanks"\n[engine.org]\n'
+        + org("shop.example", "Example Shop", "Merchant", "M", f"http://127.0.0.1:{port}").replace("{table}", "engine.org")
+        + "\n[[engine.partners]]\n"
+        + org("pay.example", "Example Payments", "PaymentHandler", "P", f"http://127.0.0.1:{ph_port}").replace("{table}", "engine.partners")
+        + f'\n[plugins]\ndir = "{plugins}"\nscheme = "mock"\n'
+    )
+
+
+def consumer_config(dir: pathlib.Path, plugins: pathlib.Path) -> str:
+    return (
+        f'[node]\nname = "consumer"\ndata_dir = "{dir}/consumer"\n\n[engine.org]\n'
+        + org("Consumer:jane/shop.example", "Jane", "Consumer", "C", None).replace("{table}", "engine.org")
+        + f'\n[plugins]\ndir = "{plugins}"\nscheme = "mock"\ntransport = "http"\n'
+        + "\n[transport]\nlisteners = []\n"
+    )
+
+
+def books(target: str) -> Optional[dict[str, Any]]:
+    """The Merchant's offer callback: prices an order named by the startup path."""
+    if not target.startswith("/pay/books"):
+        return None
+    return {
+        "trans_type": "BaselinePurchase",
+        "brand_dependent": False,
+        "authenticate_first": False,
+        "short_desc": "Two books",
+        "order_identifier": "ORDER-PY-1",
+        "order_desc": "Two paperback books",
+        "applicable_law": "The laws of England and Wales",
+        "consumer_org_id": "Consumer:jane/shop.example",
+        "consumer_name": "Jane",
+        "payments": [{"direction": "Debit", "currency": "USD", "amount": "39.95", "short_desc": "Books"}],
+        "delivery": None,
+        "valid_for_secs": 3600,
+    }
+
+
+def serve(app: Any) -> tuple[Any, int]:
+    server = make_server("127.0.0.1", 0, app, handler_class=Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, server.server_port
+
+
+@pytest.fixture
+def shop(tmp_path: pathlib.Path, plugin_dir: pathlib.Path) -> Iterator[tuple[str, iotp.Node, iotp.Node]]:
+    """A Merchant and a Payment Handler, each a node in a WSGI app served by wsgiref."""
+    ph_server = make_server("127.0.0.1", 0, lambda e, s: [], handler_class=Quiet)
+    ph_port = ph_server.server_port
+    merchant_server = make_server("127.0.0.1", 0, lambda e, s: [], handler_class=Quiet)
+    port = merchant_server.server_port
+    ph = iotp.Node(payment_handler_config(tmp_path, plugin_dir, ph_port))
+    merchant = iotp.Node(merchant_config(tmp_path, plugin_dir, port, ph_port), offers=books)
+    ph_server.set_app(iotp.WsgiApp(ph))
+    merchant_server.set_app(iotp.WsgiApp(merchant))
+    for s in (ph_server, merchant_server):
+        threading.Thread(target=s.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{port}", merchant, ph
+    for s in (ph_server, merchant_server):
+        s.shutdown()
+    merchant.close()
+    ph.close()
+
+
+def test_a_purchase_through_wsgi_apps(shop: tuple[str, iotp.Node, iotp.Node], tmp_path: pathlib.Path,
+                                      plugin_dir: pathlib.Path) -> None:
+    base, merchant, ph = shop
+    chosen: list[list[dict[str, Any]]] = []
+
+    def choose(options: list[dict[str, Any]]) -> Optional[int]:
+        chosen.append(options)
+        return next(i for i, o in enumerate(options) if o["instrument_id"] == "approve")
+
+    with iotp.Node(consumer_config(tmp_path, plugin_dir), choose=choose) as consumer:
+        outcome = consumer.pay(base + "/pay/books", timeout=30)
+        assert outcome.process_state == "CompletedOk", outcome
+        assert outcome.trans_type == "BaselinePurchase"
+        assert outcome.receipts and outcome.receipts[0].process_reference
+        assert outcome.next_net_locn == base + "/thanks"
+        assert chosen and chosen[0][0]["amount"] == "39.95"
+        state, code = consumer.inquire(outcome.iotp_trans_id, "Payment", timeout=30)
+        assert state == "CompletedOk"
+        sent = [s for s, _ in consumer.messages(outcome.iotp_trans_id)]
+        assert sent == [False, True, False]
+        for _, xml in consumer.messages(outcome.iotp_trans_id):
+            iotp.parse(xml)
+        # An unknown offer: the WSGI app answers 404; the Consumer gets RefusedError.
+        with pytest.raises(iotp.IotpError):
+            consumer.pay(base + "/pay/nothing", timeout=10)
+
+
+def test_node_errors(tmp_path: pathlib.Path, plugin_dir: pathlib.Path) -> None:
+    with pytest.raises(iotp.ConfigError) as caught:
+        iotp.Node("[node]\nname = 'x'\n")
+    assert isinstance(caught.value, ValueError)
+    bad = payment_handler_config(tmp_path, plugin_dir, 1).replace('scheme = "mock"', 'scheme = "nosuch"')
+    with pytest.raises(iotp.ConfigError, match="plugins.scheme"):
+        iotp.Node(bad)
+    with iotp.Node(payment_handler_config(tmp_path, plugin_dir, 1)) as ph:
+        reply = ph.handle(b"<IotpMessage>broken")
+        assert b"XmlNotWellFrmd" in reply
+        with pytest.raises(iotp.RefusedError):
+            ph.startup("/pay/books")
+
+
+def test_the_asgi_app_answers_like_the_wsgi_app(tmp_path: pathlib.Path, plugin_dir: pathlib.Path) -> None:
+    with iotp.Node(merchant_config(tmp_path, plugin_dir, 1, 2), offers=books) as merchant:
+        app = iotp.AsgiApp(merchant)
+
+        async def request(method: str, path: str, body: bytes = b"", content_type: str = "") -> tuple[int, bytes]:
+            sent: list[dict[str, Any]] = []
+            queue = [{"type": "http.request", "body": body, "more_body": False}]
+
+            async def receive() -> dict[str, Any]:
+                return queue.pop(0)
+
+            async def send(event: dict[str, Any]) -> None:
+                sent.append(event)
+
+            scope = {"type": "http", "method": method, "path": path, "query_string": b"",
+                     "headers": [(b"content-type", content_type.encode())]}
+            await app(scope, receive, send)
+            return sent[0]["status"], sent[1]["body"]
+
+        status, body = asyncio.run(request("GET", "/pay/books"))
+        assert status == 200
+        first = iotp.parse(body)
+        assert first.block_tags == ["TpoBlk", "OfferRespBlk"]
+        assert asyncio.run(request("GET", "/pay/none"))[0] == 404
+        assert asyncio.run(request("POST", "/iotp/merchant", b"x", "text/plain"))[0] == 415
+        assert asyncio.run(request("DELETE", "/iotp/merchant"))[0] == 405
+        status, body = asyncio.run(request("POST", "/iotp/merchant", b"<x/>", "application/x-iotp; charset=utf-8"))
+        assert status == 200 and b"ErrorBlk" in body

@@ -1,0 +1,87 @@
+//! The Python bindings (`bindings/python`), as part of `cargo test --workspace`: builds the
+//! extension into the repository's venv (`.venv`, made by `scripts/setup.sh`) with `maturin
+//! develop`, then runs their pytest suite (verdict parity with this `iotp`, a purchase through
+//! WSGI apps, the ASGI app, exceptions), `mypy.stubtest` on the stubs and `mypy --strict` on the
+//! package.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use iotp_plugin_host::testing::{
+    HTTP_TRANSPORT, MOCK_SCHEME, build_rust_plugin, without_package_env,
+};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn run(what: &str, mut command: Command) -> Output {
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
+    assert!(
+        output.status.success(),
+        "{what} failed ({}):\n{}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+#[test]
+fn the_python_bindings_pass_their_suite_and_their_stubs_check() {
+    let repo = repo().canonicalize().unwrap();
+    let venv = repo.join(".venv");
+    let python = venv.join("bin/python");
+    assert!(
+        python.is_file(),
+        "{} is missing: run scripts/setup.sh (it makes the venv with maturin, pytest and mypy)",
+        python.display()
+    );
+    let scheme = build_rust_plugin(MOCK_SCHEME).unwrap_or_else(|e| panic!("{e}"));
+    build_rust_plugin(HTTP_TRANSPORT).unwrap_or_else(|e| panic!("{e}"));
+    let plugin_dir = scheme.parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        venv.join("bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+
+    let mut develop = Command::new(venv.join("bin/maturin"));
+    without_package_env(&mut develop);
+    develop
+        .args(["develop", "--quiet", "-m"])
+        .arg(repo.join("bindings/python/Cargo.toml"))
+        .env("VIRTUAL_ENV", &venv)
+        .env("PATH", &path);
+    run("maturin develop", develop);
+
+    let mut pytest = Command::new(&python);
+    pytest
+        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+        .arg(repo.join("bindings/python/tests"))
+        .env("IOTP_REPO", &repo)
+        .env("IOTP_BIN", env!("CARGO_BIN_EXE_iotp"))
+        .env("IOTP_PLUGIN_DIR", plugin_dir)
+        .current_dir(&repo);
+    let out = run("pytest", pytest);
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        summary.contains(" passed") && !summary.contains("skipped"),
+        "{summary}"
+    );
+
+    let mut stubtest = Command::new(&python);
+    stubtest
+        .args(["-m", "mypy.stubtest", "iotp"])
+        .current_dir(&repo);
+    run("mypy.stubtest", stubtest);
+
+    let mut mypy = Command::new(&python);
+    mypy.args(["-m", "mypy", "--strict", "--no-incremental"])
+        .arg(repo.join("bindings/python/python/iotp"))
+        .current_dir(&repo);
+    run("mypy --strict", mypy);
+}
