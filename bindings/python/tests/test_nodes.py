@@ -178,3 +178,18 @@ def test_the_asgi_app_answers_like_the_wsgi_app(tmp_path: pathlib.Path, plugin_d
         assert asyncio.run(request("DELETE", "/iotp/merchant"))[0] == 405
         status, body = asyncio.run(request("POST", "/iotp/merchant", b"<x/>", "application/x-iotp; charset=utf-8"))
         assert status == 200 and b"ErrorBlk" in body
+
+
+def test_the_readme_python_block_runs(repo: pathlib.Path, tmp_path: pathlib.Path, plugin_dir: pathlib.Path) -> None:
+    readme = (repo / "README.md").read_text()
+    start = readme.index("```python\n", readme.index("## Python")) + len("```python\n")
+    block = readme[start:readme.index("```", start)]
+    valid = next(p for p in sorted((repo / "tests/data/valid").rglob("*.xml")) if not iotp.validate(p.read_bytes()))
+    names: dict[str, Any] = {
+        "data": valid.read_bytes(),
+        "offers": {"books": books("/pay/books")},
+        "merchant_toml": merchant_config(tmp_path, plugin_dir, 1, 2),
+    }
+    exec(compile(block, "README.md", "exec"), names)
+    assert isinstance(names["app"], iotp.WsgiApp)
+    assert names["canonical"] == iotp.parse(names["data"]).to_xml()
