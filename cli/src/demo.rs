@@ -35,6 +35,9 @@ pub(crate) struct Run {
     pub(crate) scenario: Scenario,
     /// Its result, or why it could not run.
     pub(crate) result: Result<RunResult, String>,
+    /// Why the scenario was not run (the scheme cannot do it: an authentication with a scheme
+    /// that claims no authentication algorithm); not a failure.
+    pub(crate) skipped: Option<String>,
 }
 
 /// A scenario's result.
@@ -91,6 +94,7 @@ fn in_process() -> Vec<Run> {
                 scheme: None,
                 scenario: s,
                 result,
+                skipped: None,
             }
         })
         .collect()
@@ -106,6 +110,7 @@ pub(crate) fn report(
     let mut outcome = Outcome::Valid;
     for run in runs {
         match &run.result {
+            _ if run.skipped.is_some() => {}
             Ok(result) if result.outcome == ProcessState::CompletedOk => {}
             Ok(_) => outcome = outcome.and(Outcome::Invalid),
             Err(e) => {
@@ -149,11 +154,24 @@ struct ScenarioJson<'a> {
     /// Only when the scenario could not run.
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
+    /// Only when the scenario was skipped (outcome `Skipped`): why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
 }
 
 fn print_json(run: &Run, out: &mut impl Write) -> io::Result<()> {
     let scenario = &run.scenario;
     let line = match &run.result {
+        _ if run.skipped.is_some() => ScenarioJson {
+            scheme: run.scheme.as_deref(),
+            transaction: scenario.transaction.as_str(),
+            variant: scenario.variant,
+            outcome: "Skipped",
+            messages: 0,
+            completion_code: None,
+            error: None,
+            reason: run.skipped.as_deref(),
+        },
         Ok(r) => ScenarioJson {
             scheme: run.scheme.as_deref(),
             transaction: scenario.transaction.as_str(),
@@ -162,6 +180,7 @@ fn print_json(run: &Run, out: &mut impl Write) -> io::Result<()> {
             messages: r.transcript.len(),
             completion_code: r.completion_code.as_ref().map(|c| c.as_str()),
             error: None,
+            reason: None,
         },
         Err(e) => ScenarioJson {
             scheme: run.scheme.as_deref(),
@@ -171,6 +190,7 @@ fn print_json(run: &Run, out: &mut impl Write) -> io::Result<()> {
             messages: 0,
             completion_code: None,
             error: Some(e.clone()),
+            reason: None,
         },
     };
     let mut ser = serde_json::Serializer::with_formatter(&mut *out, output::SpacedJson);
@@ -183,6 +203,7 @@ fn print_table(runs: &[Run], out: &mut impl Write) -> io::Result<()> {
         .iter()
         .map(|run| {
             let (outcome, messages) = match &run.result {
+                _ if run.skipped.is_some() => ("Skipped".to_owned(), "-".to_owned()),
                 Ok(r) => {
                     let outcome = match &r.completion_code {
                         Some(code) => format!("{} ({code})", r.outcome),
@@ -235,13 +256,31 @@ fn print_table(runs: &[Run], out: &mut impl Write) -> io::Result<()> {
     }
     let completed = runs
         .iter()
-        .filter(|run| matches!(&run.result, Ok(r) if r.outcome == ProcessState::CompletedOk))
+        .filter(|run| {
+            run.skipped.is_none()
+                && matches!(&run.result, Ok(r) if r.outcome == ProcessState::CompletedOk)
+        })
         .count();
+    let skipped: Vec<&Run> = runs.iter().filter(|r| r.skipped.is_some()).collect();
     writeln!(
         out,
         "\n{completed} of {} scenarios completed ok",
-        runs.len()
-    )
+        runs.len() - skipped.len()
+    )?;
+    for run in skipped {
+        writeln!(
+            out,
+            "skipped: {}{} / {}: {}",
+            run.scheme
+                .as_deref()
+                .map(|s| format!("{s}: "))
+                .unwrap_or_default(),
+            run.scenario.transaction,
+            run.scenario.variant,
+            run.skipped.as_deref().unwrap_or("")
+        )?;
+    }
+    Ok(())
 }
 
 /// Writes every scenario's messages under `dir`; on failure, the path that could not be

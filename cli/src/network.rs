@@ -112,6 +112,15 @@ fn schemes(dir: &Path, asked: &[String]) -> Result<Vec<String>, String> {
     Ok(found)
 }
 
+/// Whether a scheme plugin claims an authentication algorithm (read from its descriptor,
+/// without running it).
+fn scheme_authenticates(dir: &Path, scheme: &str) -> Result<bool, String> {
+    let file = plugin_file(dir, "scheme", scheme);
+    let descriptor = iotp_plugin_host::inspect(&file).map_err(|e| e.to_string())?;
+    let claims = iotp_plugin_host::read_claims(&file, &descriptor).map_err(|e| e.to_string())?;
+    Ok(!claims.auth_algorithms.is_empty())
+}
+
 /// Runs the networked demo.
 pub(crate) fn run(args: &DemoArgs) -> Result<Vec<Run>, String> {
     let plugin_dir = plugin_dir(args.plugin_dir.as_deref())?;
@@ -166,10 +175,31 @@ fn run_scheme(root: &Path, plugin_dir: &Path, scheme: &str) -> Result<Vec<Run>, 
     };
     let consumer = Node::open(world.consumer_config(4, false), apps)
         .map_err(|e| format!("the Consumer: {e}"))?;
+    let authenticates = scheme_authenticates(plugin_dir, scheme)?;
     let scenarios = harness::scenarios();
     let total = scenarios.len();
     let mut runs = Vec::new();
     for (i, scenario) in scenarios.into_iter().enumerate() {
+        if !authenticates
+            && (scenario.transaction == TransactionType::BaselineAuthentication
+                || scenario.variant.contains("authentication"))
+        {
+            eprintln!(
+                "iotp: [{}/{total}] {scheme}: {} / {} ... skipped",
+                i + 1,
+                scenario.transaction,
+                scenario.variant
+            );
+            runs.push(Run {
+                scheme: Some(scheme.to_owned()),
+                scenario,
+                result: Err(String::new()),
+                skipped: Some(format!(
+                    "{scheme} claims no authentication algorithm (RFC 3867 AuthNames)"
+                )),
+            });
+            continue;
+        }
         eprint!(
             "iotp: [{}/{total}] {scheme}: {} / {} ... ",
             i + 1,
@@ -199,6 +229,7 @@ fn run_scheme(root: &Path, plugin_dir: &Path, scheme: &str) -> Result<Vec<Run>, 
             scheme: Some(scheme.to_owned()),
             scenario,
             result,
+            skipped: None,
         });
     }
     consumer.shutdown();

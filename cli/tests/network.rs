@@ -447,3 +447,36 @@ fn the_readme_wallet_reads() {
     assert!(err.contains("pay: http://127.0.0.1:"), "{err}");
     assert!(dir.path().join("jane/node.log").is_file(), "{err}");
 }
+
+#[test]
+fn demo_with_the_sccd_scheme_skips_what_it_cannot_do() {
+    plugins();
+    build_rust_plugin(iotp_plugin_host::testing::RustPlugin::Package {
+        package: "iotp-plugin-sccd",
+        lib_name: "iotp_scheme_sccd",
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let out = iotp(&["demo", "--json", "--scheme", "sccd"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    let lines: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let skipped: Vec<&Value> = lines.iter().filter(|l| l["outcome"] == "Skipped").collect();
+    assert_eq!(
+        skipped.len(),
+        2,
+        "the two authentication scenarios: {stdout}"
+    );
+    assert!(skipped.iter().all(|l| {
+        l["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no authentication algorithm")
+    }));
+    for line in lines.iter().filter(|l| l["outcome"] != "Skipped") {
+        assert_eq!(line["outcome"], "CompletedOk", "{line}");
+        assert_eq!(line["scheme"], "sccd");
+    }
+}
