@@ -505,6 +505,111 @@ extern "C" {
 const char *iotp_version(void);
 
 /**
+ * Sets the transaction type: `BaselinePurchase` (the default), `BaselineRefund`,
+ * `BaselineDeposit`, `BaselineWithdrawal`, `BaselineValueExchange` or
+ * `BaselineAuthentication`.
+ *
+ * Ownership: strings are copied. Thread safety: only inside the offer callback, on its thread.
+ */
+iotp_result iotp_offer_set_trans_type(struct iotp_offer *offer, const char *trans_type);
+
+/**
+ * Sets the order: its identifier (`Order/@OrderIdentifier`, unique per order) and its
+ * description (`Order/@ShortDesc`), which is also the offer's short description
+ * (`ProtocolOptions/@ShortDesc`) unless `iotp_offer_set_short_desc` sets another.
+ *
+ * Ownership: strings are copied. Thread safety: only inside the offer callback, on its thread.
+ */
+iotp_result iotp_offer_set_order(struct iotp_offer *offer, const char *identifier, const char *description);
+
+/**
+ * Sets the offer's short description (`ProtocolOptions/@ShortDesc`).
+ *
+ * Ownership: strings are copied. Thread safety: only inside the offer callback, on its thread.
+ */
+iotp_result iotp_offer_set_short_desc(struct iotp_offer *offer, const char *short_desc);
+
+/**
+ * Sets the law that applies to the order (`Order/@ApplicableLaw`).
+ *
+ * Ownership: strings are copied. Thread safety: only inside the offer callback, on its thread.
+ */
+iotp_result iotp_offer_set_applicable_law(struct iotp_offer *offer, const char *applicable_law);
+
+/**
+ * Sets the Consumer as the Merchant knows it: its `OrgId` (`Consumer:...`) and display name.
+ *
+ * Ownership: strings are copied. Thread safety: only inside the offer callback, on its thread.
+ */
+iotp_result iotp_offer_set_consumer(struct iotp_offer *offer, const char *org_id, const char *name);
+
+/**
+ * Brand dependent (TPO, then TPO Selection, then Offer Response) or brand independent (the
+ * default: TPO and Offer Response together), §9.1.2.
+ *
+ * Thread safety: only inside the offer callback, on its thread.
+ */
+iotp_result iotp_offer_set_brand_dependent(struct iotp_offer *offer, bool brand_dependent);
+
+/**
+ * Runs an Authentication Document Exchange first (§9.1.13) when true (default false).
+ *
+ * Thread safety: only inside the offer callback, on its thread.
+ */
+iotp_result iotp_offer_set_authenticate_first(struct iotp_offer *offer, bool authenticate_first);
+
+/**
+ * How long the offer is good for, in seconds (default 3600; must be positive).
+ *
+ * Thread safety: only inside the offer callback, on its thread.
+ */
+iotp_result iotp_offer_set_valid_for(struct iotp_offer *offer, int64_t seconds);
+
+/**
+ * Adds a payment: `direction` `Debit` (the Consumer pays) or `Credit` (the Consumer is
+ * paid), an ISO 4217 `currency`, a decimal `amount` in major units (`39.90`), and the Brand
+ * List's `short_desc`. One payment, or two for a value exchange (in order).
+ *
+ * Ownership: strings are copied. Thread safety: only inside the offer callback, on its thread.
+ */
+iotp_result iotp_offer_add_payment(struct iotp_offer *offer, const char *direction, const char *currency, const char *amount, const char *short_desc);
+
+/**
+ * Sets the delivery (purchases only): the method (`Post`, `Web`, `Email`), whether the
+ * Payment Handler answers with the Delivery Response too (§9.1.5: Merchant, Payment Handler
+ * and Delivery Handler are then one organisation), and what is delivered.
+ *
+ * Ownership: strings are copied. Thread safety: only inside the offer callback, on its thread.
+ */
+iotp_result iotp_offer_set_delivery(struct iotp_offer *offer, const char *method, bool deliv_and_pay_resp, const char *description);
+
+/**
+ * Sets where the goods go (the DelivTo postal address, needed for delivery by Post). Every
+ * part may be NULL.
+ *
+ * Ownership: strings are copied. Thread safety: only inside the offer callback, on its thread.
+ */
+iotp_result iotp_offer_set_deliver_to(struct iotp_offer *offer, const char *address_line1, const char *city_or_town, const char *state_or_region, const char *postal_code, const char *country);
+
+/**
+ * For a refund: the `IotpTransId` of the purchase refunded (a RelatedTo component, §3.3.3).
+ *
+ * Ownership: strings are copied. Thread safety: only inside the offer callback, on its thread.
+ */
+iotp_result iotp_offer_set_related_transaction(struct iotp_offer *offer, const char *iotp_trans_id);
+
+/**
+ * Says how the delivery went: `ok` (CompletedOk) or not (Failed), the completion code
+ * (§7.16.3: `Shipped`, `ShipPending`, `PermNotAvail`, `Unspecified`, ...), the Delivery
+ * Handler's id for it (a tracking number) and the Delivery Note for the Consumer. A NULL
+ * string keeps the default's.
+ *
+ * Ownership: strings are copied. Thread safety: only inside the delivery callback, on its
+ * thread.
+ */
+iotp_result iotp_delivery_result_set(struct iotp_delivery_result *result, bool ok, const char *completion_code, const char *deliv_handler_deliv_id, const char *note);
+
+/**
  * Reads `len` bytes of `document` as an IOTP message (root `IotpMessage`) and validates it
  * on its own: XML syntax, the DTD, and the rules of RFC 2801 the DTD cannot state (IDs,
  * references, components, blocks). Limits are the library's defaults (4 MiB, depth 64).
@@ -610,111 +715,6 @@ size_t iotp_bytes_len(const struct iotp_bytes *bytes);
  * Thread safety: no other thread may be using them.
  */
 iotp_result iotp_bytes_free(struct iotp_bytes *bytes);
-
-/**
- * Sets the transaction type: `BaselinePurchase` (the default), `BaselineRefund`,
- * `BaselineDeposit`, `BaselineWithdrawal`, `BaselineValueExchange` or
- * `BaselineAuthentication`.
- *
- * Ownership: strings are copied. Thread safety: only inside the offer callback, on its thread.
- */
-iotp_result iotp_offer_set_trans_type(struct iotp_offer *offer, const char *trans_type);
-
-/**
- * Sets the order: its identifier (`Order/@OrderIdentifier`, unique per order) and its
- * description (`Order/@ShortDesc`), which is also the offer's short description
- * (`ProtocolOptions/@ShortDesc`) unless `iotp_offer_set_short_desc` sets another.
- *
- * Ownership: strings are copied. Thread safety: only inside the offer callback, on its thread.
- */
-iotp_result iotp_offer_set_order(struct iotp_offer *offer, const char *identifier, const char *description);
-
-/**
- * Sets the offer's short description (`ProtocolOptions/@ShortDesc`).
- *
- * Ownership: strings are copied. Thread safety: only inside the offer callback, on its thread.
- */
-iotp_result iotp_offer_set_short_desc(struct iotp_offer *offer, const char *short_desc);
-
-/**
- * Sets the law that applies to the order (`Order/@ApplicableLaw`).
- *
- * Ownership: strings are copied. Thread safety: only inside the offer callback, on its thread.
- */
-iotp_result iotp_offer_set_applicable_law(struct iotp_offer *offer, const char *applicable_law);
-
-/**
- * Sets the Consumer as the Merchant knows it: its `OrgId` (`Consumer:...`) and display name.
- *
- * Ownership: strings are copied. Thread safety: only inside the offer callback, on its thread.
- */
-iotp_result iotp_offer_set_consumer(struct iotp_offer *offer, const char *org_id, const char *name);
-
-/**
- * Brand dependent (TPO, then TPO Selection, then Offer Response) or brand independent (the
- * default: TPO and Offer Response together), §9.1.2.
- *
- * Thread safety: only inside the offer callback, on its thread.
- */
-iotp_result iotp_offer_set_brand_dependent(struct iotp_offer *offer, bool brand_dependent);
-
-/**
- * Runs an Authentication Document Exchange first (§9.1.13) when true (default false).
- *
- * Thread safety: only inside the offer callback, on its thread.
- */
-iotp_result iotp_offer_set_authenticate_first(struct iotp_offer *offer, bool authenticate_first);
-
-/**
- * How long the offer is good for, in seconds (default 3600; must be positive).
- *
- * Thread safety: only inside the offer callback, on its thread.
- */
-iotp_result iotp_offer_set_valid_for(struct iotp_offer *offer, int64_t seconds);
-
-/**
- * Adds a payment: `direction` `Debit` (the Consumer pays) or `Credit` (the Consumer is
- * paid), an ISO 4217 `currency`, a decimal `amount` in major units (`39.90`), and the Brand
- * List's `short_desc`. One payment, or two for a value exchange (in order).
- *
- * Ownership: strings are copied. Thread safety: only inside the offer callback, on its thread.
- */
-iotp_result iotp_offer_add_payment(struct iotp_offer *offer, const char *direction, const char *currency, const char *amount, const char *short_desc);
-
-/**
- * Sets the delivery (purchases only): the method (`Post`, `Web`, `Email`), whether the
- * Payment Handler answers with the Delivery Response too (§9.1.5: Merchant, Payment Handler
- * and Delivery Handler are then one organisation), and what is delivered.
- *
- * Ownership: strings are copied. Thread safety: only inside the offer callback, on its thread.
- */
-iotp_result iotp_offer_set_delivery(struct iotp_offer *offer, const char *method, bool deliv_and_pay_resp, const char *description);
-
-/**
- * Sets where the goods go (the DelivTo postal address, needed for delivery by Post). Every
- * part may be NULL.
- *
- * Ownership: strings are copied. Thread safety: only inside the offer callback, on its thread.
- */
-iotp_result iotp_offer_set_deliver_to(struct iotp_offer *offer, const char *address_line1, const char *city_or_town, const char *state_or_region, const char *postal_code, const char *country);
-
-/**
- * For a refund: the `IotpTransId` of the purchase refunded (a RelatedTo component, §3.3.3).
- *
- * Ownership: strings are copied. Thread safety: only inside the offer callback, on its thread.
- */
-iotp_result iotp_offer_set_related_transaction(struct iotp_offer *offer, const char *iotp_trans_id);
-
-/**
- * Says how the delivery went: `ok` (CompletedOk) or not (Failed), the completion code
- * (§7.16.3: `Shipped`, `ShipPending`, `PermNotAvail`, `Unspecified`, ...), the Delivery
- * Handler's id for it (a tracking number) and the Delivery Note for the Consumer. A NULL
- * string keeps the default's.
- *
- * Ownership: strings are copied. Thread safety: only inside the delivery callback, on its
- * thread.
- */
-iotp_result iotp_delivery_result_set(struct iotp_delivery_result *result, bool ok, const char *completion_code, const char *deliv_handler_deliv_id, const char *note);
 
 /**
  * Reads a node configuration file (TOML); relative paths in it (`node.data_dir`,
@@ -879,6 +879,24 @@ iotp_result iotp_node_transaction(const struct iotp_node *node, const char *iotp
 iotp_result iotp_node_cancel(const struct iotp_node *node, const char *iotp_trans_id);
 
 /**
+ * The text of a result number: what it means, in a sentence. An unknown number gets
+ * "unknown result".
+ *
+ * Ownership: a static string; never free it. Thread safety: callable from any thread.
+ */
+const char *iotp_result_message(uint32_t result);
+
+/**
+ * The detail of the last call on the calling thread that did not return IOTP_RESULT_OK: the
+ * result's message and what went wrong (for a configuration, the setting at fault). NULL
+ * when no call on this thread has failed yet.
+ *
+ * Ownership: borrowed from the library; valid until the next failing call on the same thread
+ * (or the thread's end). Never free it. Thread safety: each thread has its own detail.
+ */
+const char *iotp_error_detail(void);
+
+/**
  * Releases a transaction and every string borrowed from it. NULL does nothing; a pointer
  * that is not a live transaction is refused.
  *
@@ -970,24 +988,6 @@ iotp_result iotp_transaction_receipt(const struct iotp_transaction *transaction,
  * `iotp_transaction_free`. Thread safety: any thread.
  */
 iotp_result iotp_transaction_receipt_part(const struct iotp_transaction *transaction, size_t receipt, size_t part, struct iotp_receipt_part *part_out);
-
-/**
- * The text of a result number: what it means, in a sentence. An unknown number gets
- * "unknown result".
- *
- * Ownership: a static string; never free it. Thread safety: callable from any thread.
- */
-const char *iotp_result_message(uint32_t result);
-
-/**
- * The detail of the last call on the calling thread that did not return IOTP_RESULT_OK: the
- * result's message and what went wrong (for a configuration, the setting at fault). NULL
- * when no call on this thread has failed yet.
- *
- * Ownership: borrowed from the library; valid until the next failing call on the same thread
- * (or the thread's end). Never free it. Thread safety: each thread has its own detail.
- */
-const char *iotp_error_detail(void);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -15,7 +15,9 @@
 //! - every export catches panics and checks its pointers for NULL (`handle::guard`).
 //!
 //! Modules: `message` (reports, canonical form, inspection, byte buffers), `node` (node
-//! configurations, callbacks, nodes, transactions), `result` (results and error details).
+//! configurations and nodes), `callbacks` (the application's callbacks), `lent` (what a
+//! callback fills in), `transaction` (a transaction's state and receipts), `result` (results
+//! and error details), `handle` (handles, arguments, the panic boundary).
 
 // The one crate of the workspace (with the plugin host) where `unsafe` is allowed: C hands us
 // raw pointers. Every unsafe block says why it is sound (`// SAFETY:`).
@@ -24,23 +26,27 @@
 // C names, as the header shows them (rustls-ffi does the same).
 #![allow(non_camel_case_types)]
 
+mod callbacks;
 mod handle;
+mod lent;
 mod message;
 mod node;
 mod result;
+mod transaction;
 
 #[cfg(test)]
 mod tests;
 
 use std::ffi::c_char;
 
-pub use message::{iotp_bytes, iotp_problem, iotp_report};
-pub use node::{
-    iotp_delivery_request, iotp_delivery_result, iotp_end, iotp_log_level, iotp_node,
-    iotp_node_config, iotp_offer, iotp_offer_summary, iotp_payment_option, iotp_receipt,
-    iotp_receipt_part, iotp_transaction,
+pub use callbacks::{
+    iotp_delivery_request, iotp_log_level, iotp_offer_summary, iotp_payment_option,
 };
+pub use lent::{iotp_delivery_result, iotp_offer};
+pub use message::{iotp_bytes, iotp_problem, iotp_report};
+pub use node::{iotp_node, iotp_node_config};
 pub use result::iotp_result;
+pub use transaction::{iotp_end, iotp_receipt, iotp_receipt_part, iotp_transaction};
 
 /// The major version of this library (the `version` of its Cargo.toml).
 pub const IOTP_VERSION_MAJOR: u32 = 0;

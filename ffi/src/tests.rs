@@ -14,10 +14,13 @@ use std::path::Path;
 use std::ptr::{null, null_mut};
 use std::sync::OnceLock;
 
+use crate::callbacks::*;
 use crate::handle::{guard, guard_or};
+use crate::lent::*;
 use crate::message::*;
 use crate::node::*;
 use crate::result::{Failure, iotp_error_detail, iotp_result, iotp_result_message};
+use crate::transaction::*;
 
 fn text<'a>(p: *const c_char) -> &'a str {
     assert!(!p.is_null());
@@ -676,7 +679,7 @@ fn every_result_of_the_header_is_known_here() {
 
 #[test]
 fn a_closed_gate_waits_for_running_callbacks_and_lets_none_in() {
-    let gate = std::sync::Arc::new(crate::node::Gate::default());
+    let gate = std::sync::Arc::new(crate::callbacks::Gate::default());
     let pass = gate.enter().unwrap();
     let closer = {
         let gate = gate.clone();
