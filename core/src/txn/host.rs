@@ -70,10 +70,23 @@ impl BridgeHost for Host<'_> {
     }
 
     fn log(&self, level: LogLevel, message: &str) {
-        self.log
-            .borrow_mut()
-            .push(format!("{level:?} [{}] {message}", self.namespace));
+        let line = format!("{level:?} [{}] {message}", self.namespace);
+        self.log.borrow_mut().push(line.clone());
+        BRIDGE_LOG.with(|log| log.borrow_mut().push(line));
     }
+}
+
+thread_local! {
+    /// The log lines bridges wrote during the engine call running on this thread; the engine's
+    /// entry points hand them to the host application as [`Event::Log`](super::Event::Log).
+    static BRIDGE_LOG: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Moves the bridges' log lines of this thread's engine call into `events`.
+pub(crate) fn drain_bridge_log(events: &mut Vec<super::Event>) {
+    BRIDGE_LOG.with(|log| {
+        events.extend(log.borrow_mut().drain(..).map(super::Event::Log));
+    });
 }
 
 /// Random bytes from the system (ring's SystemRandom); zeros if the system has none, which

@@ -263,7 +263,23 @@ impl Engine {
     /// Asks another role about a transaction (§9.2.1): the Merchant (Offer), the Payment
     /// Handler (Payment) or the Delivery Handler (Delivery). The Inquiry Response comes back
     /// as [`Event::InquiryAnswered`].
+    ///
+    /// Log lines the payment bridge writes meanwhile come out as [`Event::Log`].
     pub fn start_inquiry(
+        &mut self,
+        iotp_trans_id: &str,
+        inquiry: InquiryType,
+        now: i64,
+    ) -> Result<Outcome, EngineError> {
+        let mut out = self.start_inquiry_unlogged(iotp_trans_id, inquiry, now);
+        if let Ok(o) = &mut out {
+            host::drain_bridge_log(&mut o.events);
+        }
+        out
+    }
+
+    /// [`Engine::start_inquiry`], the bridges' log lines left where they are.
+    fn start_inquiry_unlogged(
         &mut self,
         iotp_trans_id: &str,
         inquiry: InquiryType,
@@ -496,7 +512,16 @@ impl Engine {
 
     /// Pings the IOTP server at `net_locn` (§9.2.2): an anonymous Ping Request in a new
     /// transaction. The answer comes back as [`Event::PingAnswered`].
+    ///
+    /// Log lines the payment bridge writes meanwhile come out as [`Event::Log`].
     pub fn start_ping(&mut self, net_locn: &str, now: i64) -> Outcome {
+        let mut out = self.start_ping_unlogged(net_locn, now);
+        host::drain_bridge_log(&mut out.events);
+        out
+    }
+
+    /// [`Engine::start_ping`], the bridges' log lines left where they are.
+    fn start_ping_unlogged(&mut self, net_locn: &str, now: i64) -> Outcome {
         let trans_id = self.new_trans_id(now);
         let mut ids = Ids::new("I1".into());
         let stamp = format_timestamp(now);

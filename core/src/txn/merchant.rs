@@ -21,7 +21,18 @@ impl Engine {
     /// Starts a transaction as the Merchant: builds the first message (TPO; TPO and Offer
     /// Response; or TPO and Authentication Request) from the offer. The message goes to the
     /// Consumer as the answer to its start-up request (RFC 2935 §3): [`Destination::Reply`].
+    ///
+    /// Log lines the payment bridge writes meanwhile come out as [`Event::Log`].
     pub fn start_offer(&mut self, offer: Offer, now: i64) -> Result<Outcome, EngineError> {
+        let mut out = self.start_offer_unlogged(offer, now);
+        if let Ok(o) = &mut out {
+            host::drain_bridge_log(&mut o.events);
+        }
+        out
+    }
+
+    /// [`Engine::start_offer`], the bridges' log lines left where they are.
+    fn start_offer_unlogged(&mut self, offer: Offer, now: i64) -> Result<Outcome, EngineError> {
         if !self.plays(&TradingRole::Merchant) {
             return Err(EngineError::Invalid(
                 "this node does not play the Merchant role".into(),

@@ -468,7 +468,16 @@ impl Engine {
     // Input processing (§4.5, §4.6)
 
     /// Processes one received message.
+    ///
+    /// Log lines the payment bridge writes meanwhile come out as [`Event::Log`].
     pub fn receive(&mut self, input: &[u8], now: i64) -> Outcome {
+        let mut out = self.receive_unlogged(input, now);
+        host::drain_bridge_log(&mut out.events);
+        out
+    }
+
+    /// [`Engine::receive`], the bridges' log lines left where they are.
+    fn receive_unlogged(&mut self, input: &[u8], now: i64) -> Outcome {
         let mut out = Outcome::default();
         let report = Report::read(input, &self.limits);
         let Some(trans_ref) = report
@@ -1516,7 +1525,18 @@ impl Engine {
     /// Cancels a transaction from this node's side (§3.10, §4.5.3): the Consumer at any time
     /// before it completes; a server role only between receiving a request and sending its
     /// response (the Payment Handler during Payment Exchanges). Pings cannot be cancelled.
+    ///
+    /// Log lines the payment bridge writes meanwhile come out as [`Event::Log`].
     pub fn cancel(&mut self, iotp_trans_id: &str, now: i64) -> Result<Outcome, EngineError> {
+        let mut out = self.cancel_unlogged(iotp_trans_id, now);
+        if let Ok(o) = &mut out {
+            host::drain_bridge_log(&mut o.events);
+        }
+        out
+    }
+
+    /// [`Engine::cancel`], the bridges' log lines left where they are.
+    fn cancel_unlogged(&mut self, iotp_trans_id: &str, now: i64) -> Result<Outcome, EngineError> {
         let mut out = Outcome::default();
         let roles: Vec<TradingRole> = self
             .config
@@ -1578,7 +1598,16 @@ impl Engine {
     }
 
     /// Retransmits requests whose response is overdue and times out transactions (§4.5.4).
+    ///
+    /// Log lines the payment bridge writes meanwhile come out as [`Event::Log`].
     pub fn wake(&mut self, now: i64) -> Outcome {
+        let mut out = self.wake_unlogged(now);
+        host::drain_bridge_log(&mut out.events);
+        out
+    }
+
+    /// [`Engine::wake`], the bridges' log lines left where they are.
+    fn wake_unlogged(&mut self, now: i64) -> Outcome {
         let mut out = Outcome::default();
         let mut due: Vec<TransactionKey> = self
             .live

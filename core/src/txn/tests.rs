@@ -1459,3 +1459,20 @@ fn warnings_beside_trading_blocks_are_reported_and_the_blocks_processed() {
         )));
     assert_eq!(net.finished(ph)[0].process_state, ProcessState::CompletedOk);
 }
+
+#[test]
+fn the_bridges_log_lines_come_out_as_log_events() {
+    let (mut net, n) = network("approve");
+    start(
+        &mut net,
+        n,
+        TransactionType::BaselinePurchase,
+        "brand-independent, payment only",
+    );
+    assert!(
+        net.events.iter().any(|(node, e)| node == "paymenthandler"
+            && matches!(e, Event::Log(line) if line.contains("mock payment") && line.contains("[iotp-rs mock scheme 1.0]"))),
+        "{:?}",
+        net.events
+    );
+}
