@@ -155,14 +155,15 @@ fn examples_run_under_valgrind() {
 /// The C section of the README (ffi/README.md): its example is `examples/c/minimal.c`.
 #[test]
 fn the_readme_example_is_minimal_c() {
-    let readme = fs::read_to_string(root().join("ffi/README.md")).unwrap();
+    let readme = fs::read_to_string(root().join("README.md")).unwrap();
     let minimal = fs::read_to_string(root().join("examples/c/minimal.c")).unwrap();
-    let start = readme.find("```c\n").unwrap() + "```c\n".len();
+    let section = readme.find("\n## C\n").expect("the README's C section");
+    let start = section + readme[section..].find("```c\n").unwrap() + "```c\n".len();
     let end = start + readme[start..].find("```").unwrap();
     assert_eq!(
         &readme[start..end],
         minimal,
-        "ffi/README.md's C example must equal examples/c/minimal.c"
+        "the README's C example must equal examples/c/minimal.c"
     );
 }
 
