@@ -12,6 +12,17 @@
 //! trust = ["tls/ca.pem"]                  # CA certificates for https net locations
 //! data_dir = "jane"                       # the Consumer's store and log; default:
 //!                                         # <wallet file without .toml>.d
+//!
+//! [[cards]]                               # cards for a card scheme (SCCD): registered with
+//! id = "my-visa"                          # the scheme (RFC 3867 ManagePaymentSoftware) in
+//! name = "Jane Consumer"                  # the Consumer's own store before paying;
+//! type = "VISA"                           # `instrument` names one by its id
+//! number = "4242424242424242"
+//! verification = "321"
+//! exp_month = 3
+//! exp_year = 2031
+//! postal_code = "54321"
+//! country = "US"
 //! ```
 //!
 //! Relative paths are relative to the wallet file. Without a wallet the defaults apply and the
@@ -50,6 +61,113 @@ pub(crate) struct Wallet {
     trust: Vec<PathBuf>,
     #[serde(default)]
     data_dir: Option<PathBuf>,
+    #[serde(default)]
+    cards: Vec<Card>,
+}
+
+/// A payment card of the wallet (for SCCD: its `SCCD-Card` fields, ECML v2).
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Card {
+    id: String,
+    name: String,
+    #[serde(rename = "type")]
+    card_type: String,
+    number: String,
+    #[serde(default)]
+    verification: Option<String>,
+    exp_month: u8,
+    exp_year: u16,
+    #[serde(default)]
+    postal_code: Option<String>,
+    #[serde(default)]
+    country: Option<String>,
+}
+
+impl std::fmt::Debug for Card {
+    /// The number and the verification value stay out of debug output.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Card")
+            .field("id", &self.id)
+            .field("type", &self.card_type)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Card {
+    /// The card as the ECML v2 document an `SCCD-Card` PackagedContent holds.
+    fn ecml(&self) -> Vec<u8> {
+        use iotp::xml::{XmlElement, XmlNode};
+        let el =
+            |name: &str, attributes: Vec<(&str, Option<String>)>, children: Vec<XmlElement>| {
+                XmlElement {
+                    name: name.into(),
+                    attributes: attributes
+                        .into_iter()
+                        .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v)))
+                        .collect(),
+                    children: children.into_iter().map(XmlNode::Element).collect(),
+                }
+            };
+        let card = el(
+            "Card",
+            vec![
+                ("id", Some(self.id.clone())),
+                ("Name", Some(self.name.clone())),
+                ("Type", Some(self.card_type.clone())),
+                ("Number", Some(self.number.clone())),
+                ("Verification", self.verification.clone()),
+            ],
+            vec![el(
+                "ExpDate",
+                vec![
+                    ("Month", Some(self.exp_month.to_string())),
+                    ("Year", Some(self.exp_year.to_string())),
+                ],
+                vec![],
+            )],
+        );
+        let mut children = vec![el("Payment", vec![], vec![card])];
+        if self.postal_code.is_some() || self.country.is_some() {
+            children.push(el(
+                "BillTo",
+                vec![],
+                vec![el(
+                    "Postal",
+                    vec![
+                        ("PostalCode", self.postal_code.clone()),
+                        ("CountryCode", self.country.clone()),
+                    ],
+                    vec![],
+                )],
+            ));
+        }
+        el("Ecom", vec![], children).to_xml().into_bytes()
+    }
+}
+
+/// Registers the wallet's cards with the Consumer's scheme (RFC 3867 ManagePaymentSoftware:
+/// `Action="Update"` for a card it has, else `"New"`).
+fn register_cards(node: &Node, cards: &[Card]) -> Result<(), String> {
+    for card in cards {
+        let request = |action: &str| iotp::payapi::ManagePaymentSoftware {
+            action: Some(action.into()),
+            offer: iotp::payapi::OfferContent {
+                pay_protocol: vec![iotp::msg::model::PackagedContent {
+                    name: Some("SCCD-Card".into()),
+                    content: iotp::msg::codes::ContentType::Xml,
+                    data: card.ecml(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        node.manage_payment_software(&request("Update"))
+            .or_else(|_| node.manage_payment_software(&request("New")))
+            .map_err(|e| format!("cards: {}: {e}", card.id))?;
+    }
+    Ok(())
 }
 
 fn default_org_id() -> String {
@@ -72,6 +190,7 @@ impl Default for Wallet {
             brand: None,
             trust: Vec::new(),
             data_dir: None,
+            cards: Vec::new(),
         }
     }
 }
@@ -200,6 +319,11 @@ pub(crate) fn run(args: &PayArgs, out: &mut impl Write) -> io::Result<Outcome> {
             return Ok(Outcome::Failure);
         }
     };
+    if let Err(e) = register_cards(&node, &wallet.cards) {
+        output::complain(format_args!("pay: {e}"));
+        node.shutdown();
+        return Ok(Outcome::Failure);
+    }
     let wait = args.timeout.map(Duration::from_secs);
     let result = node.pay(&args.url, wait);
     node.shutdown();

@@ -480,3 +480,54 @@ fn demo_with_the_sccd_scheme_skips_what_it_cannot_do() {
         assert_eq!(line["scheme"], "sccd");
     }
 }
+
+#[test]
+fn pay_registers_the_wallet_cards_and_pays_with_one_over_sccd() {
+    plugins();
+    build_rust_plugin(iotp_plugin_host::testing::RustPlugin::Package {
+        package: "iotp-plugin-sccd",
+        lib_name: "iotp_scheme_sccd",
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
+    let world = DemoWorld::new(dir.path(), plugins(), "sccd", true).unwrap();
+    let mut ph = Server::start(&world, DemoServer::PaymentHandler);
+    let mut merchant = Server::start(&world, DemoServer::Merchant);
+    const NUMBER: &str = "4242424242424242";
+    let wallet = dir.path().join("jane.toml");
+    std::fs::write(
+        &wallet,
+        format!(
+            "scheme = \"sccd\"\ninstrument = \"my-visa\"\ntrust = [\"tls/ca.pem\"]\n\n\
+             [[cards]]\nid = \"my-visa\"\nname = \"Jane Consumer\"\ntype = \"VISA\"\n\
+             number = \"{NUMBER}\"\nverification = \"321\"\nexp_month = 3\nexp_year = 2031\n\
+             postal_code = \"54321\"\ncountry = \"US\"\n"
+        ),
+    )
+    .unwrap();
+    let url = world.startup_url(&demo::inquiry_purchase());
+    let out = iotp(&["pay", &url, "--json", "--wallet", wallet.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["outcome"], "CompletedOk", "{answer}");
+    let receipt = answer["receipts"].to_string();
+    assert!(
+        receipt.contains("4242"),
+        "the receipt names the card's last digits: {receipt}"
+    );
+    assert!(!receipt.contains(NUMBER), "{receipt}");
+    merchant.stop();
+    ph.stop();
+    // The card number is in the Consumer's wallet and store, nowhere at the servers.
+    for server in [DemoServer::Merchant, DemoServer::PaymentHandler] {
+        for entry in std::fs::read_dir(world.node_dir(server.name())).unwrap() {
+            let path = entry.unwrap().path();
+            let bytes = std::fs::read(&path).unwrap();
+            assert!(
+                !bytes.windows(NUMBER.len()).any(|w| w == NUMBER.as_bytes()),
+                "{} holds the card number",
+                path.display()
+            );
+        }
+    }
+}

@@ -601,6 +601,18 @@ impl Node {
         }
     }
 
+    /// RFC 3867 `ManagePaymentSoftware` with the node's payment scheme: wallet administration,
+    /// such as registering a Consumer's card with SCCD.
+    pub fn manage_payment_software(
+        &self,
+        request: &iotp::payapi::ManagePaymentSoftware,
+    ) -> Result<iotp::payapi::ManagePaymentSoftwareResponse, NodeError> {
+        Ok(self
+            .inner
+            .engine()
+            .manage_payment_software(request, now_millis())?)
+    }
+
     /// Cancels a transaction this node takes part in, where the RFC allows it.
     pub fn cancel(&self, iotp_trans_id: &str) -> Result<(), NodeError> {
         let outcome = self.inner.engine().cancel(iotp_trans_id, now_millis())?;

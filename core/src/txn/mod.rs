@@ -1520,6 +1520,37 @@ impl Engine {
     }
 
     // -----------------------------------------------------------------------------------------
+    // Wallet administration
+
+    /// RFC 3867 `ManagePaymentSoftware` (wallet administration: registering a Consumer's card,
+    /// say) with the bridge of `request.protocol_id`, else the first. The bridge keeps what it
+    /// is given in its key-value space of this node's store.
+    pub fn manage_payment_software(
+        &mut self,
+        request: &crate::payapi::ManagePaymentSoftware,
+        now: i64,
+    ) -> Result<crate::payapi::ManagePaymentSoftwareResponse, EngineError> {
+        let index = request
+            .protocol_id
+            .as_ref()
+            .and_then(|p| {
+                self.bridge_infos
+                    .iter()
+                    .position(|i| i.protocols.contains(p))
+            })
+            .unwrap_or(0);
+        let (Some(bridge), Some(info)) = (self.bridges.get(index), self.bridge_infos.get(index))
+        else {
+            return Err(EngineError::Invalid(
+                "this node has no payment bridge".into(),
+            ));
+        };
+        let host = host::Host::new(&*self.store, &info.software_id, now);
+        // (The bridge's log lines come out with the engine's next outcome.)
+        Ok(bridge.manage_payment_software(&host, request)?)
+    }
+
+    // -----------------------------------------------------------------------------------------
     // Local requests: cancel, time-outs
 
     /// Cancels a transaction from this node's side (§3.10, §4.5.3): the Consumer at any time
