@@ -18,7 +18,6 @@ use crate::handle::{c_string, lend, opt_ptr};
 
 use crate::lent::{iotp_delivery_result, iotp_offer};
 
-
 /// The `userdata` pointer an application gives with a callback, handed back to it unchanged.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Userdata(pub(crate) *mut c_void);

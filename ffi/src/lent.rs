@@ -10,7 +10,6 @@ use iotp::txn::{DeliveryOffer, DeliveryResult, Offer, PaymentOffer};
 use crate::handle::{Handle, borrow_mut, guard, opt_str_arg, str_arg};
 use crate::result::{Failure, iotp_result};
 
-
 /// The offer being described in an offer callback. Lent by the library for the duration of
 /// the callback only; never freed by the application. Starts as a BaselinePurchase, brand
 /// independent, valid for an hour, with nothing else set.

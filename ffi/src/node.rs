@@ -22,7 +22,6 @@ use crate::callbacks::{
 use crate::lent::invalid;
 use crate::transaction::iotp_transaction;
 
-
 /// A node's configuration (the TOML of `iotp serve --config`: organisation, roles, data
 /// directory, plugins, transport, offers) and the application's callbacks.
 ///

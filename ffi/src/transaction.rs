@@ -9,7 +9,6 @@ use iotp::txn::{EndKind, TransactionOutcome};
 use crate::handle::{Handle, borrow, c_string, free, guard, guard_or, opt_ptr, out_arg, write_out};
 use crate::result::{Failure, iotp_result};
 
-
 /// How a transaction ended at a node.
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
