@@ -331,6 +331,35 @@ impl Node {
         Ok((answer.code.to_string(), answer.responders))
     }
 
+    /// Where a transaction stands at this node, as its store has it: None when unknown, else
+    /// a dict {"phase", "end", "process_state", "completion_code"} (the last three None while
+    /// it is open).
+    #[pyo3(signature = (iotp_trans_id, role="Consumer"))]
+    fn transaction_state<'py>(
+        &self,
+        py: Python<'py>,
+        iotp_trans_id: &str,
+        role: &str,
+    ) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let role = TradingRole::from_wire(role);
+        let state = py
+            .detach(|| self.node.transaction_state(iotp_trans_id, &role))
+            .map_err(|e| raise(py, e))?;
+        let Some((phase, end)) = state else {
+            return Ok(None);
+        };
+        let d = PyDict::new(py);
+        d.set_item("phase", format!("{phase:?}"))?;
+        d.set_item("end", end.as_ref().map(|(kind, _, _)| format!("{kind:?}")))?;
+        d.set_item("process_state", end.as_ref().map(|(_, s, _)| s.to_string()))?;
+        d.set_item(
+            "completion_code",
+            end.as_ref()
+                .and_then(|(_, _, c)| c.as_ref().map(ToString::to_string)),
+        )?;
+        Ok(Some(d))
+    }
+
     /// The messages of a transaction as this node stores them: (sent, document) pairs.
     #[pyo3(signature = (iotp_trans_id, role="Consumer"))]
     fn messages<'py>(
