@@ -333,8 +333,27 @@ fn a_payment_handler_killed_mid_payment_completes_every_payment_exactly_once() {
     let outcomes: Vec<_> = std::mem::take(&mut *outcomes.lock().unwrap());
     assert_eq!(outcomes.len(), THREADS * EACH);
     let mut payments = Vec::new();
+    let logs = || {
+        [
+            "consumer",
+            DemoServer::PaymentHandler.name(),
+            DemoServer::Merchant.name(),
+        ]
+        .iter()
+        .map(|n| {
+            let log =
+                std::fs::read_to_string(world.node_dir(n).join("node.log")).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(60).collect();
+            format!(
+                "== {n}\n{}",
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+    };
     for o in outcomes {
-        let o = o.expect("every payment reaches an outcome");
+        let o = o.unwrap_or_else(|e| panic!("every payment reaches an outcome: {e}\n{}", logs()));
         assert_eq!(o.process_state, ProcessState::CompletedOk, "{o:?}");
         assert_eq!(o.kind, EndKind::Completed);
         let pay_id = o.receipts[0].process_reference.clone().expect("a PayId");
@@ -427,6 +446,12 @@ fn the_readme_node_configuration_starts_a_node() {
 
 #[test]
 fn the_readme_wallet_reads() {
+    plugins();
+    build_rust_plugin(iotp_plugin_host::testing::RustPlugin::Package {
+        package: "iotp-plugin-sccd",
+        lib_name: "iotp_scheme_sccd",
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("tls")).unwrap();
     iotp_runtime::tls::LocalCa::create(&dir.path().join("tls"), "test CA").unwrap();
@@ -441,7 +466,8 @@ fn the_readme_wallet_reads() {
         "--timeout",
         "2",
     ]);
-    // Nothing listens there: the wallet was read, the node started, the startup request failed.
+    // Nothing listens there: the wallet was read, the node started, its card was registered
+    // with the scheme, and the startup request failed.
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
     assert!(err.contains("pay: http://127.0.0.1:"), "{err}");

@@ -51,6 +51,10 @@ pub const STARTUP_NAMESPACE: &str = "urn:iotp-rs:http-startup";
 /// The longest the timer thread sleeps before looking at the engine's next wake-up again.
 const TIMER_TICK: Duration = Duration::from_millis(250);
 
+/// How often the timer thread wakes the engine whatever it says, so that transactions due in
+/// the store but not loaded (a node just restarted) are retransmitted and timed out.
+const STORE_SWEEP: Duration = Duration::from_secs(1);
+
 /// Milliseconds since 1970-01-01T00:00:00Z by the system clock.
 pub fn now_millis() -> i64 {
     std::time::SystemTime::now()
@@ -978,15 +982,20 @@ impl Inner {
         self.timer_changed.notify_one();
     }
 
-    /// The timer thread: wakes the engine when it asks (retransmissions, time-outs).
+    /// The timer thread: wakes the engine when it asks (retransmissions, time-outs), and at
+    /// least every [`STORE_SWEEP`] for transactions that are due in the store but not loaded
+    /// (after a restart: [`Engine::next_wake`] knows only the loaded ones).
     fn timer_loop(&self) {
+        let mut swept = 0;
         loop {
             if self.stopping.load(Ordering::SeqCst) {
                 return;
             }
             let now = now_millis();
             let next = self.engine().next_wake();
-            if next.is_some_and(|t| t <= now) {
+            let sweep = now - swept >= STORE_SWEEP.as_millis() as i64;
+            if sweep || next.is_some_and(|t| t <= now) {
+                swept = now;
                 let outcome = self.engine().wake(now);
                 let (_, requests) = self.absorb(outcome, false);
                 self.queue(requests);

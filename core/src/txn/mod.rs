@@ -450,7 +450,7 @@ impl Engine {
         role: &TradingRole,
     ) -> Result<Option<(Phase, Option<EndState>)>, EngineError> {
         let key = key(iotp_trans_id, role);
-        Ok(self.load(&key)?.map(|t| {
+        let view = |t: &Txn| {
             (
                 t.st.phase,
                 t.st.ended.as_ref().map(|e| {
@@ -461,7 +461,16 @@ impl Engine {
                     )
                 }),
             )
-        }))
+        };
+        // Looked at where it is: a live transaction stays live (with its retransmissions).
+        if let Some(t) = self.live.get(&key) {
+            return Ok(Some(view(t)));
+        }
+        Ok(self
+            .store
+            .load(&key)?
+            .and_then(|r| Txn::from_record(&r))
+            .map(|t| view(&t)))
     }
 
     // -----------------------------------------------------------------------------------------

@@ -1476,3 +1476,30 @@ fn the_bridges_log_lines_come_out_as_log_events() {
         net.events
     );
 }
+
+#[test]
+fn looking_at_a_transaction_leaves_its_retransmissions_alone() {
+    // The Payment Request is lost; the Consumer's application asks where the transaction
+    // stands; the retransmission still goes out and the payment completes.
+    let (mut net, n) = network("approve");
+    net.set_fate(fate_for("PayReqBlk", "consumer", 1, Fate::Drop));
+    let trans = start(
+        &mut net,
+        n,
+        TransactionType::BaselinePurchase,
+        "brand-independent, payment only",
+    );
+    let state = net
+        .engine(n.consumer)
+        .transaction_state(&trans, &TradingRole::Consumer)
+        .expect("state");
+    assert!(matches!(state, Some((_, None))), "open: {state:?}");
+    assert!(
+        net.engine(n.consumer).next_wake().is_some(),
+        "still scheduled"
+    );
+    net.advance(31_000);
+    let done = net.finished(n.consumer);
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].process_state, ProcessState::CompletedOk);
+}
