@@ -36,6 +36,20 @@ fn plugins() -> &'static Path {
     })
 }
 
+/// The plugins, and the SCCD scheme beside them.
+fn sccd_plugin() {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    plugins();
+    BUILT.get_or_init(|| {
+        build_rust_plugin(iotp_plugin_host::testing::RustPlugin::Package {
+            package: "iotp-plugin-sccd",
+            lib_name: "iotp_scheme_sccd",
+        })
+        .map(|_| ())
+        .unwrap_or_else(|e| panic!("{e}"));
+    });
+}
+
 fn iotp(args: &[&str]) -> Output {
     plugins();
     Command::new(env!("CARGO_BIN_EXE_iotp"))
@@ -446,12 +460,7 @@ fn the_readme_node_configuration_starts_a_node() {
 
 #[test]
 fn the_readme_wallet_reads() {
-    plugins();
-    build_rust_plugin(iotp_plugin_host::testing::RustPlugin::Package {
-        package: "iotp-plugin-sccd",
-        lib_name: "iotp_scheme_sccd",
-    })
-    .unwrap_or_else(|e| panic!("{e}"));
+    sccd_plugin();
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("tls")).unwrap();
     iotp_runtime::tls::LocalCa::create(&dir.path().join("tls"), "test CA").unwrap();
@@ -476,12 +485,7 @@ fn the_readme_wallet_reads() {
 
 #[test]
 fn demo_with_the_sccd_scheme_skips_what_it_cannot_do() {
-    plugins();
-    build_rust_plugin(iotp_plugin_host::testing::RustPlugin::Package {
-        package: "iotp-plugin-sccd",
-        lib_name: "iotp_scheme_sccd",
-    })
-    .unwrap_or_else(|e| panic!("{e}"));
+    sccd_plugin();
     let out = iotp(&["demo", "--json", "--scheme", "sccd"]);
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
@@ -509,12 +513,7 @@ fn demo_with_the_sccd_scheme_skips_what_it_cannot_do() {
 
 #[test]
 fn pay_registers_the_wallet_cards_and_pays_with_one_over_sccd() {
-    plugins();
-    build_rust_plugin(iotp_plugin_host::testing::RustPlugin::Package {
-        package: "iotp-plugin-sccd",
-        lib_name: "iotp_scheme_sccd",
-    })
-    .unwrap_or_else(|e| panic!("{e}"));
+    sccd_plugin();
     let dir = tempfile::tempdir().unwrap();
     let world = DemoWorld::new(dir.path(), plugins(), "sccd", true).unwrap();
     let mut ph = Server::start(&world, DemoServer::PaymentHandler);

@@ -611,20 +611,7 @@ fn an_unidentifiable_message_is_answered_in_a_new_transaction() {
 
 #[test]
 fn a_message_still_being_processed_gets_msg_being_proc() {
-    let (mut net, n) = network("approve");
-    net.set_fate(fate_for("PayReqBlk", "consumer", 1, Fate::Drop));
-    let trans = start(
-        &mut net,
-        n,
-        TransactionType::BaselinePurchase,
-        "brand-independent, payment only",
-    );
-    let req = net
-        .messages_of(&trans)
-        .into_iter()
-        .find(|e| has_block(&e.xml, "PayReqBlk"))
-        .map(|e| e.xml.clone())
-        .expect("sent");
+    let (mut net, n, _, req) = lost_payment_request();
     // Another worker of the Payment Handler has begun processing the same message.
     let digest = super::sha256(
         crate::msg::IotpMessage::from_xml(&req)
@@ -651,20 +638,7 @@ fn an_overloaded_server_answers_system_busy() {
     cfg.max_open_transactions = 0;
     let mut ph = Engine::new(cfg, Arc::new(crate::store::MemoryStore::new()))
         .with_bridge(Arc::new(crate::payapi::mock::MockScheme::new(None)));
-    let (mut net, n) = network("approve");
-    net.set_fate(fate_for("PayReqBlk", "consumer", 1, Fate::Drop));
-    let trans = start(
-        &mut net,
-        n,
-        TransactionType::BaselinePurchase,
-        "brand-independent, payment only",
-    );
-    let req = net
-        .messages_of(&trans)
-        .into_iter()
-        .find(|e| has_block(&e.xml, "PayReqBlk"))
-        .map(|e| e.xml.clone())
-        .expect("sent");
+    let (net, _, _, req) = lost_payment_request();
     let out = ph.receive(&req, net.now);
     assert_eq!(
         error_codes(&out.reply().expect("answered").xml),
@@ -1141,20 +1115,7 @@ fn the_payment_handler_keeps_no_payment_data_of_the_consumer() {
 
 #[test]
 fn a_payment_request_for_another_payment_handler_is_refused() {
-    let (mut net, n) = network("approve");
-    net.set_fate(fate_for("PayReqBlk", "consumer", 1, Fate::Drop));
-    let trans = start(
-        &mut net,
-        n,
-        TransactionType::BaselinePurchase,
-        "brand-independent, payment only",
-    );
-    let req = net
-        .messages_of(&trans)
-        .into_iter()
-        .find(|e| has_block(&e.xml, "PayReqBlk"))
-        .map(|e| e.xml.clone())
-        .expect("sent");
+    let (mut net, n, trans, req) = lost_payment_request();
     let mut other = world::bank();
     other.org_id = "other-bank.example".into();
     let mut ph = Engine::new(
@@ -1265,20 +1226,7 @@ impl crate::store::Store for BrokenStore {
 
 #[test]
 fn nothing_leaves_a_node_whose_store_cannot_commit() {
-    let (mut net, n) = network("approve");
-    net.set_fate(fate_for("PayReqBlk", "consumer", 1, Fate::Drop));
-    let trans = start(
-        &mut net,
-        n,
-        TransactionType::BaselinePurchase,
-        "brand-independent, payment only",
-    );
-    let req = net
-        .messages_of(&trans)
-        .into_iter()
-        .find(|e| has_block(&e.xml, "PayReqBlk"))
-        .map(|e| e.xml.clone())
-        .expect("sent");
+    let (net, _, _, req) = lost_payment_request();
     let mut ph = Engine::new(
         EngineConfig::new(world::bank()),
         Arc::new(BrokenStore::default()),
@@ -1324,20 +1272,7 @@ fn a_payment_request_processed_again_after_a_lost_commit_is_not_authorised_twice
     // then its commit fails (as if the process were killed before it): nothing is sent. The
     // Consumer retransmits; the Payment Handler, restarted on the same store, processes the
     // request afresh with the same PayId, and the scheme answers from its record.
-    let (mut net, n) = network("approve");
-    net.set_fate(fate_for("PayReqBlk", "consumer", 1, Fate::Drop));
-    let trans = start(
-        &mut net,
-        n,
-        TransactionType::BaselinePurchase,
-        "brand-independent, payment only",
-    );
-    let req = net
-        .messages_of(&trans)
-        .into_iter()
-        .find(|e| has_block(&e.xml, "PayReqBlk"))
-        .map(|e| e.xml.clone())
-        .expect("sent");
+    let (net, _, trans, req) = lost_payment_request();
     let message = IotpMessage::from_xml(&req).expect("readable");
     let request = message
         .blocks
@@ -1502,4 +1437,24 @@ fn looking_at_a_transaction_leaves_its_retransmissions_alone() {
     let done = net.finished(n.consumer);
     assert_eq!(done.len(), 1);
     assert_eq!(done[0].process_state, ProcessState::CompletedOk);
+}
+
+/// A payment-only purchase whose Payment Request the network lost: the network, its nodes, the
+/// transaction and the request's bytes (for a Payment Handler of the test's own).
+fn lost_payment_request() -> (Checked, DemoNodes, String, Arc<[u8]>) {
+    let (mut net, n) = network("approve");
+    net.set_fate(fate_for("PayReqBlk", "consumer", 1, Fate::Drop));
+    let trans = start(
+        &mut net,
+        n,
+        TransactionType::BaselinePurchase,
+        "brand-independent, payment only",
+    );
+    let req = net
+        .messages_of(&trans)
+        .into_iter()
+        .find(|e| has_block(&e.xml, "PayReqBlk"))
+        .map(|e| e.xml.clone())
+        .expect("sent");
+    (net, n, trans, req)
 }
