@@ -13,7 +13,7 @@ use iotp::msg::codes::{
 use iotp::txn::harness::{self, Scenario};
 use iotp::txn::{ConsumerApp, OfferSummary, PaymentOption};
 use iotp_runtime::demo::{self, DemoServer, DemoWorld};
-use iotp_runtime::node::default_plugin_dir;
+use iotp_runtime::node::{default_plugin_dir, plugin_path};
 use iotp_runtime::{Node, NodeApps, NodeError, Tap, Traffic};
 
 use crate::DemoArgs;
@@ -39,8 +39,8 @@ impl DemoWallet {
 impl ConsumerApp for DemoWallet {
     fn choose(
         &self,
-        _offer: &OfferSummary,
-        _direction: &PayDirection,
+        offer: &OfferSummary,
+        direction: &PayDirection,
         options: &[PaymentOption],
     ) -> Option<usize> {
         let wanted = self
@@ -48,20 +48,8 @@ impl ConsumerApp for DemoWallet {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
-        options
-            .iter()
-            .position(|o| o.instrument_id.as_deref() == Some(wanted.as_str()))
-            .or((!options.is_empty()).then_some(0))
+        harness::PickInstrument(wanted).choose(offer, direction, options)
     }
-}
-
-/// The plugin file of a scheme or transport in `dir`.
-pub(crate) fn plugin_file(dir: &Path, kind: &str, name: &str) -> PathBuf {
-    dir.join(format!(
-        "{}iotp_{kind}_{name}{}",
-        std::env::consts::DLL_PREFIX,
-        std::env::consts::DLL_SUFFIX
-    ))
 }
 
 /// The plugin directory (`--plugin-dir`, else next to this executable), checked to hold the
@@ -71,7 +59,7 @@ pub(crate) fn plugin_dir(given: Option<&Path>) -> Result<PathBuf, String> {
         .map(Path::to_path_buf)
         .or_else(default_plugin_dir)
         .ok_or("cannot find the plugin directory; give --plugin-dir")?;
-    let transport = plugin_file(&dir, "transport", "http");
+    let transport = plugin_path(&dir, "transport", "http");
     if !transport.is_file() {
         return Err(format!(
             "{} is missing: build the plugins with `cargo build --release --workspace` \
@@ -86,7 +74,7 @@ pub(crate) fn plugin_dir(given: Option<&Path>) -> Result<PathBuf, String> {
 fn schemes(dir: &Path, asked: &[String]) -> Result<Vec<String>, String> {
     if !asked.is_empty() {
         for name in asked {
-            let file = plugin_file(dir, "scheme", name);
+            let file = plugin_path(dir, "scheme", name);
             if !file.is_file() {
                 return Err(format!("--scheme {name}: {} is missing", file.display()));
             }
@@ -115,7 +103,7 @@ fn schemes(dir: &Path, asked: &[String]) -> Result<Vec<String>, String> {
 /// Whether a scheme plugin claims an authentication algorithm (read from its descriptor,
 /// without running it).
 fn scheme_authenticates(dir: &Path, scheme: &str) -> Result<bool, String> {
-    let file = plugin_file(dir, "scheme", scheme);
+    let file = plugin_path(dir, "scheme", scheme);
     let descriptor = iotp_plugin_host::inspect(&file).map_err(|e| e.to_string())?;
     let claims = iotp_plugin_host::read_claims(&file, &descriptor).map_err(|e| e.to_string())?;
     Ok(!claims.auth_algorithms.is_empty())

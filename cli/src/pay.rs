@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use iotp::msg::codes::ProcessState;
-use iotp::txn::{EngineConfig, OrgConfig, RoleEndpoint, TransactionOutcome};
+use iotp::txn::{EngineConfig, OrgConfig, TransactionOutcome};
 use iotp_runtime::config::{
     ConsumerSection, MerchantSection, NodeConfig, NodeSection, PluginsSection,
 };
@@ -218,20 +218,7 @@ impl Wallet {
 
     /// The Consumer node's configuration.
     pub(crate) fn node_config(&self, data_dir: PathBuf, plugin_dir: Option<PathBuf>) -> NodeConfig {
-        let org = OrgConfig {
-            org_id: self.org_id.clone(),
-            legal_name: None,
-            short_desc: self.name.clone(),
-            roles: vec![RoleEndpoint {
-                role: "Consumer".into(),
-                msg_id_prefix: "C".into(),
-                net_locn: None,
-                cancel_net_locn: None,
-                error_net_locn: None,
-                error_log_net_locn: None,
-            }],
-            legal_address: None,
-        };
+        let org = OrgConfig::consumer(&self.org_id, &self.name);
         let trust: Vec<String> = self.trust.iter().map(|t| t.display().to_string()).collect();
         let transport = serde_json::from_value(serde_json::json!({
             "listeners": [],

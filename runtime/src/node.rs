@@ -252,7 +252,8 @@ impl ConsumerApp for ConfiguredConsumer {
     }
 }
 
-fn plugin_path(dir: &Path, kind: &str, name: &str) -> PathBuf {
+/// The file of a plugin: `<dir>/libiotp_<kind>_<name>.so` (`kind`: `scheme` or `transport`).
+pub fn plugin_path(dir: &Path, kind: &str, name: &str) -> PathBuf {
     dir.join(format!(
         "{}iotp_{kind}_{name}{}",
         std::env::consts::DLL_PREFIX,
@@ -714,11 +715,7 @@ fn log_lines(outcome: &Outcome) -> String {
 /// Whether a document is a startup request (its root element in [`STARTUP_NAMESPACE`]).
 fn is_startup(message: &[u8]) -> bool {
     let head = &message[..message.len().min(256)];
-    memchr_find(head, b"IotpStartupRequest")
-}
-
-fn memchr_find(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
+    memchr::memmem::find(head, b"IotpStartupRequest").is_some()
 }
 
 impl Inner {

@@ -87,6 +87,25 @@ pub struct Address {
 }
 
 impl OrgConfig {
+    /// A Consumer (`OrgId` `Consumer:…`, §7.6): the one role, message ID prefix `C`, no net
+    /// locations (the Consumer is the client).
+    pub fn consumer(org_id: &str, name: &str) -> OrgConfig {
+        OrgConfig {
+            org_id: org_id.into(),
+            legal_name: None,
+            short_desc: name.into(),
+            roles: vec![RoleEndpoint {
+                role: "Consumer".into(),
+                msg_id_prefix: "C".into(),
+                net_locn: None,
+                cancel_net_locn: None,
+                error_net_locn: None,
+                error_log_net_locn: None,
+            }],
+            legal_address: None,
+        }
+    }
+
     /// The endpoint of a role, if the organisation plays it.
     pub fn endpoint(&self, role: &TradingRole) -> Option<&RoleEndpoint> {
         self.roles.iter().find(|r| &r.trading_role() == role)

@@ -374,20 +374,7 @@ pub mod world {
     }
     /// The Consumer.
     pub fn consumer() -> OrgConfig {
-        OrgConfig {
-            org_id: "Consumer:jane/shop.example".into(),
-            legal_name: None,
-            short_desc: "Jane Consumer".into(),
-            roles: vec![RoleEndpoint {
-                role: "Consumer".into(),
-                msg_id_prefix: "C".into(),
-                net_locn: None,
-                cancel_net_locn: None,
-                error_net_locn: None,
-                error_log_net_locn: None,
-            }],
-            legal_address: None,
-        }
+        OrgConfig::consumer("Consumer:jane/shop.example", "Jane Consumer")
     }
 }
 
