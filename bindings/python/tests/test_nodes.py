@@ -8,79 +8,13 @@ import asyncio
 import pathlib
 import threading
 from typing import Any, Iterator, Optional
-from wsgiref.simple_server import WSGIRequestHandler, make_server
+from wsgiref.simple_server import make_server
 
 import pytest
+from conftest import (Quiet, books, consumer_config, merchant_config, open_shop, payment_handler_config,
+                      readme_python_block)
 
 import iotp
-
-
-class Quiet(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-def org(org_id: str, name: str, role: str, prefix: str, base: Optional[str]) -> str:
-    locations = (
-        f'net_locn = "{base}/iotp/{role.lower()}"\n'
-        f'cancel_net_locn = "{base}/iotp/cancelled"\n'
-        f'error_net_locn = "{base}/iotp/error"\n'
-        if base
-        else ""
-    )
-    return (
-        f'org_id = "{org_id}"\nshort_desc = "{name}"\n'
-        + ("" if role == "Consumer" else f'legal_name = "{name} Ltd."\n')
-        + f'[[{{table}}.roles]]\nrole = "{role}"\nmsg_id_prefix = "{prefix}"\n{locations}'
-    )
-
-
-def payment_handler_config(dir: pathlib.Path, plugins: pathlib.Path, port: int) -> str:
-    return (
-        f'[node]\nname = "payment-handler"\ndata_dir = "{dir}/ph"\n\n[engine.org]\n'
-        + org("pay.example", "Example Payments", "PaymentHandler", "P", f"http://127.0.0.1:{port}").replace("{table}", "engine.org")
-        + f'\n[plugins]\ndir = "{plugins}"\nscheme = "mock"\n'
-    )
-
-
-def merchant_config(dir: pathlib.Path, plugins: pathlib.Path, port: int, ph_port: int) -> str:
-    return (
-        f'[node]\nname = "merchant"\ndata_dir = "{dir}/merchant"\n\n'
-        f'[engine]\nsuccess_net_locn = "http://127.0.0.1:{port}/thanks"\n[engine.org]\n'
-        + org("shop.example", "Example Shop", "Merchant", "M", f"http://127.0.0.1:{port}").replace("{table}", "engine.org")
-        + "\n[[engine.partners]]\n"
-        + org("pay.example", "Example Payments", "PaymentHandler", "P", f"http://127.0.0.1:{ph_port}").replace("{table}", "engine.partners")
-        + f'\n[plugins]\ndir = "{plugins}"\nscheme = "mock"\n'
-    )
-
-
-def consumer_config(dir: pathlib.Path, plugins: pathlib.Path) -> str:
-    return (
-        f'[node]\nname = "consumer"\ndata_dir = "{dir}/consumer"\n\n[engine.org]\n'
-        + org("Consumer:jane/shop.example", "Jane", "Consumer", "C", None).replace("{table}", "engine.org")
-        + f'\n[plugins]\ndir = "{plugins}"\nscheme = "mock"\ntransport = "http"\n'
-        + "\n[transport]\nlisteners = []\n"
-    )
-
-
-def books(target: str) -> Optional[dict[str, Any]]:
-    """The Merchant's offer callback: prices an order named by the startup path."""
-    if not target.startswith("/pay/books"):
-        return None
-    return {
-        "trans_type": "BaselinePurchase",
-        "brand_dependent": False,
-        "authenticate_first": False,
-        "short_desc": "Two books",
-        "order_identifier": "ORDER-PY-1",
-        "order_desc": "Two paperback books",
-        "applicable_law": "The laws of England and Wales",
-        "consumer_org_id": "Consumer:jane/shop.example",
-        "consumer_name": "Jane",
-        "payments": [{"direction": "Debit", "currency": "USD", "amount": "39.95", "short_desc": "Books"}],
-        "delivery": None,
-        "valid_for_secs": 3600,
-    }
 
 
 def serve(app: Any) -> tuple[Any, int]:
@@ -91,22 +25,9 @@ def serve(app: Any) -> tuple[Any, int]:
 
 @pytest.fixture
 def shop(tmp_path: pathlib.Path, plugin_dir: pathlib.Path) -> Iterator[tuple[str, iotp.Node, iotp.Node]]:
-    """A Merchant and a Payment Handler, each a node in a WSGI app served by wsgiref."""
-    ph_server = make_server("127.0.0.1", 0, lambda e, s: [], handler_class=Quiet)
-    ph_port = ph_server.server_port
-    merchant_server = make_server("127.0.0.1", 0, lambda e, s: [], handler_class=Quiet)
-    port = merchant_server.server_port
-    ph = iotp.Node(payment_handler_config(tmp_path, plugin_dir, ph_port))
-    merchant = iotp.Node(merchant_config(tmp_path, plugin_dir, port, ph_port), offers=books)
-    ph_server.set_app(iotp.WsgiApp(ph))
-    merchant_server.set_app(iotp.WsgiApp(merchant))
-    for s in (ph_server, merchant_server):
-        threading.Thread(target=s.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{port}", merchant, ph
-    for s in (ph_server, merchant_server):
-        s.shutdown()
-    merchant.close()
-    ph.close()
+    """A Merchant and a Payment Handler (with the mock scheme plugin) in WSGI apps."""
+    with open_shop(tmp_path, plugin_dir) as opened:
+        yield opened
 
 
 def test_a_purchase_through_wsgi_apps(shop: tuple[str, iotp.Node, iotp.Node], tmp_path: pathlib.Path,
@@ -185,9 +106,7 @@ def test_the_asgi_app_answers_like_the_wsgi_app(tmp_path: pathlib.Path, plugin_d
 
 
 def test_the_readme_python_block_runs(repo: pathlib.Path, tmp_path: pathlib.Path, plugin_dir: pathlib.Path) -> None:
-    readme = (repo / "README.md").read_text()
-    start = readme.index("```python\n", readme.index("## Python")) + len("```python\n")
-    block = readme[start:readme.index("```", start)]
+    block = readme_python_block(repo, "## Python")
     valid = next(p for p in sorted((repo / "tests/data/valid").rglob("*.xml")) if not iotp.validate(p.read_bytes()))
     names: dict[str, Any] = {
         "data": valid.read_bytes(),

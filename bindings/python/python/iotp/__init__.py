@@ -27,11 +27,12 @@ from ._iotp import (
     validate,
 )
 from .asgi import AsgiApp
-from .bridge import NotSupported, PaymentBridge
+from .bridge import BusinessError, NotSupported, PaymentBridge, SchemeError
 from .wsgi import WsgiApp
 
 __all__ = [
     "AsgiApp",
+    "BusinessError",
     "ConfigError",
     "Element",
     "Host",
@@ -44,6 +45,7 @@ __all__ = [
     "PaymentBridge",
     "Receipt",
     "RefusedError",
+    "SchemeError",
     "TimeoutError",
     "TransportError",
     "ValidationError",
