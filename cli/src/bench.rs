@@ -1,5 +1,7 @@
-//! `iotp bench http`: complete purchases per second over loopback HTTP.
+//! `iotp bench http`: complete purchases per second over loopback HTTP; `iotp bench read`: the
+//! time to read (parse and fully validate) a message, with this executable's allocator.
 //!
+//! For `bench http`:
 //! Starts a Merchant and a Payment Handler as `iotp serve` processes (mock scheme, durable
 //! SQLite stores, plain HTTP, no signatures) and runs `--concurrency` Consumers in this
 //! process for `--seconds`, each paying the brand-independent, payment-only purchase (three
@@ -16,10 +18,10 @@ use iotp_runtime::demo::{self, DemoServer, DemoWorld};
 use iotp_runtime::{Node, NodeApps};
 use serde::Serialize;
 
-use crate::BenchHttpArgs;
 use crate::network::plugin_dir;
 use crate::output::{self, Outcome};
 use crate::servers;
+use crate::{BenchHttpArgs, BenchReadArgs};
 
 /// The figures.
 #[derive(Debug, Serialize)]
@@ -68,6 +70,70 @@ pub(crate) fn run(args: &BenchHttpArgs, out: &mut impl Write) -> io::Result<Outc
             Ok(Outcome::Failure)
         }
     }
+}
+
+/// One file's reading figures.
+#[derive(Debug, Serialize)]
+struct ReadJson<'a> {
+    file: &'a str,
+    bytes: usize,
+    reads: u64,
+    us_per_read: f64,
+    /// Problems the read reports (errors and warnings): building them is part of the work.
+    errors: usize,
+}
+
+/// Runs `bench read`: each file for `--seconds` after a short warm-up.
+pub(crate) fn read(args: &BenchReadArgs, out: &mut impl Write) -> io::Result<Outcome> {
+    let limits = iotp::Limits::default();
+    let mut buf = Vec::new();
+    for path in &args.files {
+        match crate::input::read_limited(path, &limits, &mut buf) {
+            Ok(None) => {}
+            Ok(Some(too_large)) => {
+                output::complain(format_args!("{}: {}", path.display(), too_large.message));
+                return Ok(Outcome::Failure);
+            }
+            Err(e) => {
+                output::complain_file(path, &e);
+                return Ok(Outcome::Failure);
+            }
+        }
+        let errors = iotp::Report::read(&buf, &limits).errors.len();
+        let budget = Duration::from_secs(args.seconds.max(1));
+        let warm_up = Instant::now();
+        while warm_up.elapsed() < budget / 10 {
+            std::hint::black_box(iotp::Report::read(std::hint::black_box(&buf), &limits));
+        }
+        let start = Instant::now();
+        let mut reads = 0u64;
+        // Timed in batches of 64 reads, so that reading the clock costs nothing measurable.
+        while start.elapsed() < budget {
+            for _ in 0..64 {
+                std::hint::black_box(iotp::Report::read(std::hint::black_box(&buf), &limits));
+            }
+            reads += 64;
+        }
+        let figures = ReadJson {
+            file: &path.to_string_lossy(),
+            bytes: buf.len(),
+            reads,
+            us_per_read: start.elapsed().as_secs_f64() * 1e6 / reads as f64,
+            errors,
+        };
+        if args.json {
+            let mut ser = serde_json::Serializer::with_formatter(&mut *out, output::SpacedJson);
+            figures.serialize(&mut ser)?;
+            out.write_all(b"\n")?;
+        } else {
+            writeln!(
+                out,
+                "{}: {} bytes, {:.2} us per read ({} reads, {} problems reported)",
+                figures.file, figures.bytes, figures.us_per_read, figures.reads, figures.errors
+            )?;
+        }
+    }
+    Ok(Outcome::Valid)
 }
 
 fn measure(args: &BenchHttpArgs) -> Result<BenchJson, String> {

@@ -994,3 +994,39 @@ fn plugin_inspect_of_what_is_no_plugin_exits_2() {
     let output = iotp(&["plugin", "inspect"]);
     assert_eq!(output.status.code(), Some(2));
 }
+
+#[test]
+fn bench_read_reports_each_file_and_refuses_a_missing_one() {
+    let six_k = sample("tpo_offer_6k.xml");
+    let ping = sample("ping.xml");
+    let output = iotp_paths(
+        &["bench", "read", "--seconds", "1", "--json"],
+        &[&six_k, &ping],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let lines = json_lines(&output);
+    assert_eq!(lines.len(), 2);
+    for (line, path) in lines.iter().zip([&six_k, &ping]) {
+        assert_eq!(
+            keys(line),
+            BTreeSet::from(["file", "bytes", "reads", "us_per_read", "errors"])
+        );
+        assert_eq!(line["file"], path.to_str().unwrap());
+        assert_eq!(line["bytes"], fs::metadata(path).unwrap().len());
+        assert!(line["reads"].as_u64().unwrap() >= 64);
+        assert!(line["us_per_read"].as_f64().unwrap() > 0.0);
+    }
+    // The same problems as `iotp validate` reports for the file.
+    let validated = json_lines(&iotp_paths(&["validate", "--json"], &[&six_k]));
+    assert_eq!(
+        lines[0]["errors"].as_u64().unwrap() as usize,
+        validated[0]["errors"].as_array().unwrap().len()
+    );
+    let output = iotp(&["bench", "read", "--seconds", "1", "no-such-file.xml"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("no-such-file.xml"),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -15,6 +15,11 @@ mod node;
 
 use pyo3::prelude::*;
 
+/// mimalloc for the extension's own (Rust) allocations; Python's allocator is untouched. A read
+/// allocates a few hundred small strings, and glibc's allocator is a quarter of its time.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The native module.
 #[pymodule]
 fn _iotp(m: &Bound<'_, PyModule>) -> PyResult<()> {
