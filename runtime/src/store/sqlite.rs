@@ -12,13 +12,13 @@
 //!
 //! [`Store::commit`] writes every record and replay entry it is given in one
 //! `BEGIN IMMEDIATE` transaction: all of it is written, or (on any error) none of it.
-//! The single-row operations are each one SQLite transaction, atomic against other
-//! connections to the same file. `kv_*` writes are durable when they return (a scheme may log
-//! an intent before calling out). The replay cache's "in progress" marks (`replay_begin`,
-//! `replay_forget`) are written with `synchronous=NORMAL`: not fsynced themselves, they become
-//! durable with the next commit; nothing is acknowledged on them, and a mark lost in a crash
-//! only means a retransmission is processed again. Opening the file removes the marks a
-//! previous process left (they are stale: nothing processes those messages any more).
+//! The single-row operations are each one SQLite transaction. `kv_*` writes are durable when
+//! they return (a scheme may log an intent before calling out). The replay cache's "in
+//! progress" marks (`replay_begin`, `replay_forget`) are kept in memory, beside the durable
+//! "answered" entries: nothing is acknowledged on a mark, a mark cannot outlive the process
+//! that processes its message (one node owns its file), and a message whose processing a crash
+//! interrupted must be processed afresh when it is sent again, not told `MsgBeingProc`. (Files
+//! written by earlier versions may hold "in progress" rows; opening the file removes them.)
 //!
 //! One node owns its file: the connection runs with `locking_mode=EXCLUSIVE`, holding
 //! SQLite's lock from its first write until it closes, instead of taking and releasing file
@@ -50,6 +50,7 @@
 //! removes any beyond the committed list, so [`Store::load`] returns exactly the list last
 //! committed while an ordinary commit costs one row per new message.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -112,10 +113,13 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// The engine's [`Store`] in an SQLite file. See the [module documentation](self) for the
 /// durability promise and the schema.
 ///
-/// One connection behind a mutex: operations from several threads are serialised. Several
-/// processes may open the same file (WAL, `BEGIN IMMEDIATE`, a busy timeout).
+/// One connection behind a mutex: operations from several threads are serialised. One node
+/// owns the file (`locking_mode=EXCLUSIVE`).
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    /// The replay cache's "in progress" marks (digest → when processing began). Locked after
+    /// `conn`, never before it, so that the marks and the durable entries change together.
+    marks: Mutex<HashMap<MessageDigest, i64>>,
     path: Option<PathBuf>,
 }
 
@@ -124,26 +128,6 @@ impl std::fmt::Debug for SqliteStore {
         f.debug_struct("SqliteStore")
             .field("path", &self.path)
             .finish_non_exhaustive()
-    }
-}
-
-/// Runs `f` with `synchronous=NORMAL`, then restores `FULL` (on every path). In WAL mode its
-/// writes are atomic but not fsynced: they become durable with the next `FULL` commit, whose
-/// fsync of the write-ahead log covers every frame before it. Only for writes nothing is
-/// acknowledged on (the replay cache's "in progress" marks).
-fn unsynced<T>(
-    conn: &mut Connection,
-    f: impl FnOnce(&mut Connection) -> StoreResult<T>,
-) -> StoreResult<T> {
-    conn.pragma_update(None, "synchronous", "NORMAL")
-        .map_err(|e| sql("setting synchronous=NORMAL", e))?;
-    let result = f(conn);
-    let restored = conn
-        .pragma_update(None, "synchronous", "FULL")
-        .map_err(|e| sql("restoring synchronous=FULL", e));
-    match (result, restored) {
-        (Ok(v), Ok(())) => Ok(v),
-        (Err(e), _) | (Ok(_), Err(e)) => Err(e),
     }
 }
 
@@ -220,13 +204,14 @@ impl SqliteStore {
                 .map_err(|e| sql("setting locking_mode=EXCLUSIVE", e))?;
         }
         migrate(&mut conn)?;
-        // "In progress" marks left by a previous process are stale: nothing processes those
+        // "In progress" rows written by earlier versions are stale: nothing processes those
         // messages any more, and their senders' retransmissions must be processed afresh
         // rather than told MsgBeingProc until the marks age. (One node owns its file.)
         conn.execute("DELETE FROM replay WHERE kind = 'in_progress'", [])
             .map_err(|e| sql("clearing stale in-progress marks", e))?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
+            marks: Mutex::new(HashMap::new()),
             path,
         })
     }
@@ -235,6 +220,13 @@ impl SqliteStore {
         self.conn
             .lock()
             .map_err(|_| StoreError("sqlite: connection lock poisoned".into()))
+    }
+
+    /// The "in progress" marks; take [`conn`](Self::conn) first.
+    fn marks(&self) -> StoreResult<MutexGuard<'_, HashMap<MessageDigest, i64>>> {
+        self.marks
+            .lock()
+            .map_err(|_| StoreError("sqlite: replay marks lock poisoned".into()))
     }
 }
 
@@ -410,52 +402,34 @@ impl Store for SqliteStore {
 
     fn replay_get(&self, digest: &MessageDigest) -> StoreResult<Option<ReplayEntry>> {
         let conn = self.conn()?;
+        if let Some(&since) = self.marks()?.get(digest) {
+            return Ok(Some(ReplayEntry::InProgress { since }));
+        }
         read_replay(&conn, digest)
     }
 
-    /// Not fsynced (see [`SqliteStore::unsynced`]): an "in progress" mark lost in a crash only
-    /// means the message is processed again when it is sent again, which the engine and the
-    /// schemes make safe (deterministic payment ids, answers from records).
+    /// The mark is kept in memory (see the module documentation); the durable entries are
+    /// read under the same lock, so that a message is marked only when it is not known.
     fn replay_begin(&self, digest: &MessageDigest, now: i64) -> StoreResult<Option<ReplayEntry>> {
-        let mut conn = self.conn()?;
-        unsynced(&mut conn, |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(|e| sql("beginning replay_begin", e))?;
-            let inserted = tx
-                .prepare_cached(
-                    "INSERT INTO replay (digest, kind, since) VALUES (?1, 'in_progress', ?2)
-                     ON CONFLICT (digest) DO NOTHING",
-                )
-                .and_then(|mut s| s.execute(params![&digest[..], now]))
-                .map_err(|e| sql("marking a message in progress", e))?;
-            let existing = if inserted == 0 {
-                match read_replay(&tx, digest)? {
-                    Some(e) => Some(e),
-                    None => {
-                        return Err(StoreError(
-                            "sqlite: replay entry neither inserted nor present".into(),
-                        ));
-                    }
-                }
-            } else {
-                None
-            };
-            tx.commit().map_err(|e| sql("committing replay_begin", e))?;
-            Ok(existing)
-        })
+        let conn = self.conn()?;
+        let mut marks = self.marks()?;
+        if let Some(&since) = marks.get(digest) {
+            return Ok(Some(ReplayEntry::InProgress { since }));
+        }
+        if let Some(known) = read_replay(&conn, digest)? {
+            return Ok(Some(known));
+        }
+        marks.insert(*digest, now);
+        Ok(None)
     }
 
-    /// Not fsynced, like [`Store::replay_begin`]: a forgotten mark that comes back after a
-    /// crash is stale "in progress", which the engine treats as absent after a while.
     fn replay_forget(&self, digest: &MessageDigest) -> StoreResult<()> {
-        let mut conn = self.conn()?;
-        unsynced(&mut conn, |conn| {
-            conn.prepare_cached("DELETE FROM replay WHERE digest = ?1")
-                .and_then(|mut s| s.execute(params![&digest[..]]))
-                .map_err(|e| sql("forgetting a message", e))?;
-            Ok(())
-        })
+        let conn = self.conn()?;
+        self.marks()?.remove(digest);
+        conn.prepare_cached("DELETE FROM replay WHERE digest = ?1")
+            .and_then(|mut s| s.execute(params![&digest[..]]))
+            .map_err(|e| sql("forgetting a message", e))?;
+        Ok(())
     }
 
     fn commit(
@@ -500,7 +474,8 @@ impl Store for SqliteStore {
                 .map_err(|e| sql("commit", e))?;
             let mut put_replay = tx
                 .prepare_cached(
-                    "INSERT INTO replay (digest, kind, since, response) VALUES (?1, ?2, ?3, ?4)
+                    "INSERT INTO replay (digest, kind, since, response)
+                     VALUES (?1, 'answered', NULL, ?2)
                      ON CONFLICT (digest) DO UPDATE SET
                         kind = excluded.kind,
                         since = excluded.since,
@@ -535,16 +510,24 @@ impl Store for SqliteStore {
                     .map_err(|e| sql("saving messages", e))?;
             }
             for (digest, entry) in replay {
-                let (kind, since, response) = match entry {
-                    ReplayEntry::InProgress { since } => ("in_progress", Some(*since), None),
-                    ReplayEntry::Answered { response } => ("answered", None, response.as_deref()),
-                };
-                put_replay
-                    .execute(params![&digest[..], kind, since, response])
-                    .map_err(|e| sql("saving a replay entry", e))?;
+                if let ReplayEntry::Answered { response } = entry {
+                    put_replay
+                        .execute(params![&digest[..], response.as_deref()])
+                        .map_err(|e| sql("saving a replay entry", e))?;
+                }
             }
         }
-        tx.commit().map_err(|e| sql("committing", e))
+        tx.commit().map_err(|e| sql("committing", e))?;
+        // Durable now: the answered entries replace their marks, and the marks the commit
+        // carries join the others.
+        let mut marks = self.marks()?;
+        for (digest, entry) in replay {
+            match entry {
+                ReplayEntry::InProgress { since } => marks.insert(*digest, *since),
+                ReplayEntry::Answered { .. } => marks.remove(digest),
+            };
+        }
+        Ok(())
     }
 
     fn kv_get(&self, namespace: &str, key: &str) -> StoreResult<Option<Vec<u8>>> {
@@ -689,6 +672,53 @@ mod tests {
             .commit(&[], &[([1u8; 32], answered.clone())])
             .expect("commit");
         assert_eq!(store.replay_get(&[1u8; 32]).expect("get"), Some(answered));
+    }
+
+    #[test]
+    fn in_progress_marks_live_in_memory_and_end_with_the_process() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.db");
+        let (marked, answered) = ([7u8; 32], [8u8; 32]);
+        {
+            let store = SqliteStore::open(&path).expect("opens");
+            assert_eq!(store.replay_begin(&marked, 10).expect("begin"), None);
+            assert_eq!(store.replay_begin(&answered, 11).expect("begin"), None);
+            // Known now: a second begin changes nothing and reports the mark.
+            let mark = Some(ReplayEntry::InProgress { since: 10 });
+            assert_eq!(store.replay_begin(&marked, 20).expect("begin"), mark);
+            assert_eq!(store.replay_get(&marked).expect("get"), mark);
+            let response = ReplayEntry::Answered {
+                response: Some(b"<reply/>".to_vec()),
+            };
+            store
+                .commit(&[], &[(answered, response.clone())])
+                .expect("commit");
+            assert_eq!(
+                store.replay_begin(&answered, 30).expect("begin"),
+                Some(response)
+            );
+            // No mark is written to the file.
+            let rows: i64 = store
+                .conn()
+                .expect("lock")
+                .query_row(
+                    "SELECT count(*) FROM replay WHERE kind = 'in_progress'",
+                    [],
+                    |r| r.get(0),
+                )
+                .expect("count");
+            assert_eq!(rows, 0);
+            store.replay_forget(&marked).expect("forget");
+            assert_eq!(store.replay_get(&marked).expect("get"), None);
+            assert_eq!(store.replay_begin(&marked, 40).expect("begin"), None);
+        }
+        // A crash (or a stop) ends the marks; the answered entry is durable.
+        let store = SqliteStore::open(&path).expect("reopens");
+        assert_eq!(store.replay_get(&marked).expect("get"), None);
+        assert!(matches!(
+            store.replay_get(&answered).expect("get"),
+            Some(ReplayEntry::Answered { .. })
+        ));
     }
 
     #[test]
