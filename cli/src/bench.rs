@@ -41,9 +41,7 @@ pub(crate) fn run(args: &BenchHttpArgs, out: &mut impl Write) -> io::Result<Outc
     match measure(args) {
         Ok(figures) => {
             if args.json {
-                let mut ser = serde_json::Serializer::with_formatter(&mut *out, output::SpacedJson);
-                figures.serialize(&mut ser)?;
-                out.write_all(b"\n")?;
+                output::json_line(out, &figures)?;
             } else {
                 writeln!(
                     out,
@@ -122,9 +120,7 @@ pub(crate) fn read(args: &BenchReadArgs, out: &mut impl Write) -> io::Result<Out
             errors,
         };
         if args.json {
-            let mut ser = serde_json::Serializer::with_formatter(&mut *out, output::SpacedJson);
-            figures.serialize(&mut ser)?;
-            out.write_all(b"\n")?;
+            output::json_line(out, &figures)?;
         } else {
             writeln!(
                 out,

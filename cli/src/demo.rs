@@ -193,9 +193,7 @@ fn print_json(run: &Run, out: &mut impl Write) -> io::Result<()> {
             reason: None,
         },
     };
-    let mut ser = serde_json::Serializer::with_formatter(&mut *out, output::SpacedJson);
-    line.serialize(&mut ser)?;
-    out.write_all(b"\n")
+    output::json_line(out, &line)
 }
 
 fn print_table(runs: &[Run], out: &mut impl Write) -> io::Result<()> {

@@ -81,6 +81,13 @@ pub(crate) fn problems_to_stderr(path: &Path, problems: &[ValidationError]) -> b
     !problems.is_empty()
 }
 
+/// Writes `value` as one line of [`SpacedJson`].
+pub(crate) fn json_line(out: &mut impl Write, value: &impl serde::Serialize) -> io::Result<()> {
+    let mut ser = serde_json::Serializer::with_formatter(&mut *out, SpacedJson);
+    value.serialize(&mut ser)?;
+    out.write_all(b"\n")
+}
+
 /// JSON on one line with a space after each `,` and `:`, as the documented examples show
 /// (`{"transaction": "BaselinePing", "messages": 2}`).
 #[derive(Debug, Clone, Copy)]

@@ -356,9 +356,7 @@ fn print_outcome(o: &TransactionOutcome, json: bool, out: &mut impl Write) -> io
                 })
                 .collect(),
         };
-        let mut ser = serde_json::Serializer::with_formatter(&mut *out, output::SpacedJson);
-        line.serialize(&mut ser)?;
-        return out.write_all(b"\n");
+        return output::json_line(out, &line);
     }
     write!(
         out,

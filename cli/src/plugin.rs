@@ -128,9 +128,7 @@ fn print_json(
         host_abi_version: IOTP_PLUGIN_ABI_VERSION,
         claims: claims.map(ClaimsJson::new),
     };
-    let mut ser = serde_json::Serializer::with_formatter(&mut *out, output::SpacedJson);
-    line.serialize(&mut ser)?;
-    out.write_all(b"\n")
+    output::json_line(out, &line)
 }
 
 fn print_text(
