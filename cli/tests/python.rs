@@ -2,7 +2,7 @@
 //! extension into the repository's venv (`.venv`, made by `scripts/setup.sh`) with `maturin
 //! develop`, then runs their pytest suite (verdict parity with this `iotp`, a purchase through
 //! WSGI apps, the ASGI app, exceptions), `mypy.stubtest` on the stubs and `mypy --strict` on the
-//! package.
+//! package and its tests.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
@@ -82,6 +82,9 @@ fn the_python_bindings_pass_their_suite_and_their_stubs_check() {
     let mut mypy = Command::new(&python);
     mypy.args(["-m", "mypy", "--strict", "--no-incremental"])
         .arg(repo.join("bindings/python/python/iotp"))
+        // The tests too; `tests` has no `__init__.py`, so mypy takes it as a top-level
+        // directory and their `from conftest import ...` resolves as under pytest.
+        .arg(repo.join("bindings/python/tests"))
         .current_dir(&repo);
     run("mypy --strict", mypy);
 }

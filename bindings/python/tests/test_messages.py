@@ -43,7 +43,9 @@ def test_parse_and_to_xml_give_the_canonical_form(repo: pathlib.Path, iotp_bin: 
         assert message.to_xml() == fmt, "the bytes of `iotp fmt`"
         again = iotp.parse(message.to_xml())
         assert again.to_xml() == message.to_xml()
-        assert message.iotp_trans_id == message.root.find("TransId").get("IotpTransId")
+        trans_id = message.root.find("TransId")
+        assert trans_id is not None
+        assert message.iotp_trans_id == trans_id.get("IotpTransId")
         assert [b.tag for b in message.blocks] == message.block_tags
 
 

@@ -48,8 +48,8 @@ def test_a_purchase_through_wsgi_apps(shop: tuple[str, iotp.Node, iotp.Node], tm
         assert chosen and chosen[0][0]["amount"] == "39.95"
         state, code = consumer.inquire(outcome.iotp_trans_id, "Payment", timeout=30)
         assert state == "CompletedOk"
-        state = consumer.transaction_state(outcome.iotp_trans_id)
-        assert state is not None and state["process_state"] == "CompletedOk", state
+        stored = consumer.transaction_state(outcome.iotp_trans_id)
+        assert stored is not None and stored["process_state"] == "CompletedOk", stored
         assert ph.transaction_state(outcome.iotp_trans_id, "PaymentHandler") is not None
         assert consumer.transaction_state("nosuch@example.com") is None
         sent = [s for s, _ in consumer.messages(outcome.iotp_trans_id)]
