@@ -156,12 +156,20 @@ pub struct NodeApps {
     pub log: Option<crate::log::LogSink>,
     /// The payment scheme, made by the embedding application instead of loaded from
     /// `plugins.scheme` (a scheme written in Python, say): called once with the node's store,
-    /// whose key-value space the scheme may keep its payment records in.
+    /// whose key-value space the scheme may keep its payment records in, and the host services
+    /// a scheme plugin gets outside its calls (the node's log, the clock, random bytes).
     pub bridge: Option<BridgeFactory>,
 }
 
-/// Makes a node's payment scheme from its store ([`NodeApps::bridge`]).
-pub type BridgeFactory = Arc<dyn Fn(&Arc<dyn Store>) -> Arc<dyn PaymentBridge> + Send + Sync>;
+/// Makes a node's payment scheme ([`NodeApps::bridge`]) from its store and the services of a
+/// scheme outside its calls. During a call, the scheme's log lines go to the call's
+/// `BridgeHost`, as a plugin's do (the engine reports them as `Event::Log`); outside its calls,
+/// to these services, which write them to the node's log at their level.
+pub type BridgeFactory = Arc<
+    dyn Fn(&Arc<dyn Store>, &Arc<dyn HostServices + Send + Sync>) -> Arc<dyn PaymentBridge>
+        + Send
+        + Sync,
+>;
 
 impl std::fmt::Debug for NodeApps {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -317,7 +325,10 @@ impl Node {
             || plays(TradingRole::PaymentHandler)
             || plays(TradingRole::Consumer);
         let scheme: Option<Arc<dyn PaymentBridge>> = match &config.plugins.scheme {
-            _ if apps.bridge.is_some() => apps.bridge.as_ref().map(|make| make(&store)),
+            _ if apps.bridge.is_some() => {
+                let services: Arc<dyn HostServices + Send + Sync> = services.clone();
+                apps.bridge.as_ref().map(|make| make(&store, &services))
+            }
             Some(name) => {
                 let services: Arc<dyn HostServices + Send + Sync> = services.clone();
                 let scheme =

@@ -1,15 +1,16 @@
 //! `Node`: a node of the runtime with Python callbacks (offers, the Consumer's choice) and,
 //! optionally, a payment scheme written in Python; `Outcome` and `Receipt`.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::Duration;
 
 use iotp::msg::codes::{InquiryType, PayDirection, TradingRole};
 use iotp::payapi::documents::DocumentBridge;
-use iotp::payapi::{BridgeInfo, PaymentBridge};
+use iotp::payapi::{BridgeHost, BridgeInfo, PaymentBridge};
 use iotp::store::Store;
 use iotp::txn::{ConsumerApp, Offer, OfferSummary, PaymentOption, TransactionOutcome};
-use iotp_plugin_host::{LogLevel, OutsideCalls};
+use iotp_plugin_host::{HostServices, LogLevel};
 use iotp_runtime::{BridgeFactory, NodeApps, NodeConfig, OfferSource};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
@@ -102,7 +103,48 @@ impl ConsumerApp for PyChoose {
 pub(crate) struct Host {
     store: Arc<dyn Store>,
     namespace: String,
-    log: OutsideCalls,
+    /// The node's services outside the scheme's calls (its log, above all).
+    outside: Arc<dyn HostServices + Send + Sync>,
+}
+
+thread_local! {
+    /// The log lines a Python scheme writes during its call running on this thread (`None`:
+    /// no call here); handed to the call's `BridgeHost` when the call returns.
+    static CALL_LOG: RefCell<Option<Vec<(LogLevel, String)>>> = const { RefCell::new(None) };
+}
+
+/// Collects the Python scheme's log lines on this thread from [`CallLog::start`] to
+/// [`CallLog::finish`], then gives the thread's previous collection (none, or an outer call's)
+/// its place again; on a panic too.
+struct CallLog {
+    /// The collection to restore; `None` once restored.
+    outer: Option<Option<Vec<(LogLevel, String)>>>,
+}
+
+impl CallLog {
+    fn start() -> CallLog {
+        CallLog {
+            outer: Some(CALL_LOG.with(|log| log.replace(Some(Vec::new())))),
+        }
+    }
+
+    /// The lines written since [`CallLog::start`].
+    fn finish(mut self) -> Vec<(LogLevel, String)> {
+        self.restore()
+    }
+
+    fn restore(&mut self) -> Vec<(LogLevel, String)> {
+        match self.outer.take() {
+            Some(outer) => CALL_LOG.with(|log| log.replace(outer)).unwrap_or_default(),
+            None => Vec::new(),
+        }
+    }
+}
+
+impl Drop for CallLog {
+    fn drop(&mut self) {
+        self.restore();
+    }
 }
 
 impl Host {
@@ -147,12 +189,13 @@ impl Host {
     /// `n` cryptographically secure random bytes.
     fn random<'py>(&self, py: Python<'py>, n: usize) -> Bound<'py, PyBytes> {
         let mut out = vec![0u8; n.min(1 << 20)];
-        iotp_plugin_host::HostServices::random(&self.log, &mut out);
+        self.outside.random(&mut out);
         PyBytes::new(py, &out)
     }
 
     /// Writes a line to the node's log (`level`: "error", "warn", "info" or "debug"; never card
-    /// numbers nor secrets).
+    /// numbers nor secrets). During a call, as a scheme plugin's lines: to the engine with the
+    /// call; otherwise (the scheme's own threads) straight to the node's log.
     fn log(&self, level: &str, message: &str) {
         let level = match level {
             "error" => LogLevel::Error,
@@ -160,7 +203,30 @@ impl Host {
             "debug" => LogLevel::Debug,
             _ => LogLevel::Info,
         };
-        iotp_plugin_host::HostServices::log(&self.log, level, message);
+        let in_call = CALL_LOG.with(|log| match log.borrow_mut().as_mut() {
+            Some(lines) => {
+                lines.push((level, message.to_owned()));
+                true
+            }
+            None => false,
+        });
+        if !in_call {
+            self.outside.log(level, message);
+        }
+    }
+}
+
+/// Hands a Python scheme's log lines of a call to the call's host, as the plugin host does a
+/// plugin's.
+fn log_to(host: &dyn BridgeHost, lines: Vec<(LogLevel, String)>) {
+    for (level, message) in lines {
+        let level = match level {
+            LogLevel::Error => iotp::payapi::LogLevel::Error,
+            LogLevel::Warn => iotp::payapi::LogLevel::Warn,
+            LogLevel::Info => iotp::payapi::LogLevel::Info,
+            LogLevel::Debug => iotp::payapi::LogLevel::Debug,
+        };
+        host.log(level, &message);
     }
 }
 
@@ -181,29 +247,36 @@ fn python_bridge(py: Python<'_>, scheme: Py<PyAny>) -> PyResult<BridgeFactory> {
         auth_algorithms: strings("auth_algorithms")?,
     };
     let scheme = Arc::new(scheme);
-    Ok(Arc::new(move |store: &Arc<dyn Store>| {
-        let host = Python::attach(|py| {
-            Py::new(
-                py,
-                Host {
-                    store: store.clone(),
-                    namespace: info.software_id.clone(),
-                    log: OutsideCalls::default(),
-                },
-            )
-        });
-        let scheme = scheme.clone();
-        let call = move |request: &[u8]| -> Result<Vec<u8>, String> {
-            let host = host.as_ref().map_err(|e| e.to_string())?;
-            Python::attach(|py| {
-                let answer = scheme
-                    .call_method1(py, "call", (host.clone_ref(py), PyBytes::new(py, request)))
-                    .map_err(|e| e.to_string())?;
-                answer.extract::<Vec<u8>>(py).map_err(|e| e.to_string())
-            })
-        };
-        Arc::new(DocumentBridge::new(info.clone(), call)) as Arc<dyn PaymentBridge>
-    }))
+    Ok(Arc::new(
+        move |store: &Arc<dyn Store>, outside: &Arc<dyn HostServices + Send + Sync>| {
+            let host = Python::attach(|py| {
+                Py::new(
+                    py,
+                    Host {
+                        store: store.clone(),
+                        namespace: info.software_id.clone(),
+                        outside: outside.clone(),
+                    },
+                )
+            });
+            let scheme = scheme.clone();
+            let call = move |bridge_host: &dyn BridgeHost,
+                             request: &[u8]|
+                  -> Result<Vec<u8>, String> {
+                let host = host.as_ref().map_err(|e| e.to_string())?;
+                let log = CallLog::start();
+                let answer = Python::attach(|py| {
+                    let answer = scheme
+                        .call_method1(py, "call", (host.clone_ref(py), PyBytes::new(py, request)))
+                        .map_err(|e| e.to_string())?;
+                    answer.extract::<Vec<u8>>(py).map_err(|e| e.to_string())
+                });
+                log_to(bridge_host, log.finish());
+                answer
+            };
+            Arc::new(DocumentBridge::new(info.clone(), call)) as Arc<dyn PaymentBridge>
+        },
+    ))
 }
 
 fn apps(

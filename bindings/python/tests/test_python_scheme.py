@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import re
 import threading
 import xml.etree.ElementTree as ET
 from typing import Any, Optional
@@ -345,6 +346,37 @@ def test_a_repeated_start_payment_is_answered_from_the_record(tmp_path: pathlib.
         assert host.kv_get(key) == stored
         assert ET.fromstring(first_fresh)[0].get("ContStatus") == "Continue"
         assert packaged_text(ET.fromstring(first_fresh)[0], PSD, "MockChallenge") is not None
+
+
+def test_the_log_lines_of_a_python_scheme_reach_the_node_log(tmp_path: pathlib.Path,
+                                                             plugin_dir: pathlib.Path) -> None:
+    """`host.log("info", ...)` during a call goes where a scheme plugin's lines go: the engine
+    reports it with the call and the node writes it to its log (`<data_dir>/node.log`) as
+    `INFO  <node>: Info [<software id>] <message>`, as it does the Rust mock plugin's line in the
+    same purchase; outside the engine's calls, straight to the node's log at its level."""
+    logged: dict[str, list[str]] = {}
+    for side, scheme in [("plugin", None), ("python", PyMockScheme())]:
+        with open_shop(tmp_path / side, plugin_dir, ph_scheme=scheme) as (base, merchant, ph):
+            outcome = purchase(base, tmp_path / side, plugin_dir, "approve")
+            assert outcome.process_state == "CompletedOk", outcome
+            pay_id = outcome.receipts[0].process_reference
+            assert pay_id
+            if scheme is not None:
+                # The scheme called by the application itself, not by the engine.
+                host, request, _ = scheme.called("StartPaymentPaymentHandler")[0]
+                scheme.call(host, request.replace(pay_id.encode(), b"P-python-outside"))
+        log = (tmp_path / side / "ph" / "node.log").read_text()
+        logged[side] = [line for line in log.splitlines() if "mock payment " in line]
+        assert any(f"mock payment {pay_id}: CompletedOk" in line for line in logged[side]), log
+    plugin_line = rf" INFO  payment-handler: Info \[[^]]+\] mock payment P\S+: CompletedOk$"
+    assert len(logged["plugin"]) == 1 and re.search(plugin_line, logged["plugin"][0]), logged
+    python_lines = [
+        rf" INFO  payment-handler: Info \[{re.escape(PyMockScheme.software_id)}\] python mock payment P\S+: CompletedOk$",
+        r" INFO  payment-handler: python mock payment P-python-outside: CompletedOk$",
+    ]
+    assert len(logged["python"]) == 2, logged
+    for pattern, line in zip(python_lines, logged["python"]):
+        assert re.search(pattern, line), (pattern, logged)
 
 
 @pytest.mark.parametrize("instrument, state, code", [("approve", "CompletedOk", None),

@@ -1110,23 +1110,19 @@ macro_rules! api_calls {
             }
         }
 
-        /// The core side of the document ABI: each call is encoded, handed to `call`, and its
-        /// answer decoded.
-        ///
-        /// The `host` argument of the trait methods is not used: a document plugin reaches the
-        /// host's services (CallBack, key-value store, clock, random, log) through the ABI,
-        /// not through this object.
+        /// The core side of the document ABI: each call is encoded, handed to `call` with the
+        /// call's `host`, and its answer decoded.
         impl<F> PaymentBridge for DocumentBridge<F>
         where
-            F: Fn(&[u8]) -> Result<Vec<u8>, String> + Send + Sync,
+            F: Fn(&dyn BridgeHost, &[u8]) -> Result<Vec<u8>, String> + Send + Sync,
         {
             fn info(&self) -> BridgeInfo {
                 self.info.clone()
             }
 
             $(
-                fn $method(&self, _host: &dyn BridgeHost, request: &$call) -> ApiResult<$resp> {
-                    match self.exchange(stringify!($call), request)? {
+                fn $method(&self, host: &dyn BridgeHost, request: &$call) -> ApiResult<$resp> {
+                    match self.exchange(host, stringify!($call), request)? {
                         ApiResponse::$call(r) => Ok(r),
                         other => Err(mismatch(stringify!($call), other.call_name())),
                     }
@@ -1361,9 +1357,15 @@ pub fn decode_response(
 // The core side: a bridge reached through documents
 
 /// A [`PaymentBridge`] that speaks documents: each call is written with [`encode_request`],
-/// passed to `call` (e.g. a C plugin's entry point, a child process or a socket), and its answer
-/// read with [`decode_response`] under the default [`Limits`]. A transport failure (`Err` of
-/// `call`) becomes `UnknownError` with HardError and the message.
+/// passed to `call` (e.g. a C plugin's entry point, a child process or a socket) with the
+/// [`BridgeHost`] of the call, and its answer read with [`decode_response`] under the default
+/// [`Limits`]. A transport failure (`Err` of `call`) becomes `UnknownError` with HardError and
+/// the message.
+///
+/// A bridge reached through an ABI has its own way to the host's services (CallBack, key-value
+/// store, clock, random, log) and may ignore `host`; one in the same process (a scheme written
+/// in Python) may hand its calls to it, its log lines above all, which the engine reports with
+/// the call (as `Event::Log`).
 pub struct DocumentBridge<F> {
     info: BridgeInfo,
     call: F,
@@ -1379,16 +1381,21 @@ impl<F> std::fmt::Debug for DocumentBridge<F> {
 
 impl<F> DocumentBridge<F>
 where
-    F: Fn(&[u8]) -> Result<Vec<u8>, String> + Send + Sync,
+    F: Fn(&dyn BridgeHost, &[u8]) -> Result<Vec<u8>, String> + Send + Sync,
 {
-    /// A bridge described by `info` whose documents go through `call`.
+    /// A bridge described by `info` whose documents go through `call(host, document)`.
     pub fn new(info: BridgeInfo, call: F) -> Self {
         DocumentBridge { info, call }
     }
 
-    fn exchange(&self, call: &'static str, request: &dyn Doc) -> ApiResult<ApiResponse> {
+    fn exchange(
+        &self,
+        host: &dyn BridgeHost,
+        call: &'static str,
+        request: &dyn Doc,
+    ) -> ApiResult<ApiResponse> {
         let doc = write_document(REQUEST_ROOT, vec![call_element(call, request)]);
-        let answer = (self.call)(doc.as_bytes()).map_err(|m| {
+        let answer = (self.call)(host, doc.as_bytes()).map_err(|m| {
             hard(
                 ApiErrorCode::Iotp(ErrorCode::UnknownError),
                 format!("the payment bridge could not be reached for {call}: {m}"),
@@ -2307,11 +2314,9 @@ mod tests {
     }
 
     /// A plugin as the plugin host sees it: bytes in, bytes out, its own host services.
-    fn plugin(
-        host: Host,
-    ) -> DocumentBridge<impl Fn(&[u8]) -> Result<Vec<u8>, String> + Send + Sync> {
+    fn plugin(host: Host) -> impl PaymentBridge + std::fmt::Debug {
         let mock = MockScheme::new(Some("http://ph.example/pay"));
-        DocumentBridge::new(mock.info(), move |doc: &[u8]| {
+        DocumentBridge::new(mock.info(), move |_: &dyn BridgeHost, doc: &[u8]| {
             let answer = decode_request(doc, &Limits::default())
                 .and_then(|req| dispatch(&mock, &host, &req));
             Ok(encode_response(&answer).into_bytes())
@@ -2412,7 +2417,9 @@ mod tests {
     #[test]
     fn transport_failures_and_wrong_answers_are_errors() {
         let host = Host::default();
-        let down = DocumentBridge::new(BridgeInfo::default(), |_: &[u8]| Err(s("pipe closed")));
+        let down = DocumentBridge::new(BridgeInfo::default(), |_: &dyn BridgeHost, _: &[u8]| {
+            Err(s("pipe closed"))
+        });
         let e = down
             .inquire_pending_payment(&host, &InquirePendingPayment::default())
             .unwrap_err();
@@ -2420,20 +2427,19 @@ mod tests {
         assert_eq!(e.severity, Severity::HardError);
         assert!(e.desc.contains("pipe closed"), "{e}");
 
-        let confused = DocumentBridge::new(BridgeInfo::default(), |_: &[u8]| {
-            Ok(encode_response(&Ok(ApiResponse::RemovePaymentLog(()))).into_bytes())
-        });
+        let confused =
+            DocumentBridge::new(BridgeInfo::default(), |_: &dyn BridgeHost, _: &[u8]| {
+                Ok(encode_response(&Ok(ApiResponse::RemovePaymentLog(()))).into_bytes())
+            });
         let e = confused
             .inquire_process_state(&host, &InquireProcessState::default())
             .unwrap_err();
         assert_eq!(e.code, ApiErrorCode::Iotp(ErrorCode::UnknownError));
         assert!(e.desc.contains("RemovePaymentLog"), "{e}");
 
-        let garbage =
-            DocumentBridge::new(
-                BridgeInfo::default(),
-                |_: &[u8]| Ok(b"\x00garbage".to_vec()),
-            );
+        let garbage = DocumentBridge::new(BridgeInfo::default(), |_: &dyn BridgeHost, _: &[u8]| {
+            Ok(b"\x00garbage".to_vec())
+        });
         let e = garbage
             .remove_payment_log(&host, &RemovePaymentLog::default())
             .unwrap_err();
