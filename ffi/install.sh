@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs libiotp for C programs: include/iotp.h (and iotp_plugin.h, for plugin authors),
-# libiotp.so and libiotp.a in PREFIX/lib, the plugins nodes load (every libiotp_scheme_*.so and
+# libiotp.so.VERSION (with its SONAME and libiotp.so as symlinks) and libiotp.a in PREFIX/lib, the plugins nodes load (every libiotp_scheme_*.so and
 # libiotp_transport_*.so built) in PREFIX/lib/iotp, and PREFIX/lib/pkgconfig/iotp.pc.
 #
 #   cargo build --release -p iotp-ffi -p iotp-plugin-mock -p iotp-transport-http
@@ -33,7 +33,15 @@ version=$(sed -n 's/^#define IOTP_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)$/\2
 
 install -d "$prefix/include" "$prefix/lib/pkgconfig" "$prefix/lib/iotp"
 install -m 644 "$root/include/iotp.h" "$root/include/iotp_plugin.h" "$prefix/include/"
-install -m 755 "$target/libiotp.so" "$prefix/lib/"
+# The real file, its SONAME (recorded in it when linked) and the development name.
+soname=$(readelf -d "$target/libiotp.so" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')
+if [ -z "$soname" ]; then
+    echo "install.sh: $target/libiotp.so has no SONAME; rebuild it" >&2
+    exit 1
+fi
+install -m 755 "$target/libiotp.so" "$prefix/lib/libiotp.so.$version"
+ln -sf "libiotp.so.$version" "$prefix/lib/$soname"
+ln -sf "$soname" "$prefix/lib/libiotp.so"
 install -m 644 "$target/libiotp.a" "$prefix/lib/"
 for plugin in "$target"/libiotp_scheme_*.so "$target"/libiotp_transport_*.so; do
     if [ -f "$plugin" ]; then

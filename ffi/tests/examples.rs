@@ -180,6 +180,22 @@ fn installed_library_builds_with_pkg_config_and_runs_a_purchase() {
         .arg(&prefix)
         .env("PROFILE", profile)
         .env("CARGO_TARGET_DIR", target));
+    // The file under its version, its SONAME and the development name as symlinks.
+    let soname = env!("IOTP_SONAME");
+    let real = format!("libiotp.so.{}", env!("CARGO_PKG_VERSION"));
+    assert!(prefix.join("lib").join(&real).is_file());
+    for (link, to) in [(soname, real.as_str()), ("libiotp.so", soname)] {
+        let path = prefix.join("lib").join(link);
+        assert_eq!(fs::read_link(&path).unwrap(), Path::new(to), "{link}");
+    }
+    let dynamic = run(Command::new("readelf")
+        .arg("-d")
+        .arg(lib.join("libiotp.so")));
+    assert!(
+        text(&dynamic.stdout).contains(&format!("Library soname: [{soname}]")),
+        "{}",
+        text(&dynamic.stdout)
+    );
     let pc = fs::read_to_string(prefix.join("lib/pkgconfig/iotp.pc")).unwrap();
     assert!(
         pc.contains(&format!("Version: {}", env!("CARGO_PKG_VERSION"))),
