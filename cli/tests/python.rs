@@ -88,3 +88,47 @@ fn the_python_bindings_pass_their_suite_and_their_stubs_check() {
         .current_dir(&repo);
     run("mypy --strict", mypy);
 }
+
+/// The README's install line: `pip install ./bindings/python` into a fresh venv (only Python and
+/// Rust present; pip fetches maturin for the build) gives a working `iotp` package. Built with
+/// the dev profile (`MATURIN_PEP517_ARGS`) to reuse this workspace's debug build; the README's
+/// release wheel differs only in optimisation.
+#[test]
+fn pip_installs_the_package_into_a_fresh_venv() {
+    let repo = repo().canonicalize().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let venv = dir.path().join("venv");
+    let mut make = Command::new("python3");
+    make.args(["-m", "venv"]).arg(&venv);
+    run("python3 -m venv", make);
+
+    let mut pip = Command::new(venv.join("bin/pip"));
+    without_package_env(&mut pip);
+    pip.args(["install", "--quiet", "--disable-pip-version-check"])
+        .arg(repo.join("bindings/python"))
+        .env("MATURIN_PEP517_ARGS", "--profile dev")
+        .env_remove("VIRTUAL_ENV")
+        .current_dir(dir.path());
+    run("pip install ./bindings/python", pip);
+
+    let valid = repo.join("tests/data/valid/purchase-04-payment-request.xml");
+    let invalid = repo.join("tests/data/invalid/attmissing-org-orgid.xml");
+    let script = format!(
+        "import pathlib, iotp\n\
+         assert pathlib.Path(iotp.__file__).is_relative_to({venv:?}), iotp.__file__\n\
+         assert iotp.validate(pathlib.Path({invalid:?}).read_bytes())[0].code == 'AttMissing'\n\
+         message = iotp.parse(pathlib.Path({valid:?}).read_bytes())\n\
+         assert iotp.parse(message.to_xml()).to_xml() == message.to_xml()\n\
+         print(iotp.__version__)\n",
+        venv = venv.display().to_string(),
+        invalid = invalid.display().to_string(),
+        valid = valid.display().to_string(),
+    );
+    let mut python = Command::new(venv.join("bin/python"));
+    python.arg("-c").arg(script).current_dir(dir.path());
+    let out = run("the installed package", python);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        env!("CARGO_PKG_VERSION")
+    );
+}
