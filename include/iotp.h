@@ -277,12 +277,30 @@ typedef struct iotp_node_config iotp_node_config;
 typedef struct iotp_offer iotp_offer;
 
 /**
+ * A ping's answer: the responder's status (`Ok`, `Busy`, `Down`) and the organisations that
+ * answered.
+ *
+ * Made by `iotp_node_ping`, released by `iotp_ping_free`. Immutable: may be read from several
+ * threads at once.
+ */
+typedef struct iotp_ping iotp_ping;
+
+/**
  * A document read and validated: the message (when it is one) and every problem found.
  *
  * Made by `iotp_report_read` or `iotp_report_read_fragment`, released by `iotp_report_free`.
  * Immutable: may be read from several threads at once.
  */
 typedef struct iotp_report iotp_report;
+
+/**
+ * The Status a role reported about a transaction (§7.16): which part of it (`Offer`,
+ * `Payment`, `Delivery`), its ProcessState and CompletionCode.
+ *
+ * Made by `iotp_node_inquire`, released by `iotp_status_free`. Immutable: may be read from
+ * several threads at once.
+ */
+typedef struct iotp_status iotp_status;
 
 /**
  * A transaction at a node: how it stands or ended, and the payment receipts the Consumer
@@ -503,6 +521,89 @@ extern "C" {
  * Ownership: a static string; never free it. Thread safety: callable from any thread.
  */
 const char *iotp_version(void);
+
+/**
+ * Releases a status. NULL does nothing; a pointer that is not a live status is refused.
+ *
+ * Thread safety: no other thread may be using it.
+ */
+iotp_result iotp_status_free(struct iotp_status *status);
+
+/**
+ * Which part of the transaction the status is about: `Offer`, `Payment` or `Delivery`
+ * (StatusType); NULL for a NULL or dead handle.
+ *
+ * Ownership: borrowed, valid until `iotp_status_free`. Thread safety: any thread.
+ */
+const char *iotp_status_type(const struct iotp_status *status);
+
+/**
+ * The ProcessState (`NotYetStarted`, `InProgress`, `CompletedOk`, `Failed`,
+ * `ProcessError`); NULL for a NULL or dead handle.
+ *
+ * Ownership: borrowed, valid until `iotp_status_free`. Thread safety: any thread.
+ */
+const char *iotp_status_process_state(const struct iotp_status *status);
+
+/**
+ * The CompletionCode (§7.16.4), or NULL when none.
+ *
+ * Ownership: borrowed, valid until `iotp_status_free`. Thread safety: any thread.
+ */
+const char *iotp_status_completion_code(const struct iotp_status *status);
+
+/**
+ * The role's own reference for its part (ProcessReference: the Payment Handler's payment
+ * id, say), or NULL when none.
+ *
+ * Ownership: borrowed, valid until `iotp_status_free`. Thread safety: any thread.
+ */
+const char *iotp_status_process_reference(const struct iotp_status *status);
+
+/**
+ * The role's description of the state (StatusDesc), or NULL when none.
+ *
+ * Ownership: borrowed, valid until `iotp_status_free`. Thread safety: any thread.
+ */
+const char *iotp_status_desc(const struct iotp_status *status);
+
+/**
+ * Releases a ping's answer. NULL does nothing; a pointer that is not a live answer is
+ * refused.
+ *
+ * Thread safety: no other thread may be using it.
+ */
+iotp_result iotp_ping_free(struct iotp_ping *ping);
+
+/**
+ * The ping's own transaction (`IotpTransId`); NULL for a NULL or dead handle.
+ *
+ * Ownership: borrowed, valid until `iotp_ping_free`. Thread safety: any thread.
+ */
+const char *iotp_ping_trans_id(const struct iotp_ping *ping);
+
+/**
+ * The responder's status: `Ok`, `Busy` or `Down` (PingStatusCode); NULL for a NULL or dead
+ * handle.
+ *
+ * Ownership: borrowed, valid until `iotp_ping_free`. Thread safety: any thread.
+ */
+const char *iotp_ping_status(const struct iotp_ping *ping);
+
+/**
+ * The number of organisations that answered; 0 for a NULL or dead handle.
+ *
+ * Thread safety: any thread.
+ */
+size_t iotp_ping_responder_count(const struct iotp_ping *ping);
+
+/**
+ * The `OrgId` of responder `index` (0-based); NULL when out of range or for a NULL or dead
+ * handle.
+ *
+ * Ownership: borrowed, valid until `iotp_ping_free`. Thread safety: any thread.
+ */
+const char *iotp_ping_responder(const struct iotp_ping *ping, size_t index);
 
 /**
  * Sets the transaction type: `BaselinePurchase` (the default), `BaselineRefund`,
@@ -857,6 +958,35 @@ iotp_result iotp_node_handle(const struct iotp_node *node, const uint8_t *messag
  * threads at once (each call blocks its thread until the outcome).
  */
 iotp_result iotp_node_pay(const struct iotp_node *node, const char *url, uint32_t timeout_ms, struct iotp_transaction **transaction_out);
+
+/**
+ * Asks the role that handled a transaction how its part stands (§9.2.1, Baseline Inquiry):
+ * `inquiry` is `Offer` (the Merchant), `Payment` (the Payment Handler) or `Delivery` (the
+ * Delivery Handler). The inquiry is a transaction of its own, sent through the node's
+ * transport to the role's net location as the transaction's messages name it. Waits at most
+ * `timeout_ms` milliseconds (0: the engine's whole retransmission schedule and ten seconds).
+ *
+ * Failures: IOTP_RESULT_INVALID_PARAMETER (another `inquiry`), IOTP_RESULT_ENGINE (the node
+ * has no such transaction to inquire about), IOTP_RESULT_NO_TRANSPORT, IOTP_RESULT_REFUSED
+ * (the inquiry ended without a Status), IOTP_RESULT_TIMED_OUT, IOTP_RESULT_SHUTTING_DOWN.
+ *
+ * Ownership: strings are only read during the call; on success `*status_out` is a new status,
+ * released with `iotp_status_free`. Thread safety: callable from several threads at once.
+ */
+iotp_result iotp_node_inquire(const struct iotp_node *node, const char *iotp_trans_id, const char *inquiry, uint32_t timeout_ms, struct iotp_status **status_out);
+
+/**
+ * Pings a net location (§9.2.2, Baseline Ping) through the node's transport: whether the
+ * IOTP server there answers, and who it is. Waits at most `timeout_ms` milliseconds (0: the
+ * engine's whole retransmission schedule and ten seconds).
+ *
+ * Failures: IOTP_RESULT_NO_TRANSPORT, IOTP_RESULT_REFUSED (no Ping Response came),
+ * IOTP_RESULT_TIMED_OUT, IOTP_RESULT_SHUTTING_DOWN.
+ *
+ * Ownership: `net_locn` is only read during the call; on success `*ping_out` is a new answer,
+ * released with `iotp_ping_free`. Thread safety: callable from several threads at once.
+ */
+iotp_result iotp_node_ping(const struct iotp_node *node, const char *net_locn, uint32_t timeout_ms, struct iotp_ping **ping_out);
 
 /**
  * A transaction as this node's store has it, in one of its roles (`Consumer`, `Merchant`,

@@ -379,6 +379,34 @@ int main(int argc, char **argv) {
         status = 0;
     }
 
+    /* The Consumer asks the Payment Handler how the payment stands (Baseline Inquiry). */
+    iotp_status *payment = NULL;
+    if (iotp_node_inquire(consumer, id, "Payment", 30000, &payment) == IOTP_RESULT_OK) {
+        const char *ref = iotp_status_process_reference(payment);
+        printf("consumer: inquiry: %s %s%s%s\n", iotp_status_type(payment),
+               iotp_status_process_state(payment), ref != NULL ? ", payment " : "",
+               ref != NULL ? ref : "");
+        iotp_status_free(payment);
+    } else {
+        fprintf(stderr, "merchant: the inquiry failed: %s\n", iotp_error_detail());
+        status = 1;
+    }
+
+    /* And whether the Merchant's IOTP server answers (Baseline Ping). */
+    iotp_ping *pong = NULL;
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/iotp/merchant", shop_port);
+    if (iotp_node_ping(consumer, url, 30000, &pong) == IOTP_RESULT_OK) {
+        printf("consumer: ping %s: %s", url, iotp_ping_status(pong));
+        for (size_t i = 0; i < iotp_ping_responder_count(pong); i++) {
+            printf("%s%s", i == 0 ? " from " : ", ", iotp_ping_responder(pong, i));
+        }
+        printf("\n");
+        iotp_ping_free(pong);
+    } else {
+        fprintf(stderr, "merchant: the ping failed: %s\n", iotp_error_detail());
+        status = 1;
+    }
+
     /* No offer for this URL: the offer callback says so, the transport answers 404. */
     iotp_transaction *none = NULL;
     snprintf(url, sizeof url, "http://127.0.0.1:%d/pay/cars", shop_port);

@@ -26,6 +26,7 @@
 // C names, as the header shows them (rustls-ffi does the same).
 #![allow(non_camel_case_types)]
 
+mod answers;
 mod callbacks;
 mod handle;
 mod lent;
@@ -39,6 +40,7 @@ mod tests;
 
 use std::ffi::c_char;
 
+pub use answers::{iotp_ping, iotp_status};
 pub use callbacks::{
     iotp_delivery_request, iotp_log_level, iotp_offer_summary, iotp_payment_option,
 };

@@ -5,7 +5,7 @@ use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 use std::time::Duration;
 
-use iotp::msg::codes::TradingRole;
+use iotp::msg::codes::{InquiryType, TradingRole};
 use iotp_runtime::{Node, NodeConfig};
 
 use crate::handle::{
@@ -15,6 +15,7 @@ use crate::handle::{
 use crate::message::iotp_bytes;
 use crate::result::{Failure, handle_failure, iotp_result};
 
+use crate::answers::{iotp_ping, iotp_status};
 use crate::callbacks::{
     Callbacks, Gate, Userdata, iotp_approve_callback, iotp_choose_callback, iotp_delivery_callback,
     iotp_log_callback, iotp_offer_callback,
@@ -369,6 +370,71 @@ pub extern "C" fn iotp_node_pay(
             transaction_out,
             into_c(iotp_transaction::from_outcome(&outcome)),
         );
+        Ok(())
+    })
+}
+
+/// Asks the role that handled a transaction how its part stands (§9.2.1, Baseline Inquiry):
+/// `inquiry` is `Offer` (the Merchant), `Payment` (the Payment Handler) or `Delivery` (the
+/// Delivery Handler). The inquiry is a transaction of its own, sent through the node's
+/// transport to the role's net location as the transaction's messages name it. Waits at most
+/// `timeout_ms` milliseconds (0: the engine's whole retransmission schedule and ten seconds).
+///
+/// Failures: IOTP_RESULT_INVALID_PARAMETER (another `inquiry`), IOTP_RESULT_ENGINE (the node
+/// has no such transaction to inquire about), IOTP_RESULT_NO_TRANSPORT, IOTP_RESULT_REFUSED
+/// (the inquiry ended without a Status), IOTP_RESULT_TIMED_OUT, IOTP_RESULT_SHUTTING_DOWN.
+///
+/// Ownership: strings are only read during the call; on success `*status_out` is a new status,
+/// released with `iotp_status_free`. Thread safety: callable from several threads at once.
+#[unsafe(no_mangle)]
+pub extern "C" fn iotp_node_inquire(
+    node: *const iotp_node,
+    iotp_trans_id: *const c_char,
+    inquiry: *const c_char,
+    timeout_ms: u32,
+    status_out: *mut *mut iotp_status,
+) -> iotp_result {
+    guard(|| {
+        let node = borrow(node, "node")?;
+        out_arg(status_out, "status_out")?;
+        let id = str_arg(iotp_trans_id, "iotp_trans_id")?;
+        let text = str_arg(inquiry, "inquiry")?;
+        let inquiry = match InquiryType::from_wire(text) {
+            InquiryType::Other(_) => {
+                return Err(invalid(format!(
+                    "inquiry {text:?} is not Offer, Payment or Delivery"
+                )));
+            }
+            inquiry => inquiry,
+        };
+        let status = node.node.inquire(id, inquiry, wait(timeout_ms))?;
+        write_out(status_out, into_c(iotp_status::from_status(&status)));
+        Ok(())
+    })
+}
+
+/// Pings a net location (§9.2.2, Baseline Ping) through the node's transport: whether the
+/// IOTP server there answers, and who it is. Waits at most `timeout_ms` milliseconds (0: the
+/// engine's whole retransmission schedule and ten seconds).
+///
+/// Failures: IOTP_RESULT_NO_TRANSPORT, IOTP_RESULT_REFUSED (no Ping Response came),
+/// IOTP_RESULT_TIMED_OUT, IOTP_RESULT_SHUTTING_DOWN.
+///
+/// Ownership: `net_locn` is only read during the call; on success `*ping_out` is a new answer,
+/// released with `iotp_ping_free`. Thread safety: callable from several threads at once.
+#[unsafe(no_mangle)]
+pub extern "C" fn iotp_node_ping(
+    node: *const iotp_node,
+    net_locn: *const c_char,
+    timeout_ms: u32,
+    ping_out: *mut *mut iotp_ping,
+) -> iotp_result {
+    guard(|| {
+        let node = borrow(node, "node")?;
+        out_arg(ping_out, "ping_out")?;
+        let net_locn = str_arg(net_locn, "net_locn")?;
+        let answer = node.node.ping(net_locn, wait(timeout_ms))?;
+        write_out(ping_out, into_c(iotp_ping::from_answer(&answer)));
         Ok(())
     })
 }

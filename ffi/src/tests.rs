@@ -14,6 +14,7 @@ use std::path::Path;
 use std::ptr::{null, null_mut};
 use std::sync::OnceLock;
 
+use crate::answers::*;
 use crate::callbacks::*;
 use crate::handle::{guard, guard_or};
 use crate::lent::*;
@@ -640,6 +641,48 @@ fn a_c_server_hosts_a_merchant_through_handle() {
         iotp_result::NoTransport
     );
     assert!(t.is_null());
+    // So does a ping; an inquiry names Offer, Payment or Delivery, and a known transaction.
+    let mut ping = null_mut();
+    assert_eq!(
+        iotp_node_ping(node, c"http://127.0.0.1:9/iotp".as_ptr(), 1000, &mut ping),
+        iotp_result::NoTransport
+    );
+    assert!(ping.is_null());
+    let mut status = null_mut();
+    assert_eq!(
+        iotp_node_inquire(node, id.as_ptr(), c"Refund".as_ptr(), 1000, &mut status),
+        iotp_result::InvalidParameter
+    );
+    assert!(
+        detail().contains("not Offer, Payment or Delivery"),
+        "{}",
+        detail()
+    );
+    assert_eq!(
+        iotp_node_inquire(
+            node,
+            c"nobody@nowhere".as_ptr(),
+            c"Offer".as_ptr(),
+            1000,
+            &mut status
+        ),
+        iotp_result::Engine,
+        "{}",
+        detail()
+    );
+    assert_eq!(
+        iotp_node_inquire(node, id.as_ptr(), c"Offer".as_ptr(), 1000, null_mut()),
+        iotp_result::NullParameter
+    );
+    assert!(status.is_null());
+    // Answers' accessors on NULL handles.
+    assert!(iotp_status_type(null()).is_null());
+    assert!(iotp_status_process_state(null()).is_null());
+    assert!(iotp_ping_status(null()).is_null());
+    assert!(iotp_ping_responder(null(), 0).is_null());
+    assert_eq!(iotp_ping_responder_count(null()), 0);
+    assert_eq!(iotp_status_free(null_mut()), iotp_result::Ok);
+    assert_eq!(iotp_ping_free(null_mut()), iotp_result::Ok);
 
     assert_eq!(iotp_node_free(node), iotp_result::Ok);
     assert_eq!(iotp_node_free(node), iotp_result::InvalidHandle);

@@ -82,6 +82,8 @@ fn assert_purchase(stdout: &str) {
         "merchant: as Merchant: OfferDone, CompletedOk",
         "merchant: as DeliveryHandler: Done, CompletedOk",
         "payment handler: as PaymentHandler: Done, CompletedOk",
+        "consumer: inquiry: Payment CompletedOk, payment ",
+        "/iotp/merchant: Ok from shop.example",
         "merchant: no offer for /pay/cars",
         "merchant: purchase completed",
     ] {
