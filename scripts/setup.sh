@@ -45,10 +45,13 @@ if ! command -v xmllint >/dev/null 2>&1; then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y libxml2-utils
 fi
 
-if ! command -v gcc >/dev/null 2>&1 || ! command -v g++ >/dev/null 2>&1; then
-    echo "setup.sh: installing gcc and g++ (plugin tests)"
+# gcc/g++ for the C plugins and examples; make and readelf (binutils) for the C examples and
+# libiotp's SONAME (ffi/install.sh).
+if ! command -v gcc >/dev/null 2>&1 || ! command -v g++ >/dev/null 2>&1 \
+    || ! command -v make >/dev/null 2>&1 || ! command -v readelf >/dev/null 2>&1; then
+    echo "setup.sh: installing gcc, g++, make and binutils (plugin and C API tests)"
     as_root apt-get update
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y gcc g++
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y gcc g++ make binutils
 fi
 
 if ! command -v valgrind >/dev/null 2>&1 || ! command -v pkg-config >/dev/null 2>&1; then
