@@ -231,6 +231,7 @@ impl Wallet {
                 data_dir,
                 senders: 2,
                 memory_store: false,
+                engines: 8,
             },
             engine: EngineConfig::new(org),
             plugins: PluginsSection {

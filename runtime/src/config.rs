@@ -80,10 +80,19 @@ pub struct NodeSection {
     /// nothing survives the process). Default false.
     #[serde(default)]
     pub memory_store: bool,
+    /// Transaction engines: each owns the transactions whose IotpTransId maps to it, so that
+    /// messages of different transactions are processed (and their commits grouped into one
+    /// fsync) at the same time. Default 8.
+    #[serde(default = "default_engines")]
+    pub engines: usize,
 }
 
 fn default_senders() -> usize {
     4
+}
+
+fn default_engines() -> usize {
+    8
 }
 
 /// `[plugins]`.
@@ -230,6 +239,12 @@ impl NodeConfig {
                 format!("{} is not between 1 and 1024", self.node.senders),
             ));
         }
+        if self.node.engines == 0 || self.node.engines > 256 {
+            return Err(invalid(
+                "node.engines",
+                format!("{} is not between 1 and 256", self.node.engines),
+            ));
+        }
         for (setting, name) in [
             ("plugins.scheme", &self.plugins.scheme),
             ("plugins.transport", &self.plugins.transport),
@@ -322,6 +337,7 @@ net_locn = "http://127.0.0.1:1/iotp"
     fn minimal_configuration_reads_with_defaults() {
         let c = NodeConfig::from_toml(MINIMAL).expect("valid");
         assert_eq!(c.node.senders, 4);
+        assert_eq!(c.node.engines, 8);
         assert_eq!(c.engine.timing, iotp::txn::Timing::default());
         assert!(c.transport.is_empty());
         let again = NodeConfig::from_toml(&c.to_toml().expect("toml")).expect("round trip");
@@ -347,6 +363,13 @@ net_locn = "http://127.0.0.1:1/iotp"
             .expect_err("bad name")
             .to_string();
         assert!(e.starts_with("plugins.scheme:"), "{e}");
+
+        let no_engine = MINIMAL.replace("[node]\n", "[node]\nengines = 0\n");
+        assert_ne!(no_engine, MINIMAL);
+        let e = NodeConfig::from_toml(&no_engine)
+            .expect_err("no engine")
+            .to_string();
+        assert!(e.starts_with("node.engines:"), "{e}");
 
         let offer_without_merchant = format!(
             "{MINIMAL}\n[merchant.offers.x]\ntrans_type = \"BaselinePurchase\"\n\

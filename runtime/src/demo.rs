@@ -313,6 +313,7 @@ impl DemoWorld {
                 data_dir: self.node_dir(server.name()),
                 senders: 4,
                 memory_store: false,
+                engines: 8,
             },
             engine,
             plugins: PluginsSection {
@@ -350,6 +351,7 @@ impl DemoWorld {
                 data_dir: self.node_dir("consumer"),
                 senders,
                 memory_store,
+                engines: 8,
             },
             engine,
             plugins: PluginsSection {

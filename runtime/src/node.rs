@@ -22,7 +22,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
 use std::thread::JoinHandle;
@@ -34,7 +34,7 @@ use iotp::payapi::PaymentBridge;
 use iotp::store::{MemoryStore, Store, StoredMessage, TransactionKey};
 use iotp::txn::{
     ConsumerApp, DefaultApp, DeliveryApp, Destination, Engine, EngineError, Event, MerchantApp,
-    Offer, OfferSummary, Outcome, Outgoing, PaymentOption, TransactionOutcome,
+    Offer, OfferSummary, Outcome, Outgoing, PaymentOption, Received, TransactionOutcome, shard_of,
 };
 use iotp_plugin_host::{
     ErrorStatus, HostServices, LoadError, LoadedPlugin, LogLevel, OutsideCalls, PluginError,
@@ -188,7 +188,13 @@ pub struct Node {
 struct Inner {
     name: String,
     data_dir: PathBuf,
-    engine: Mutex<Engine>,
+    /// The transaction engines ([`Engine::into_shards`]): a message goes to the one that owns
+    /// its transaction ([`Inner::engine_for`]).
+    engines: Vec<Mutex<Engine>>,
+    /// The limits messages are read with (the engines').
+    limits: iotp::Limits,
+    /// Which engine starts the next new transaction.
+    next_engine: AtomicUsize,
     transport: Option<LoadedPlugin>,
     log: Arc<Log>,
     /// The host services of the node's plugins outside payment calls: the node's log, the
@@ -400,11 +406,19 @@ impl Node {
             })
         });
 
+        let limits = engine.limits().clone();
+        let engines = engine
+            .into_shards(config.node.engines)
+            .into_iter()
+            .map(Mutex::new)
+            .collect();
         let (outbox, queue) = mpsc::channel::<Outgoing>();
         let inner = Arc::new(Inner {
             name: config.node.name.clone(),
             data_dir,
-            engine: Mutex::new(engine),
+            engines,
+            limits,
+            next_engine: AtomicUsize::new(0),
             transport,
             log,
             services,
@@ -512,7 +526,7 @@ impl Node {
                 "{url} answered the startup request without an IOTP message"
             )));
         }
-        let outcome = self.inner.engine().receive(&first, now_millis());
+        let outcome = self.inner.receive(&first);
         let trans = outcome
             .messages
             .first()
@@ -528,7 +542,7 @@ impl Node {
         // error goes back to the Merchant, and there is nothing to wait for.
         let opened = self
             .inner
-            .engine()
+            .engine_for(&trans)
             .transaction_state(&trans, &TradingRole::Consumer)?
             .is_some();
         if !opened && outcome.finished().next().is_none() {
@@ -559,10 +573,11 @@ impl Node {
         inquiry: InquiryType,
         wait: Option<Duration>,
     ) -> Result<Status, NodeError> {
-        let outcome = self
-            .inner
-            .engine()
-            .start_inquiry(iotp_trans_id, inquiry, now_millis())?;
+        let outcome = self.inner.engine_for(iotp_trans_id).start_inquiry(
+            iotp_trans_id,
+            inquiry,
+            now_millis(),
+        )?;
         let own = outcome
             .messages
             .first()
@@ -588,7 +603,7 @@ impl Node {
     /// Pings a net location (§9.2.2, Baseline Ping).
     pub fn ping(&self, net_locn: &str, wait: Option<Duration>) -> Result<PingAnswer, NodeError> {
         self.inner.transport("pinging")?;
-        let outcome = self.inner.engine().start_ping(net_locn, now_millis());
+        let outcome = self.inner.next_engine().start_ping(net_locn, now_millis());
         let own = outcome
             .messages
             .first()
@@ -625,13 +640,16 @@ impl Node {
     ) -> Result<iotp::payapi::ManagePaymentSoftwareResponse, NodeError> {
         Ok(self
             .inner
-            .engine()
+            .next_engine()
             .manage_payment_software(request, now_millis())?)
     }
 
     /// Cancels a transaction this node takes part in, where the RFC allows it.
     pub fn cancel(&self, iotp_trans_id: &str) -> Result<(), NodeError> {
-        let outcome = self.inner.engine().cancel(iotp_trans_id, now_millis())?;
+        let outcome = self
+            .inner
+            .engine_for(iotp_trans_id)
+            .cancel(iotp_trans_id, now_millis())?;
         let (_, requests) = self.inner.absorb(outcome, false);
         self.inner.deliver(requests);
         Ok(())
@@ -643,7 +661,10 @@ impl Node {
         iotp_trans_id: &str,
         role: &TradingRole,
     ) -> Result<Option<(iotp::txn::Phase, Option<iotp::txn::EndState>)>, NodeError> {
-        Ok(self.inner.engine().transaction_state(iotp_trans_id, role)?)
+        Ok(self
+            .inner
+            .engine_for(iotp_trans_id)
+            .transaction_state(iotp_trans_id, role)?)
     }
 
     /// The messages of a transaction as this node's store has them (sent and received, in
@@ -653,7 +674,7 @@ impl Node {
         iotp_trans_id: &str,
         role: &TradingRole,
     ) -> Result<Vec<StoredMessage>, NodeError> {
-        let store = self.inner.engine().store().clone();
+        let store = self.inner.engine_for(iotp_trans_id).store().clone();
         let key = TransactionKey {
             iotp_trans_id: iotp_trans_id.to_owned(),
             role: role.to_string(),
@@ -684,8 +705,10 @@ impl Node {
         for t in threads {
             let _ = t.join();
         }
-        // Wait for a message being processed to be committed and answered.
-        drop(self.inner.engine());
+        // Wait for the messages being processed to be committed and answered.
+        for engine in &self.inner.engines {
+            drop(lock(engine));
+        }
         self.inner.log(LogLevel::Info, "stopped");
     }
 }
@@ -729,9 +752,31 @@ fn is_startup(message: &[u8]) -> bool {
     memchr::memmem::find(head, b"IotpStartupRequest").is_some()
 }
 
+fn lock(engine: &Mutex<Engine>) -> MutexGuard<'_, Engine> {
+    engine.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 impl Inner {
-    fn engine(&self) -> MutexGuard<'_, Engine> {
-        self.engine.lock().unwrap_or_else(PoisonError::into_inner)
+    /// The engine that owns the transaction.
+    fn engine_for(&self, iotp_trans_id: &str) -> MutexGuard<'_, Engine> {
+        lock(&self.engines[shard_of(iotp_trans_id, self.engines.len())])
+    }
+
+    /// An engine to start a new transaction (which it will own), in turn.
+    fn next_engine(&self) -> MutexGuard<'_, Engine> {
+        let n = self.next_engine.fetch_add(1, Ordering::Relaxed);
+        lock(&self.engines[n % self.engines.len()])
+    }
+
+    /// Reads a message (outside any engine's lock), then has the engine that owns its
+    /// transaction process it.
+    fn receive(&self, message: &[u8]) -> Outcome {
+        let received = Received::read(message, &self.limits);
+        let mut engine = match received.iotp_trans_id() {
+            Some(id) => self.engine_for(id),
+            None => self.next_engine(),
+        };
+        engine.receive_read(received, now_millis())
     }
 
     fn log(&self, level: LogLevel, message: &str) {
@@ -752,7 +797,7 @@ impl Inner {
             return Ok(reply);
         }
         self.tap(false, None, message);
-        let outcome = self.engine().receive(message, now_millis());
+        let outcome = self.receive(message);
         let (reply, requests) = self.absorb(outcome, true);
         self.queue(requests);
         let reply = reply.unwrap_or_default();
@@ -792,7 +837,7 @@ impl Inner {
             self.log(LogLevel::Info, &format!("startup {target}: no such offer"));
             return Err(ErrorStatus::Refused);
         };
-        let started = self.engine().start_offer(offer, now_millis());
+        let started = self.next_engine().start_offer(offer, now_millis());
         match started {
             Ok(outcome) => {
                 let (reply, requests) = self.absorb(outcome, true);
@@ -880,7 +925,7 @@ impl Inner {
                 Ok(reply) if reply.is_empty() => {}
                 Ok(reply) => {
                     self.tap(false, Some(url), &reply);
-                    let outcome = self.engine().receive(&reply, now_millis());
+                    let outcome = self.receive(&reply);
                     pending.extend(self.absorb(outcome, false).1);
                 }
                 Err(e) => self.log(
@@ -1000,13 +1045,29 @@ impl Inner {
                 return;
             }
             let now = now_millis();
-            let next = self.engine().next_wake();
             let sweep = now - swept >= STORE_SWEEP.as_millis() as i64;
-            if sweep || next.is_some_and(|t| t <= now) {
+            if sweep {
                 swept = now;
-                let outcome = self.engine().wake(now);
-                let (_, requests) = self.absorb(outcome, false);
-                self.queue(requests);
+            }
+            let mut next: Option<i64> = None;
+            let mut woke = false;
+            for engine in &self.engines {
+                let mut engine = lock(engine);
+                let wake = engine.next_wake();
+                if sweep || wake.is_some_and(|t| t <= now) {
+                    let outcome = engine.wake(now);
+                    drop(engine);
+                    let (_, requests) = self.absorb(outcome, false);
+                    self.queue(requests);
+                    woke = true;
+                } else {
+                    next = match (next, wake) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
+                }
+            }
+            if woke {
                 continue;
             }
             // Transactions started meanwhile want waking no sooner than a retransmission

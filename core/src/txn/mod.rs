@@ -39,6 +39,7 @@ mod tests;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::msg::codes::*;
 use crate::msg::model::*;
@@ -355,7 +356,76 @@ pub struct Engine {
     limits: Limits,
     /// Open transactions (ended ones are dropped after commit and reloaded on demand).
     live: HashMap<TransactionKey, Txn>,
-    counter: u64,
+    /// Numbers for IDs, shared by the shards of one node.
+    counter: Arc<AtomicU64>,
+    /// The transactions this engine owns (see [`Engine::into_shards`]).
+    shard: Shard,
+}
+
+/// Which transactions an engine owns: those whose IotpTransId [`shard_of`] maps to `index`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Shard {
+    index: usize,
+    count: usize,
+}
+
+/// The shard (of `count`) that owns the transaction `iotp_trans_id`: every message of a
+/// transaction, at every role a node plays in it, goes to the same engine. FNV-1a, so that the
+/// mapping is the same in every process and run.
+pub fn shard_of(iotp_trans_id: &str, count: usize) -> usize {
+    let hash = iotp_trans_id
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    // The remainder is below `count`, so it fits.
+    usize::try_from(hash % count.max(1) as u64).unwrap_or(0)
+}
+
+/// A message read, fully validated and hashed for the replay cache: the part of receiving that
+/// needs no engine state, so a node does it before it picks (and locks) the engine that owns
+/// the message's transaction.
+#[derive(Debug)]
+pub struct Received {
+    report: Report,
+    /// The TransRefBlk, when one with an IotpTransId was found (§4.5).
+    trans_ref: Option<TransactionReferenceBlock>,
+    canonical: Option<Arc<str>>,
+    digest: MessageDigest,
+}
+
+impl Received {
+    /// Reads and validates `input` within `limits` ([`Engine::limits`]).
+    pub fn read(input: &[u8], limits: &Limits) -> Received {
+        let report = Report::read(input, limits);
+        let trans_ref = report
+            .message
+            .as_ref()
+            .map(|m| m.trans_ref.clone())
+            .or_else(|| report.trans_ref.clone())
+            .filter(|t| !t.transaction_id.iotp_trans_id.is_empty());
+        let canonical: Option<Arc<str>> = trans_ref
+            .as_ref()
+            .and(report.message.as_ref())
+            .map(|m| Arc::from(m.to_xml()));
+        let digest = match &canonical {
+            Some(xml) => sha256(xml.as_bytes()),
+            None => sha256(input),
+        };
+        Received {
+            report,
+            trans_ref,
+            canonical,
+            digest,
+        }
+    }
+
+    /// The message's IotpTransId, when it could be found.
+    pub fn iotp_trans_id(&self) -> Option<&str> {
+        self.trans_ref
+            .as_ref()
+            .map(|t| t.transaction_id.iotp_trans_id.as_str())
+    }
 }
 
 impl std::fmt::Debug for Engine {
@@ -388,8 +458,43 @@ impl Engine {
             delivery_app: Arc::new(DefaultApp),
             limits,
             live: HashMap::new(),
-            counter: 0,
+            counter: Arc::new(AtomicU64::new(0)),
+            shard: Shard { index: 0, count: 1 },
         }
+    }
+
+    /// Splits the engine into `count` engines (at least one) that share its configuration,
+    /// store, bridges and applications, each owning the transactions [`shard_of`] maps to it,
+    /// so that a node can run transactions on several threads at once. A message must go to
+    /// the engine that owns its transaction; a new transaction's IotpTransId is drawn so that
+    /// the engine that creates it owns it.
+    pub fn into_shards(self, count: usize) -> Vec<Engine> {
+        let count = count.max(1);
+        (0..count)
+            .map(|index| Engine {
+                config: self.config.clone(),
+                store: self.store.clone(),
+                bridges: self.bridges.clone(),
+                bridge_infos: self.bridge_infos.clone(),
+                merchant_app: self.merchant_app.clone(),
+                consumer_app: self.consumer_app.clone(),
+                delivery_app: self.delivery_app.clone(),
+                limits: self.limits.clone(),
+                live: HashMap::new(),
+                counter: self.counter.clone(),
+                shard: Shard { index, count },
+            })
+            .collect()
+    }
+
+    /// The limits the engine reads messages with (for [`Received::read`]).
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Whether this engine owns the transaction (always, for an engine that is not a shard).
+    pub fn owns(&self, iotp_trans_id: &str) -> bool {
+        shard_of(iotp_trans_id, self.shard.count) == self.shard.index
     }
 
     /// Adds a payment bridge (scheme).
@@ -480,22 +585,29 @@ impl Engine {
     ///
     /// Log lines the payment bridge writes meanwhile come out as [`Event::Log`].
     pub fn receive(&mut self, input: &[u8], now: i64) -> Outcome {
-        let mut out = self.receive_unlogged(input, now);
+        let received = Received::read(input, &self.limits);
+        self.receive_read(received, now)
+    }
+
+    /// [`Engine::receive`] of a message already read. An engine that is one of several shards
+    /// answers a message of a transaction it does not own with a TransientError and leaves
+    /// the transaction alone.
+    pub fn receive_read(&mut self, received: Received, now: i64) -> Outcome {
+        let mut out = self.receive_unlogged(received, now);
         host::drain_bridge_log(&mut out.events);
         out
     }
 
-    /// [`Engine::receive`], the bridges' log lines left where they are.
-    fn receive_unlogged(&mut self, input: &[u8], now: i64) -> Outcome {
+    /// [`Engine::receive_read`], the bridges' log lines left where they are.
+    fn receive_unlogged(&mut self, received: Received, now: i64) -> Outcome {
         let mut out = Outcome::default();
-        let report = Report::read(input, &self.limits);
-        let Some(trans_ref) = report
-            .message
-            .as_ref()
-            .map(|m| m.trans_ref.clone())
-            .or_else(|| report.trans_ref.clone())
-            .filter(|t| !t.transaction_id.iotp_trans_id.is_empty())
-        else {
+        let Received {
+            report,
+            trans_ref,
+            canonical,
+            digest,
+        } = received;
+        let Some(trans_ref) = trans_ref else {
             // §4.5.2.1: answer in a new transaction.
             let fault =
                 match report.errors.iter().find(|e| {
@@ -516,11 +628,17 @@ impl Engine {
             self.unidentified_error(fault, now, &mut out);
             return out;
         };
-        let canonical: Option<Arc<str>> = report.message.as_ref().map(|m| Arc::from(m.to_xml()));
-        let digest = match &canonical {
-            Some(xml) => sha256(xml.as_bytes()),
-            None => sha256(input),
-        };
+        if !self.owns(&trans_ref.transaction_id.iotp_trans_id) {
+            // A node routes every message to its owner; this is a bug, not the sender's fault.
+            let fault = Fault::transient(
+                ErrorCode::SystemBusy,
+                "IotpMessage",
+                self.config.timing.min_retry_secs,
+                "the message reached the wrong engine of this node; send it again",
+            );
+            self.transient_reply(&trans_ref, fault, now, &mut out);
+            return out;
+        }
         match self.store.replay_begin(&digest, now) {
             Ok(None) => {}
             Ok(Some(ReplayEntry::Answered { response })) => {
@@ -1351,13 +1469,12 @@ impl Engine {
 
     /// A number unique within this engine's run, for IDs.
     fn fresh_number(&mut self) -> u64 {
-        self.counter += 1;
-        self.counter
+        self.counter.fetch_add(1, Ordering::Relaxed) + 1
     }
 
-    /// A new, globally unique IotpTransId in RFC 822 Message-Id form (`local@domain`).
+    /// A new, globally unique IotpTransId in RFC 822 Message-Id form (`local@domain`), one
+    /// this engine owns (drawn again until it is: `count` tries on average).
     fn new_trans_id(&mut self, now: i64) -> String {
-        let n = self.fresh_number();
         let domain = self
             .config
             .org
@@ -1366,9 +1483,15 @@ impl Engine {
             .next()
             .unwrap_or("localhost")
             .to_owned();
-        let mut salt = [0u8; 4];
-        host::random_bytes(&mut salt);
-        format!("{now}.{n}.{:08x}@{domain}", u32::from_be_bytes(salt))
+        loop {
+            let n = self.fresh_number();
+            let mut salt = [0u8; 4];
+            host::random_bytes(&mut salt);
+            let id = format!("{now}.{n}.{:08x}@{domain}", u32::from_be_bytes(salt));
+            if self.owns(&id) {
+                return id;
+            }
+        }
     }
 
     /// A new PayId (≤ 14 characters, unique across bridges; RFC 3867 §2).
@@ -1657,7 +1780,7 @@ impl Engine {
             .collect();
         if let Ok(more) = self.store.due(now) {
             for k in more {
-                if !due.contains(&k) {
+                if self.owns(&k.iotp_trans_id) && !due.contains(&k) {
                     due.push(k);
                 }
             }

@@ -1458,3 +1458,58 @@ fn lost_payment_request() -> (Checked, DemoNodes, String, Arc<[u8]>) {
         .expect("sent");
     (net, n, trans, req)
 }
+
+#[test]
+fn shards_own_the_transactions_they_start_and_refuse_others() {
+    // FNV-1a: the same mapping in every process.
+    assert_eq!(shard_of("", 7), (0xcbf2_9ce4_8422_2325_u64 % 7) as usize);
+    assert_eq!(
+        shard_of("a", 1000),
+        (0xaf63_dc4c_8601_ec8c_u64 % 1000) as usize
+    );
+    assert_eq!(shard_of("anything", 1), 0);
+
+    let store = Arc::new(crate::store::MemoryStore::new());
+    let mut cfg = EngineConfig::new(world::shop());
+    cfg.partners = vec![world::bank(), world::carrier()];
+    let bridge: Arc<dyn PaymentBridge> = Arc::new(crate::payapi::mock::MockScheme::new(None));
+    let mut shards = Engine::new(cfg, store.clone())
+        .with_bridge(bridge)
+        .into_shards(4);
+    assert_eq!(shards.len(), 4);
+    let t = TransactionType::BaselinePurchase;
+    let mut started = Vec::new();
+    for (i, engine) in shards.iter_mut().enumerate() {
+        for n in 0..5 {
+            let out = engine
+                .start_offer(demo_offer(&t, "brand-independent, payment only", n), 1_000)
+                .expect("offer starts");
+            let m = &out.messages[0];
+            assert_eq!(shard_of(&m.iotp_trans_id, 4), i, "{}", m.iotp_trans_id);
+            assert!(engine.owns(&m.iotp_trans_id));
+            started.push((i, m.clone()));
+        }
+    }
+    let ids: std::collections::BTreeSet<_> =
+        started.iter().map(|(_, m)| &m.iotp_trans_id).collect();
+    assert_eq!(ids.len(), started.len(), "every IotpTransId differs");
+
+    // A message of a transaction another shard owns is refused, and nothing changes.
+    let (owner, m) = &started[0];
+    let other = (owner + 1) % 4;
+    let state = |e: &mut Engine| {
+        e.transaction_state(&m.iotp_trans_id, &TradingRole::Merchant)
+            .expect("state")
+            .map(|(phase, end)| (phase, end.map(|e| e.0)))
+    };
+    let before = state(&mut shards[*owner]);
+    assert!(before.is_some());
+    let commits = store.commits();
+    let out = shards[other].receive(&m.xml, 2_000);
+    assert_eq!(
+        error_codes(&out.messages[0].xml),
+        vec![(ErrorCode::SystemBusy, Severity::TransientError)]
+    );
+    assert_eq!(store.commits(), commits, "nothing committed");
+    assert_eq!(state(&mut shards[*owner]), before);
+}

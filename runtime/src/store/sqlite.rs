@@ -67,6 +67,9 @@ pub const APPLICATION_ID: i64 = 0x494F_5450;
 /// How long a statement waits for another connection's lock on the file before failing.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The page cache of a store's connection, in KiB.
+pub const CACHE_KIB: i64 = 32 * 1024;
+
 /// The schema, one step per version: step `i` takes the file from version `i` to `i + 1`.
 /// Steps are only ever appended; a released step is never edited.
 pub const MIGRATIONS: &[&str] = &[
@@ -117,6 +120,8 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// owns the file (`locking_mode=EXCLUSIVE`).
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    /// Writes waiting for the next group commit (see [`SqliteStore::write`]).
+    queue: Mutex<Vec<Arc<Write>>>,
     /// The replay cache's "in progress" marks (digest → when processing began). Locked after
     /// `conn`, never before it, so that the marks and the durable entries change together.
     marks: Mutex<HashMap<MessageDigest, i64>>,
@@ -197,6 +202,11 @@ impl SqliteStore {
         }
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(|e| sql("setting foreign_keys=ON", e))?;
+        // The replay cache and the key-value space are keyed by digests and ids spread over
+        // the whole file: a page cache of 2 MiB (SQLite's default) would read most lookups
+        // from the file again. 32 MiB, kept across transactions (exclusive locking below).
+        conn.pragma_update(None, "cache_size", -CACHE_KIB)
+            .map_err(|e| sql("setting cache_size", e))?;
         if path.is_some() {
             // One node owns its file: keep SQLite's lock for the life of the connection
             // instead of taking and releasing file locks around every transaction.
@@ -211,6 +221,7 @@ impl SqliteStore {
             .map_err(|e| sql("clearing stale in-progress marks", e))?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
+            queue: Mutex::new(Vec::new()),
             marks: Mutex::new(HashMap::new()),
             path,
         })
@@ -220,6 +231,101 @@ impl SqliteStore {
         self.conn
             .lock()
             .map_err(|_| StoreError("sqlite: connection lock poisoned".into()))
+    }
+
+    /// Runs a durable write as part of a group commit, and returns when the group is durable.
+    ///
+    /// The write joins the queue, then the caller waits for the connection. Whoever holds the
+    /// connection with its own write still queued takes the whole queue and writes it in one
+    /// SQLite transaction, each write in a savepoint of its own (a write that fails is rolled
+    /// back alone and gets its error; the others go on), with one fsync at `COMMIT`, and hands
+    /// every write its result before it lets the connection go. So writes that arrive while a
+    /// group is being synced share the next fsync, and a write's result is known, durable or
+    /// failed, before its caller returns: nothing is acknowledged that is not durable.
+    fn write(&self, op: WriteOp) -> StoreResult<bool> {
+        let write = Arc::new(Write {
+            op,
+            result: Mutex::new(None),
+        });
+        self.queue
+            .lock()
+            .map_err(|_| StoreError("sqlite: write queue lock poisoned".into()))?
+            .push(write.clone());
+        let mut conn = self.conn()?;
+        if let Some(result) = write.take() {
+            // Written in a group another caller committed.
+            return result;
+        }
+        // Still queued (only a holder of the connection takes the queue, and it hands out
+        // every result before it lets go): this caller writes the group.
+        let group = std::mem::take(
+            &mut *self
+                .queue
+                .lock()
+                .map_err(|_| StoreError("sqlite: write queue lock poisoned".into()))?,
+        );
+        let results = self.write_group(&mut conn, &group);
+        for (w, r) in group.iter().zip(results) {
+            w.set(r);
+        }
+        drop(conn);
+        write
+            .take()
+            .unwrap_or_else(|| Err(StoreError("sqlite: a write was lost from its group".into())))
+    }
+
+    /// Writes a group in one transaction; one result per write, in order.
+    fn write_group(&self, conn: &mut Connection, group: &[Arc<Write>]) -> Vec<StoreResult<bool>> {
+        let fail_all = |e: StoreError| group.iter().map(|_| Err(StoreError(e.0.clone()))).collect();
+        let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+            Ok(tx) => tx,
+            Err(e) => return fail_all(sql("beginning a commit", e)),
+        };
+        let mut results = Vec::with_capacity(group.len());
+        for w in group {
+            let result = if group.len() == 1 {
+                w.op.apply(&tx)
+            } else {
+                match tx.savepoint() {
+                    Ok(mut sp) => {
+                        let r = w.op.apply(&sp);
+                        let ended = if r.is_ok() {
+                            sp.commit()
+                        } else {
+                            sp.rollback().and_then(|()| sp.commit())
+                        };
+                        match ended {
+                            Ok(()) => r,
+                            Err(e) => Err(sql("ending a savepoint", e)),
+                        }
+                    }
+                    Err(e) => Err(sql("beginning a savepoint", e)),
+                }
+            };
+            results.push(result);
+        }
+        if group.len() == 1 && results[0].is_err() {
+            // Written without a savepoint: dropping the transaction undoes the part written.
+            return results;
+        }
+        if let Err(e) = tx.commit() {
+            // Dropping the transaction rolled everything back: nothing is durable.
+            return fail_all(sql("committing", e));
+        }
+        // Durable now: the answered entries replace their marks.
+        if let Ok(mut marks) = self.marks() {
+            for (w, r) in group.iter().zip(&results) {
+                if let (WriteOp::Commit { replay, .. }, Ok(_)) = (&w.op, r) {
+                    for (digest, entry) in replay {
+                        match entry {
+                            ReplayEntry::InProgress { since } => marks.insert(*digest, *since),
+                            ReplayEntry::Answered { .. } => marks.remove(digest),
+                        };
+                    }
+                }
+            }
+        }
+        results
     }
 
     /// The "in progress" marks; take [`conn`](Self::conn) first.
@@ -437,97 +543,11 @@ impl Store for SqliteStore {
         records: &[&TransactionRecord],
         replay: &[(MessageDigest, ReplayEntry)],
     ) -> StoreResult<()> {
-        let mut conn = self.conn()?;
-        // Dropping `tx` on any early return rolls everything back.
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| sql("beginning a commit", e))?;
-        {
-            let mut put_record = tx
-                .prepare_cached(
-                    "INSERT INTO transactions (iotp_trans_id, role, state, wake_at, finished)
-                     VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT (iotp_trans_id, role) DO UPDATE SET
-                        state = excluded.state,
-                        wake_at = excluded.wake_at,
-                        finished = excluded.finished",
-                )
-                .map_err(|e| sql("commit", e))?;
-            // Rewrites a stored message only when it differs from the committed one.
-            let mut put_message = tx
-                .prepare_cached(
-                    "INSERT INTO messages (iotp_trans_id, role, seq, sent, message_id, xml)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                     ON CONFLICT (iotp_trans_id, role, seq) DO UPDATE SET
-                        sent = excluded.sent,
-                        message_id = excluded.message_id,
-                        xml = excluded.xml
-                     WHERE sent IS NOT excluded.sent
-                        OR message_id IS NOT excluded.message_id
-                        OR xml IS NOT excluded.xml",
-                )
-                .map_err(|e| sql("commit", e))?;
-            let mut cut_messages = tx
-                .prepare_cached(
-                    "DELETE FROM messages WHERE iotp_trans_id = ?1 AND role = ?2 AND seq >= ?3",
-                )
-                .map_err(|e| sql("commit", e))?;
-            let mut put_replay = tx
-                .prepare_cached(
-                    "INSERT INTO replay (digest, kind, since, response)
-                     VALUES (?1, 'answered', NULL, ?2)
-                     ON CONFLICT (digest) DO UPDATE SET
-                        kind = excluded.kind,
-                        since = excluded.since,
-                        response = excluded.response",
-                )
-                .map_err(|e| sql("commit", e))?;
-            for r in records {
-                let k = &r.key;
-                put_record
-                    .execute(params![
-                        k.iotp_trans_id,
-                        k.role,
-                        r.state,
-                        r.wake_at,
-                        r.finished
-                    ])
-                    .map_err(|e| sql("saving a transaction", e))?;
-                for (i, m) in r.messages.iter().enumerate() {
-                    put_message
-                        .execute(params![
-                            k.iotp_trans_id,
-                            k.role,
-                            seq(i)?,
-                            m.sent,
-                            m.message_id,
-                            &*m.xml
-                        ])
-                        .map_err(|e| sql("saving a message", e))?;
-                }
-                cut_messages
-                    .execute(params![k.iotp_trans_id, k.role, seq(r.messages.len())?])
-                    .map_err(|e| sql("saving messages", e))?;
-            }
-            for (digest, entry) in replay {
-                if let ReplayEntry::Answered { response } = entry {
-                    put_replay
-                        .execute(params![&digest[..], response.as_deref()])
-                        .map_err(|e| sql("saving a replay entry", e))?;
-                }
-            }
-        }
-        tx.commit().map_err(|e| sql("committing", e))?;
-        // Durable now: the answered entries replace their marks, and the marks the commit
-        // carries join the others.
-        let mut marks = self.marks()?;
-        for (digest, entry) in replay {
-            match entry {
-                ReplayEntry::InProgress { since } => marks.insert(*digest, *since),
-                ReplayEntry::Answered { .. } => marks.remove(digest),
-            };
-        }
-        Ok(())
+        self.write(WriteOp::Commit {
+            records: records.iter().map(|r| (*r).clone()).collect(),
+            replay: replay.to_vec(),
+        })
+        .map(|_| ())
     }
 
     fn kv_get(&self, namespace: &str, key: &str) -> StoreResult<Option<Vec<u8>>> {
@@ -541,35 +561,189 @@ impl Store for SqliteStore {
     }
 
     fn kv_put(&self, namespace: &str, key: &str, value: &[u8]) -> StoreResult<()> {
-        self.conn()?
-            .prepare_cached(
-                "INSERT INTO kv (namespace, key, value) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value",
-            )
-            .and_then(|mut s| s.execute(params![namespace, key, value]))
-            .map_err(|e| sql("writing a key-value entry", e))?;
-        Ok(())
+        self.write(WriteOp::KvPut {
+            namespace: namespace.to_owned(),
+            key: key.to_owned(),
+            value: value.to_vec(),
+            only_if_absent: false,
+        })
+        .map(|_| ())
     }
 
     fn kv_insert_if_absent(&self, namespace: &str, key: &str, value: &[u8]) -> StoreResult<bool> {
-        let inserted = self
-            .conn()?
-            .prepare_cached(
-                "INSERT INTO kv (namespace, key, value) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (namespace, key) DO NOTHING",
-            )
-            .and_then(|mut s| s.execute(params![namespace, key, value]))
-            .map_err(|e| sql("inserting a key-value entry", e))?;
-        Ok(inserted == 1)
+        self.write(WriteOp::KvPut {
+            namespace: namespace.to_owned(),
+            key: key.to_owned(),
+            value: value.to_vec(),
+            only_if_absent: true,
+        })
     }
 
     fn kv_delete(&self, namespace: &str, key: &str) -> StoreResult<()> {
-        self.conn()?
-            .prepare_cached("DELETE FROM kv WHERE namespace = ?1 AND key = ?2")
-            .and_then(|mut s| s.execute(params![namespace, key]))
-            .map_err(|e| sql("deleting a key-value entry", e))?;
-        Ok(())
+        self.write(WriteOp::KvDelete {
+            namespace: namespace.to_owned(),
+            key: key.to_owned(),
+        })
+        .map(|_| ())
     }
+}
+
+/// A durable write waiting for its group commit, and its result once written.
+struct Write {
+    op: WriteOp,
+    result: Mutex<Option<StoreResult<bool>>>,
+}
+
+impl Write {
+    fn take(&self) -> Option<StoreResult<bool>> {
+        self.result
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+    }
+
+    fn set(&self, result: StoreResult<bool>) {
+        *self
+            .result
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(result);
+    }
+}
+
+/// The durable writes of the [`Store`] trait, owned so that another thread can write them.
+enum WriteOp {
+    /// [`Store::commit`].
+    Commit {
+        records: Vec<TransactionRecord>,
+        replay: Vec<(MessageDigest, ReplayEntry)>,
+    },
+    /// [`Store::kv_put`], or [`Store::kv_insert_if_absent`] when `only_if_absent`.
+    KvPut {
+        namespace: String,
+        key: String,
+        value: Vec<u8>,
+        only_if_absent: bool,
+    },
+    /// [`Store::kv_delete`].
+    KvDelete { namespace: String, key: String },
+}
+
+impl WriteOp {
+    /// Writes inside the group's transaction; `true` when a row was inserted or changed.
+    fn apply(&self, tx: &Connection) -> StoreResult<bool> {
+        match self {
+            WriteOp::Commit { records, replay } => {
+                write_commit(tx, records, replay)?;
+                Ok(true)
+            }
+            WriteOp::KvPut {
+                namespace,
+                key,
+                value,
+                only_if_absent,
+            } => {
+                let statement = if *only_if_absent {
+                    "INSERT INTO kv (namespace, key, value) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (namespace, key) DO NOTHING"
+                } else {
+                    "INSERT INTO kv (namespace, key, value) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value"
+                };
+                let changed = tx
+                    .prepare_cached(statement)
+                    .and_then(|mut s| s.execute(params![namespace, key, value]))
+                    .map_err(|e| sql("writing a key-value entry", e))?;
+                Ok(changed == 1)
+            }
+            WriteOp::KvDelete { namespace, key } => {
+                let changed = tx
+                    .prepare_cached("DELETE FROM kv WHERE namespace = ?1 AND key = ?2")
+                    .and_then(|mut s| s.execute(params![namespace, key]))
+                    .map_err(|e| sql("deleting a key-value entry", e))?;
+                Ok(changed == 1)
+            }
+        }
+    }
+}
+
+/// The rows of one [`Store::commit`].
+fn write_commit(
+    tx: &Connection,
+    records: &[TransactionRecord],
+    replay: &[(MessageDigest, ReplayEntry)],
+) -> StoreResult<()> {
+    let mut put_record = tx
+        .prepare_cached(
+            "INSERT INTO transactions (iotp_trans_id, role, state, wake_at, finished)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (iotp_trans_id, role) DO UPDATE SET
+                    state = excluded.state,
+                    wake_at = excluded.wake_at,
+                    finished = excluded.finished",
+        )
+        .map_err(|e| sql("commit", e))?;
+    // Rewrites a stored message only when it differs from the committed one.
+    let mut put_message = tx
+        .prepare_cached(
+            "INSERT INTO messages (iotp_trans_id, role, seq, sent, message_id, xml)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (iotp_trans_id, role, seq) DO UPDATE SET
+                    sent = excluded.sent,
+                    message_id = excluded.message_id,
+                    xml = excluded.xml
+                 WHERE sent IS NOT excluded.sent
+                    OR message_id IS NOT excluded.message_id
+                    OR xml IS NOT excluded.xml",
+        )
+        .map_err(|e| sql("commit", e))?;
+    let mut cut_messages = tx
+        .prepare_cached("DELETE FROM messages WHERE iotp_trans_id = ?1 AND role = ?2 AND seq >= ?3")
+        .map_err(|e| sql("commit", e))?;
+    let mut put_replay = tx
+        .prepare_cached(
+            "INSERT INTO replay (digest, kind, since, response)
+                 VALUES (?1, 'answered', NULL, ?2)
+                 ON CONFLICT (digest) DO UPDATE SET
+                    kind = excluded.kind,
+                    since = excluded.since,
+                    response = excluded.response",
+        )
+        .map_err(|e| sql("commit", e))?;
+    for r in records {
+        let k = &r.key;
+        put_record
+            .execute(params![
+                k.iotp_trans_id,
+                k.role,
+                r.state,
+                r.wake_at,
+                r.finished
+            ])
+            .map_err(|e| sql("saving a transaction", e))?;
+        for (i, m) in r.messages.iter().enumerate() {
+            put_message
+                .execute(params![
+                    k.iotp_trans_id,
+                    k.role,
+                    seq(i)?,
+                    m.sent,
+                    m.message_id,
+                    &*m.xml
+                ])
+                .map_err(|e| sql("saving a message", e))?;
+        }
+        cut_messages
+            .execute(params![k.iotp_trans_id, k.role, seq(r.messages.len())?])
+            .map_err(|e| sql("saving messages", e))?;
+    }
+    for (digest, entry) in replay {
+        if let ReplayEntry::Answered { response } = entry {
+            put_replay
+                .execute(params![&digest[..], response.as_deref()])
+                .map_err(|e| sql("saving a replay entry", e))?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -605,6 +779,117 @@ mod tests {
     fn the_contract_holds_in_memory() {
         let store = SqliteStore::open_in_memory().expect("opens");
         iotp::store::check_store_contract(&store);
+    }
+
+    #[test]
+    fn concurrent_writes_are_grouped_and_each_gets_its_own_result() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.db");
+        let store = Arc::new(SqliteStore::open(&path).expect("opens"));
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    let mut won = 0;
+                    for i in 0..40 {
+                        // Every thread races for the same keys: exactly one insert wins each.
+                        if store
+                            .kv_insert_if_absent("race", &format!("k{i}"), &[t])
+                            .expect("insert")
+                        {
+                            won += 1;
+                        }
+                        let id = format!("T{t}-{i}");
+                        let r = record(&id, vec![msg("M1", "<a/>"), msg("P1", "<b/>")]);
+                        let mut digest = [0u8; 32];
+                        digest[..2].copy_from_slice(&[t, i]);
+                        store
+                            .commit(
+                                &[&r],
+                                &[(
+                                    digest,
+                                    ReplayEntry::Answered {
+                                        response: Some(id.into_bytes()),
+                                    },
+                                )],
+                            )
+                            .expect("commit");
+                    }
+                    won
+                })
+            })
+            .collect();
+        let won: usize = threads.into_iter().map(|t| t.join().expect("thread")).sum();
+        assert_eq!(won, 40, "one winner per key");
+        drop(store);
+
+        // Everything acknowledged is in the file.
+        let store = SqliteStore::open(&path).expect("reopens");
+        for t in 0..8u8 {
+            for i in 0..40u8 {
+                let id = format!("T{t}-{i}");
+                let r = store.load(&key(&id)).expect("load").expect("committed");
+                assert_eq!(r.messages.len(), 2);
+                let mut digest = [0u8; 32];
+                digest[..2].copy_from_slice(&[t, i]);
+                assert_eq!(
+                    store.replay_get(&digest).expect("replay"),
+                    Some(ReplayEntry::Answered {
+                        response: Some(id.into_bytes())
+                    })
+                );
+            }
+        }
+        for i in 0..40 {
+            assert!(
+                store
+                    .kv_get("race", &format!("k{i}"))
+                    .expect("kv")
+                    .is_some()
+            );
+        }
+    }
+
+    #[test]
+    fn a_failed_write_in_a_group_fails_alone() {
+        let store = SqliteStore::open_in_memory().expect("opens");
+        let conn = store.conn().expect("conn");
+        // A trigger makes one namespace unwritable, as a full disk or a constraint would.
+        conn.execute_batch(
+            "CREATE TEMP TRIGGER refuse BEFORE INSERT ON kv WHEN NEW.namespace = 'bad'
+             BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+        )
+        .expect("trigger");
+        let ops = [("good", "a"), ("bad", "b"), ("good", "c")];
+        let group: Vec<_> = ops
+            .iter()
+            .map(|(ns, k)| {
+                Arc::new(Write {
+                    op: WriteOp::KvPut {
+                        namespace: (*ns).into(),
+                        key: (*k).into(),
+                        value: vec![1],
+                        only_if_absent: true,
+                    },
+                    result: Mutex::new(None),
+                })
+            })
+            .collect();
+        drop(conn);
+        let results = store.write_group(&mut store.conn().expect("conn"), &group);
+        assert!(matches!(results[0], Ok(true)));
+        assert!(
+            matches!(&results[1], Err(e) if e.0.contains("refused")),
+            "{:?}",
+            results[1]
+        );
+        assert!(matches!(results[2], Ok(true)));
+        assert!(store.kv_get("good", "a").expect("kv").is_some());
+        assert!(store.kv_get("bad", "b").expect("kv").is_none());
+        assert!(store.kv_get("good", "c").expect("kv").is_some());
+        // Alone in its group, a failed write leaves nothing behind either.
+        assert!(store.kv_put("bad", "d", b"x").is_err());
+        assert!(store.kv_get("bad", "d").expect("kv").is_none());
     }
 
     #[test]
