@@ -45,6 +45,9 @@
 //! kv           (namespace TEXT, key TEXT, value BLOB, PRIMARY KEY (namespace, key))
 //! ```
 //!
+//! Version 2: `transactions`, `messages` and `replay` as above, but rowid tables (their rows
+//! are large; in a WITHOUT ROWID table every lookup compared, and so read, whole rows).
+//!
 //! A record's messages are stored by position (`seq` from 0). A commit writes only the
 //! messages that differ from what is stored (in practice: the new ones at the end) and
 //! removes any beyond the committed list, so [`Store::load`] returns exactly the list last
@@ -108,6 +111,49 @@ pub const MIGRATIONS: &[&str] = &[
         value     BLOB NOT NULL,
         PRIMARY KEY (namespace, key)
     ) WITHOUT ROWID;",
+    // Version 2: the tables whose rows are large (a transaction's state, messages, saved
+    // responses) become rowid tables. In a WITHOUT ROWID table the whole row is the b-tree's
+    // key, so a lookup read the overflow pages of every row it compared on its way.
+    "CREATE TABLE transactions_v2 (
+        iotp_trans_id TEXT NOT NULL,
+        role          TEXT NOT NULL,
+        state         TEXT NOT NULL,
+        wake_at       INTEGER,
+        finished      INTEGER NOT NULL CHECK (finished IN (0, 1)),
+        PRIMARY KEY (iotp_trans_id, role)
+    );
+    INSERT INTO transactions_v2 (iotp_trans_id, role, state, wake_at, finished)
+        SELECT iotp_trans_id, role, state, wake_at, finished FROM transactions;
+    CREATE TABLE messages_v2 (
+        iotp_trans_id TEXT NOT NULL,
+        role          TEXT NOT NULL,
+        seq           INTEGER NOT NULL CHECK (seq >= 0),
+        sent          INTEGER NOT NULL CHECK (sent IN (0, 1)),
+        message_id    TEXT NOT NULL,
+        xml           TEXT NOT NULL,
+        PRIMARY KEY (iotp_trans_id, role, seq),
+        FOREIGN KEY (iotp_trans_id, role) REFERENCES transactions_v2 (iotp_trans_id, role)
+            ON DELETE CASCADE
+    );
+    INSERT INTO messages_v2 (iotp_trans_id, role, seq, sent, message_id, xml)
+        SELECT iotp_trans_id, role, seq, sent, message_id, xml FROM messages;
+    DROP TABLE messages;
+    DROP TABLE transactions;
+    ALTER TABLE transactions_v2 RENAME TO transactions;
+    ALTER TABLE messages_v2 RENAME TO messages;
+    CREATE INDEX transactions_wake_at ON transactions (wake_at) WHERE wake_at IS NOT NULL;
+    CREATE TABLE replay_v2 (
+        digest   BLOB PRIMARY KEY CHECK (length(digest) = 32),
+        kind     TEXT NOT NULL CHECK (kind IN ('in_progress', 'answered')),
+        since    INTEGER,
+        response BLOB,
+        CHECK ((kind = 'in_progress' AND since IS NOT NULL AND response IS NULL)
+            OR (kind = 'answered' AND since IS NULL))
+    );
+    INSERT INTO replay_v2 (digest, kind, since, response)
+        SELECT digest, kind, since, response FROM replay;
+    DROP TABLE replay;
+    ALTER TABLE replay_v2 RENAME TO replay;",
 ];
 
 /// The schema version this build writes and understands.
@@ -848,6 +894,66 @@ mod tests {
                     .is_some()
             );
         }
+    }
+
+    #[test]
+    fn a_version_1_file_migrates_with_its_data() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("v1.db");
+        {
+            let c = Connection::open(&path).expect("open");
+            c.execute_batch(MIGRATIONS[0]).expect("version 1");
+            c.pragma_update(None, "user_version", 1).expect("version");
+            c.pragma_update(None, "application_id", APPLICATION_ID)
+                .expect("id");
+            c.execute_batch(
+                "INSERT INTO transactions VALUES ('T1', 'PaymentHandler', '{}', 5, 0);
+                 INSERT INTO messages VALUES ('T1', 'PaymentHandler', 0, 0, 'C1', '<a/>');
+                 INSERT INTO messages VALUES ('T1', 'PaymentHandler', 1, 1, 'P1', '<b/>');
+                 INSERT INTO replay VALUES (zeroblob(32), 'answered', NULL, x'3c622f3e');
+                 INSERT INTO kv VALUES ('mock', 'k', x'01');",
+            )
+            .expect("rows");
+        }
+        let store = SqliteStore::open(&path).expect("migrates");
+        assert_eq!(store.schema_version().expect("version"), SCHEMA_VERSION);
+        let mut expected = record("T1", vec![msg("C1", "<a/>"), msg("P1", "<b/>")]);
+        expected.wake_at = Some(5);
+        assert_eq!(store.load(&key("T1")).expect("load"), Some(expected));
+        assert_eq!(store.due(5).expect("due"), vec![key("T1")]);
+        assert_eq!(
+            store.replay_get(&[0; 32]).expect("replay"),
+            Some(ReplayEntry::Answered {
+                response: Some(b"<b/>".to_vec())
+            })
+        );
+        assert_eq!(store.kv_get("mock", "k").expect("kv"), Some(vec![1]));
+        let conn = store.conn().expect("conn");
+        for table in ["transactions", "messages", "replay"] {
+            let sql: String = conn
+                .query_row(
+                    "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?1",
+                    [table],
+                    |r| r.get(0),
+                )
+                .expect("schema");
+            assert!(!sql.contains("WITHOUT ROWID"), "{table}: {sql}");
+        }
+        // Messages still belong to their transaction.
+        let parent: String = conn
+            .query_row(
+                "SELECT \"table\" FROM pragma_foreign_key_list('messages')",
+                [],
+                |r| r.get(0),
+            )
+            .expect("foreign key");
+        assert_eq!(parent, "transactions");
+        conn.execute("DELETE FROM transactions WHERE iotp_trans_id = 'T1'", [])
+            .expect("delete");
+        let left: i64 = conn
+            .query_row("SELECT count(*) FROM messages", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(left, 0, "deleting a transaction deletes its messages");
     }
 
     #[test]
