@@ -150,6 +150,8 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
 }
 
 /// A store in memory, for tests, the in-process demo and benchmarks. Not durable.
+///
+/// It keeps everything unless made with [`MemoryStore::retaining`].
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     inner: Mutex<MemoryInner>,
@@ -161,12 +163,30 @@ struct MemoryInner {
     replay: HashMap<MessageDigest, ReplayEntry>,
     kv: HashMap<(String, String), Vec<u8>>,
     commits: u64,
+    /// How many finished records and answered replay entries to keep, if bounded.
+    retain: Option<usize>,
+    /// Finished records and answered replay entries, oldest first (when bounded).
+    finished: std::collections::VecDeque<TransactionKey>,
+    answered: std::collections::VecDeque<MessageDigest>,
 }
 
 impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
         MemoryStore::default()
+    }
+
+    /// An empty store that keeps only the last `finished` records of ended transactions and
+    /// as many answered replay entries, forgetting the oldest: for a long-running process
+    /// (a benchmark's Consumer) whose memory must not grow with every transaction. Open
+    /// transactions and the key-value space are always kept.
+    pub fn retaining(finished: usize) -> Self {
+        MemoryStore {
+            inner: Mutex::new(MemoryInner {
+                retain: Some(finished),
+                ..MemoryInner::default()
+            }),
+        }
     }
 
     fn lock(&self) -> StoreResult<std::sync::MutexGuard<'_, MemoryInner>> {
@@ -188,6 +208,25 @@ impl MemoryStore {
             .unwrap_or_default();
         keys.sort();
         keys
+    }
+}
+
+impl MemoryInner {
+    /// Keeps the bounded store within its bound.
+    fn forget_the_oldest(&mut self) {
+        let Some(retain) = self.retain else { return };
+        while self.finished.len() > retain {
+            if let Some(k) = self.finished.pop_front()
+                && self.records.get(&k).is_some_and(|r| r.finished)
+            {
+                self.records.remove(&k);
+            }
+        }
+        while self.answered.len() > retain {
+            if let Some(d) = self.answered.pop_front() {
+                self.replay.remove(&d);
+            }
+        }
     }
 }
 
@@ -234,13 +273,24 @@ impl Store for MemoryStore {
         replay: &[(MessageDigest, ReplayEntry)],
     ) -> StoreResult<()> {
         let mut inner = self.lock()?;
+        let bounded = inner.retain.is_some();
         for r in records {
+            let was_finished = inner.records.get(&r.key).is_some_and(|old| old.finished);
             inner.records.insert(r.key.clone(), (*r).clone());
+            if bounded && r.finished && !was_finished {
+                inner.finished.push_back(r.key.clone());
+            }
         }
         for (d, e) in replay {
-            inner.replay.insert(*d, e.clone());
+            let answered =
+                |e: Option<&ReplayEntry>| matches!(e, Some(ReplayEntry::Answered { .. }));
+            let before = inner.replay.insert(*d, e.clone());
+            if bounded && answered(Some(e)) && !answered(before.as_ref()) {
+                inner.answered.push_back(*d);
+            }
         }
         inner.commits += 1;
+        inner.forget_the_oldest();
         Ok(())
     }
 
@@ -346,5 +396,48 @@ mod tests {
     #[test]
     fn memory_store_keeps_the_contract() {
         check_store_contract(&MemoryStore::new());
+        check_store_contract(&MemoryStore::retaining(1_000));
+    }
+
+    #[test]
+    fn a_retaining_memory_store_forgets_the_oldest_finished_and_answered() {
+        let store = MemoryStore::retaining(2);
+        let record = |id: &str, finished: bool| TransactionRecord {
+            key: TransactionKey {
+                iotp_trans_id: id.into(),
+                role: "Consumer".into(),
+            },
+            state: "{}".into(),
+            messages: Vec::new(),
+            wake_at: None,
+            finished,
+        };
+        let answered = ReplayEntry::Answered { response: None };
+        // One open transaction, then four that end (one of them committed twice).
+        store
+            .commit(&[&record("open", false)], &[])
+            .expect("commit");
+        for (i, id) in ["a", "b", "c", "d"].iter().enumerate() {
+            let digest = [u8::try_from(i).expect("small"); 32];
+            assert_eq!(store.replay_begin(&digest, 1).expect("begin"), None);
+            store.commit(&[&record(id, false)], &[]).expect("commit");
+            store
+                .commit(&[&record(id, true)], &[(digest, answered.clone())])
+                .expect("commit");
+            store.commit(&[&record(id, true)], &[]).expect("commit");
+        }
+        let ids: Vec<String> = store.keys().into_iter().map(|k| k.iotp_trans_id).collect();
+        assert_eq!(
+            ids,
+            ["c", "d", "open"],
+            "the two last finished, and the open one"
+        );
+        assert_eq!(store.replay_get(&[0; 32]).expect("get"), None);
+        assert_eq!(store.replay_get(&[1; 32]).expect("get"), None);
+        assert_eq!(
+            store.replay_get(&[2; 32]).expect("get"),
+            Some(answered.clone())
+        );
+        assert_eq!(store.replay_get(&[3; 32]).expect("get"), Some(answered));
     }
 }

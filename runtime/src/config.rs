@@ -77,7 +77,8 @@ pub struct NodeSection {
     #[serde(default = "default_senders")]
     pub senders: usize,
     /// Keep the store in memory instead of `iotp.db` (tests and benchmarks of a Consumer only:
-    /// nothing survives the process). Default false.
+    /// nothing survives the process, and only the last 10,000 ended transactions are kept).
+    /// Default false.
     #[serde(default)]
     pub memory_store: bool,
     /// Transaction engines: each owns the transactions whose IotpTransId maps to it, so that

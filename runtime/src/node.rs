@@ -48,6 +48,9 @@ use crate::store::sqlite::SqliteStore;
 /// The namespace of the startup document the HTTP transport hands the node.
 pub const STARTUP_NAMESPACE: &str = "urn:iotp-rs:http-startup";
 
+/// How many ended transactions (and answered messages) a node with `memory_store` keeps.
+const MEMORY_STORE_RETAINS: usize = 10_000;
+
 /// The longest the timer thread sleeps before looking at the engine's next wake-up again.
 const TIMER_TICK: Duration = Duration::from_millis(250);
 
@@ -314,7 +317,8 @@ impl Node {
         }));
 
         let store: Arc<dyn Store> = if config.node.memory_store {
-            Arc::new(MemoryStore::new())
+            // A long-running Consumer (a benchmark's) must not grow with every purchase.
+            Arc::new(MemoryStore::retaining(MEMORY_STORE_RETAINS))
         } else {
             let path = data_dir.join("iotp.db");
             Arc::new(SqliteStore::open(&path).map_err(|e| storage(e.to_string()))?)
