@@ -1,9 +1,10 @@
 //! The HTTP transport of IOTP (RFC 2935) as an IOTP transport plugin,
 //! `libiotp_transport_http.so`: hyper on tokio, TLS with rustls (ring).
 //!
-//! One tokio multi-thread runtime (2 worker threads) lives inside the plugin, created on the
-//! first `send` or `serve`; it is the process's only async runtime. The host calls `send` and
-//! `serve` from ordinary threads, which block on it.
+//! The server side runs on one tokio multi-thread runtime inside the plugin, created on the
+//! first `serve`. `send` runs on its caller's thread, which drives a current-thread tokio
+//! runtime of its own ([`client::Drivers`]): no other thread takes part in an exchange. The
+//! host calls `send` and `serve` from ordinary threads, which block until the call is done.
 //!
 //! # Server side: `serve(config)`
 //!
@@ -72,7 +73,7 @@ use iotp::payapi::{BridgeHost, LogLevel};
 use iotp_plugin_sdk::{Host, ServeHandler, Transport, TransportError};
 use tokio::runtime::Runtime;
 
-use crate::client::HttpClient;
+use crate::client::{Drivers, HttpClient};
 use crate::config::{ClientSettings, Config};
 use crate::server::Site;
 
@@ -84,8 +85,10 @@ pub const WORKER_THREADS: usize = 2;
 pub struct Http {
     /// The runtime, created on first use (or why it could not be).
     runtime: OnceLock<Result<Runtime, String>>,
-    /// The client as the last `client` settings say; built on first use.
+    /// The client settings, as the last `client` settings say; loaded on first use.
     client: RwLock<Option<Arc<HttpClient>>>,
+    /// The client's drivers: `send` runs on its caller's thread.
+    drivers: Drivers,
 }
 
 impl Http {
@@ -108,8 +111,8 @@ impl Http {
             .map_err(|e| TransportError::Internal(e.clone()))
     }
 
-    /// The current client (built with the default settings the first time).
-    fn client(&self, runtime: &Runtime) -> Result<Arc<HttpClient>, TransportError> {
+    /// The current client settings (the default ones the first time).
+    fn client(&self) -> Result<Arc<HttpClient>, TransportError> {
         if let Some(client) = read(&self.client).as_ref() {
             return Ok(client.clone());
         }
@@ -120,7 +123,6 @@ impl Http {
         if let Some(client) = slot.as_ref() {
             return Ok(client.clone());
         }
-        let _context = runtime.enter();
         let client = Arc::new(HttpClient::new(&ClientSettings {
             timeout_ms: config::DEFAULT_CLIENT_TIMEOUT_MS,
             connect_timeout_ms: config::DEFAULT_CONNECT_TIMEOUT_MS,
@@ -153,10 +155,9 @@ impl Transport for Http {
         net_location: &str,
         message: &[u8],
     ) -> Result<Vec<u8>, TransportError> {
-        let runtime = self.runtime()?;
-        let client = self.client(runtime)?;
+        let client = self.client()?;
         let uri = client.target(net_location)?;
-        let exchange = runtime.block_on(client.exchange(uri.clone(), message))?;
+        let exchange = self.drivers.exchange(&client, &uri, message)?;
         host.log(
             LogLevel::Debug,
             &format!(

@@ -247,3 +247,16 @@ fn concurrent_sends_all_succeed() {
             <= 40
     );
 }
+
+#[test]
+fn a_kept_connection_the_server_closed_is_not_a_failure() {
+    // The fake server answers one request per connection, keep-alive, then closes it: each
+    // next send finds its pooled connection closed (or closing) and uses a new one.
+    let server =
+        fake(b"HTTP/1.1 200 OK\r\nContent-Type: application/iotp\r\nContent-Length: 4\r\n\r\n<r/>");
+    let client = Node::start();
+    let location = format!("http://{server}/pay");
+    for _ in 0..20 {
+        assert_eq!(client.send(&location, b"").unwrap(), b"<r/>");
+    }
+}
