@@ -1,10 +1,13 @@
 //! The HTTP transport of IOTP (RFC 2935) as an IOTP transport plugin,
 //! `libiotp_transport_http.so`: hyper on tokio, TLS with rustls (ring).
 //!
-//! The server side runs on one tokio multi-thread runtime inside the plugin, created on the
-//! first `serve`. `send` runs on its caller's thread, which drives a current-thread tokio
-//! runtime of its own ([`client::Drivers`]): no other thread takes part in an exchange. The
-//! host calls `send` and `serve` from ordinary threads, which block until the call is done.
+//! One tokio multi-thread runtime (1 worker thread) inside the plugin, created on the first
+//! `serve`, accepts connections; each connection is then served on a thread of its own, which
+//! calls the handler itself (up to [`server::MAX_CONNECTION_THREADS`]; more are served on the
+//! shared runtime, handlers on its blocking threads). `send` runs on its caller's thread, which
+//! drives a current-thread tokio runtime of its own ([`client::Drivers`]): no other thread
+//! takes part in an exchange. The host calls `send` and `serve` from ordinary threads, which
+//! block until the call is done.
 //!
 //! # Server side: `serve(config)`
 //!
@@ -78,7 +81,7 @@ use crate::config::{ClientSettings, Config};
 use crate::server::Site;
 
 /// The number of worker threads of the plugin's runtime.
-pub const WORKER_THREADS: usize = 2;
+pub const WORKER_THREADS: usize = 1;
 
 /// The HTTP transport: sends and serves.
 #[derive(Debug, Default)]
