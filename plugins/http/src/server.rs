@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::Poll;
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
@@ -137,12 +138,15 @@ enum Handling {
 /// A message for the handler on a connection's own thread, and where its result goes.
 struct Job {
     message: Vec<u8>,
-    reply: oneshot::Sender<Result<Vec<u8>, TransportError>>,
+    reply: oneshot::Sender<HandlerResult>,
 }
+
+/// What the handler gave.
+type HandlerResult = Result<Vec<u8>, TransportError>;
 
 /// Serves an accepted connection on a thread of its own, with a current-thread runtime: the
 /// thread drives the connection (the TLS handshake, hyper) and, between, calls the handler
-/// for each request. The connection is dropped (logged at Warn) if no thread can be started.
+/// for each request, outside the runtime. The connection is dropped (logged at Warn) if no thread can be started.
 fn on_own_thread(
     stream: tokio::net::TcpStream,
     peer: SocketAddr,
@@ -209,20 +213,36 @@ fn connection_thread(
         }
     };
     let (jobs, mut next) = mpsc::unbounded_channel();
-    runtime.spawn(serve_accepted(
+    // The connection is this thread's one future (not a task): a request's job comes out of
+    // the same poll that read it, and the handler's result goes back in the poll that writes
+    // the answer; no wake-up crosses the runtime's boundary.
+    let mut connection = std::pin::pin!(serve_accepted(
         stream,
         peer,
         tls,
         site.clone(),
         Handling::OwnThread(jobs),
     ));
-    // Ends when the connection's task has ended (and with it every sender of jobs). HTTP/1.1
-    // serves one request at a time: at most one job waits.
-    while let Some(Job { message, reply }) = runtime.block_on(next.recv()) {
+    let mut answer = None;
+    // Ends when the connection does. HTTP/1.1 serves one request at a time: at most one job
+    // waits.
+    loop {
+        let job = runtime.block_on(std::future::poll_fn(|cx| {
+            if let Some((reply, result)) = answer.take() {
+                let _: Result<(), HandlerResult> = oneshot::Sender::send(reply, result);
+            }
+            if connection.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(None);
+            }
+            next.poll_recv(cx)
+        }));
+        let Some(Job { message, reply }) = job else {
+            break;
+        };
         let handler = site.handler;
         let result = std::panic::catch_unwind(AssertUnwindSafe(|| handler.handle(&message)))
             .unwrap_or_else(|_| Err(TransportError::Internal("the handler panicked".into())));
-        let _ = reply.send(result);
+        answer = Some((reply, result));
     }
 }
 
@@ -403,8 +423,14 @@ async fn read_body(request: Request<Incoming>, site: &Site) -> Result<Bytes, Ans
         return Err(too_large());
     }
     let limit = usize::try_from(site.max_body_bytes).unwrap_or(usize::MAX);
-    let body = Limited::new(request.into_body(), limit).collect();
-    match tokio::time::timeout(site.read_timeout, body).await {
+    let mut body = std::pin::pin!(Limited::new(request.into_body(), limit).collect());
+    // A body that came with the headers needs no timer (setting one wakes the runtime's
+    // driver: a system call).
+    let read = match std::future::poll_fn(|cx| Poll::Ready(body.as_mut().poll(cx))).await {
+        Poll::Ready(read) => Ok(read),
+        Poll::Pending => tokio::time::timeout(site.read_timeout, body).await,
+    };
+    match read {
         Ok(Ok(collected)) => Ok(collected.to_bytes()),
         Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
         Ok(Err(e)) => {
