@@ -2,7 +2,7 @@
 //! `libiotp_transport_http.so`: hyper on tokio, TLS with rustls (ring).
 //!
 //! One tokio multi-thread runtime (1 worker thread) inside the plugin, created on the first
-//! `serve`, accepts connections; each connection is then served on a thread of its own, which
+//! `serve` with listeners, accepts connections; each connection is then served on a thread of its own, which
 //! calls the handler itself (up to [`server::MAX_CONNECTION_THREADS`]; more are served on the
 //! shared runtime, handlers on its blocking threads). `send` runs on its caller's thread, which
 //! drives a current-thread tokio runtime of its own ([`client::Drivers`]): no other thread
@@ -181,8 +181,13 @@ impl Transport for Http {
         handler: ServeHandler,
     ) -> Result<(), TransportError> {
         let config = Config::parse(config)?;
-        let runtime = self.runtime()?;
-        let _context = runtime.enter();
+        // No listeners (a consumer-only node's client settings): no runtime either.
+        let runtime = if config.listeners.is_empty() {
+            None
+        } else {
+            Some(self.runtime()?)
+        };
+        let _context = runtime.map(Runtime::enter);
         // Everything that can fail before anything is started: the client, the certificates,
         // the addresses, the bound file.
         let client = config
@@ -237,9 +242,12 @@ impl Transport for Http {
             max_body_bytes: config.max_body_bytes,
             read_timeout: config.read_timeout(),
         });
+        // (`bound` is empty without a runtime.)
         for bound in bound {
             host.log(LogLevel::Info, &format!("listening on {}", bound.url));
-            runtime.spawn(server::accept_loop(bound.listener, bound.tls, site.clone()));
+            if let Some(runtime) = runtime {
+                runtime.spawn(server::accept_loop(bound.listener, bound.tls, site.clone()));
+            }
         }
         Ok(())
     }
