@@ -137,7 +137,7 @@ enum Handling {
 
 /// A message for the handler on a connection's own thread, and where its result goes.
 struct Job {
-    message: Vec<u8>,
+    message: Bytes,
     reply: oneshot::Sender<HandlerResult>,
 }
 
@@ -361,16 +361,16 @@ async fn respond(
     let startup = site.is_startup_path(request.uri().path());
     let response = match method {
         Method::POST if iotp => match read_body(request, &site).await {
-            Ok(message) => handle(&site, &handling, message.to_vec()).await,
+            Ok(message) => handle(&site, &handling, message).await,
             Err(response) => response,
         },
         Method::GET if startup => match startup_document("GET", &target, None) {
-            Ok(document) => handle(&site, &handling, document).await,
+            Ok(document) => handle(&site, &handling, Bytes::from(document)).await,
             Err(_) => error(StatusCode::BAD_REQUEST, "unusable request target"),
         },
         Method::POST if startup => match read_body(request, &site).await {
             Ok(body) => match startup_document("POST", &target, Some(&body)) {
-                Ok(document) => handle(&site, &handling, document).await,
+                Ok(document) => handle(&site, &handling, Bytes::from(document)).await,
                 Err(StartupBodyError::NotUtf8) => error(
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
                     "a startup request's body must be UTF-8 text",
@@ -452,7 +452,7 @@ async fn read_body(request: Request<Incoming>, site: &Site) -> Result<Bytes, Ans
 
 /// Hands a message to the host's handler (never on a runtime's worker: it runs the engine
 /// and writes to a database) and answers with its reply.
-async fn handle(site: &Site, handling: &Handling, message: Vec<u8>) -> Answer {
+async fn handle(site: &Site, handling: &Handling, message: Bytes) -> Answer {
     let result = match handling {
         Handling::Blocking => {
             let handler = site.handler;
