@@ -332,11 +332,16 @@ fn request(
 ) -> Result<Request<Full<Bytes>>, TransportError> {
     let bad = |e: &dyn std::fmt::Display| TransportError::BadArgument(format!("{uri}: {e}"));
     let target = uri.path_and_query().map_or("/", |p| p.as_str());
-    let host = uri.authority().map_or("", |a| a.as_str());
+    // The authority without any user information (RFC 9110 §7.2).
+    let authority = uri.authority().map_or("", |a| a.as_str());
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    let host = HeaderValue::from_str(host).map_err(|e| bad(&e))?;
     let mut request = Request::builder()
         .method(method.clone())
         .uri(target)
-        .header(HOST, HeaderValue::from_str(host).map_err(|e| bad(&e))?)
+        .header(HOST, host)
         .header(ACCEPT, HeaderValue::from_static(IOTP_MIME));
     if !message.is_empty() {
         request = request.header(CONTENT_TYPE, HeaderValue::from_static(IOTP_MIME));

@@ -2,12 +2,12 @@
 //! `libiotp_transport_http.so`: hyper on tokio, TLS with rustls (ring).
 //!
 //! One tokio multi-thread runtime (1 worker thread) inside the plugin, created on the first
-//! `serve` with listeners, accepts connections; each connection is then served on a thread of its own, which
-//! calls the handler itself (up to [`server::MAX_CONNECTION_THREADS`]; more are served on the
-//! shared runtime, handlers on its blocking threads). `send` runs on its caller's thread, which
-//! drives a current-thread tokio runtime of its own ([`client::Drivers`]): no other thread
-//! takes part in an exchange. The host calls `send` and `serve` from ordinary threads, which
-//! block until the call is done.
+//! `serve` with listeners, accepts connections; each connection is then served on a thread of
+//! its own, which calls the handler itself (up to [`server::MAX_CONNECTION_THREADS`]; more are
+//! served on the shared runtime, handlers on its blocking threads). `send` runs on its caller's
+//! thread, which drives a current-thread tokio runtime of its own ([`client::Drivers`]): no
+//! other thread takes part in an exchange. The host calls `send` and `serve` from ordinary
+//! threads, which block until the call is done.
 //!
 //! # Server side: `serve(config)`
 //!

@@ -146,7 +146,8 @@ type HandlerResult = Result<Vec<u8>, TransportError>;
 
 /// Serves an accepted connection on a thread of its own, with a current-thread runtime: the
 /// thread drives the connection (the TLS handshake, hyper) and, between, calls the handler
-/// for each request, outside the runtime. The connection is dropped (logged at Warn) if no thread can be started.
+/// for each request, outside the runtime. The connection is dropped (logged at Warn) if no
+/// thread can be started.
 fn on_own_thread(
     stream: tokio::net::TcpStream,
     peer: SocketAddr,
@@ -223,13 +224,14 @@ fn connection_thread(
         site.clone(),
         Handling::OwnThread(jobs),
     ));
-    let mut answer = None;
+    let mut answer: Option<(oneshot::Sender<HandlerResult>, HandlerResult)> = None;
     // Ends when the connection does. HTTP/1.1 serves one request at a time: at most one job
     // waits.
     loop {
         let job = runtime.block_on(std::future::poll_fn(|cx| {
             if let Some((reply, result)) = answer.take() {
-                let _: Result<(), HandlerResult> = oneshot::Sender::send(reply, result);
+                // (A connection that broke meanwhile has no use for it.)
+                let _ = reply.send(result);
             }
             if connection.as_mut().poll(cx).is_ready() {
                 return Poll::Ready(None);
