@@ -264,6 +264,14 @@ fn slow_clients_time_out_and_the_server_goes_on() {
     assert_eq!(response.status, 200);
     assert_eq!(seen.lock().unwrap().as_slice(), [b"<m/>".to_vec()]);
     assert!(node.services.count(LogLevel::Debug, "accepted connection") >= 4);
+
+    // A kept-alive connection left idle after an exchange is closed (its thread ends).
+    let mut stream = connect(addr);
+    stream
+        .write_all(&request("POST", "/", Some("application/iotp"), b"<i/>"))
+        .unwrap();
+    assert_eq!(read_response(&mut stream).unwrap().status, 200);
+    assert!(read_to_close(&mut stream).is_empty());
 }
 
 #[test]
