@@ -1,9 +1,13 @@
 //! The HTTP transport of IOTP (RFC 2935) as an IOTP transport plugin,
 //! `libiotp_transport_http.so`: hyper on tokio, TLS with rustls (ring).
 //!
-//! One tokio multi-thread runtime (2 worker threads) lives inside the plugin, created on the
-//! first `send` or `serve`; it is the process's only async runtime. The host calls `send` and
-//! `serve` from ordinary threads, which block on it.
+//! One tokio multi-thread runtime (1 worker thread) inside the plugin, created on the first
+//! `serve` with listeners, accepts connections; each connection is then served on a thread of
+//! its own, which calls the handler itself (up to [`server::MAX_CONNECTION_THREADS`]; more are
+//! served on the shared runtime, handlers on its blocking threads). `send` runs on its caller's
+//! thread, which drives a current-thread tokio runtime of its own ([`client::Drivers`]): no
+//! other thread takes part in an exchange. The host calls `send` and `serve` from ordinary
+//! threads, which block until the call is done.
 //!
 //! # Server side: `serve(config)`
 //!
@@ -72,20 +76,22 @@ use iotp::payapi::{BridgeHost, LogLevel};
 use iotp_plugin_sdk::{Host, ServeHandler, Transport, TransportError};
 use tokio::runtime::Runtime;
 
-use crate::client::HttpClient;
+use crate::client::{Drivers, HttpClient};
 use crate::config::{ClientSettings, Config};
 use crate::server::Site;
 
 /// The number of worker threads of the plugin's runtime.
-pub const WORKER_THREADS: usize = 2;
+pub const WORKER_THREADS: usize = 1;
 
 /// The HTTP transport: sends and serves.
 #[derive(Debug, Default)]
 pub struct Http {
     /// The runtime, created on first use (or why it could not be).
     runtime: OnceLock<Result<Runtime, String>>,
-    /// The client as the last `client` settings say; built on first use.
+    /// The client settings, as the last `client` settings say; loaded on first use.
     client: RwLock<Option<Arc<HttpClient>>>,
+    /// The client's drivers: `send` runs on its caller's thread.
+    drivers: Drivers,
 }
 
 impl Http {
@@ -108,8 +114,8 @@ impl Http {
             .map_err(|e| TransportError::Internal(e.clone()))
     }
 
-    /// The current client (built with the default settings the first time).
-    fn client(&self, runtime: &Runtime) -> Result<Arc<HttpClient>, TransportError> {
+    /// The current client settings (the default ones the first time).
+    fn client(&self) -> Result<Arc<HttpClient>, TransportError> {
         if let Some(client) = read(&self.client).as_ref() {
             return Ok(client.clone());
         }
@@ -120,7 +126,6 @@ impl Http {
         if let Some(client) = slot.as_ref() {
             return Ok(client.clone());
         }
-        let _context = runtime.enter();
         let client = Arc::new(HttpClient::new(&ClientSettings {
             timeout_ms: config::DEFAULT_CLIENT_TIMEOUT_MS,
             connect_timeout_ms: config::DEFAULT_CONNECT_TIMEOUT_MS,
@@ -153,10 +158,9 @@ impl Transport for Http {
         net_location: &str,
         message: &[u8],
     ) -> Result<Vec<u8>, TransportError> {
-        let runtime = self.runtime()?;
-        let client = self.client(runtime)?;
+        let client = self.client()?;
         let uri = client.target(net_location)?;
-        let exchange = runtime.block_on(client.exchange(uri.clone(), message))?;
+        let exchange = self.drivers.exchange(&client, &uri, message)?;
         host.log(
             LogLevel::Debug,
             &format!(
@@ -177,8 +181,13 @@ impl Transport for Http {
         handler: ServeHandler,
     ) -> Result<(), TransportError> {
         let config = Config::parse(config)?;
-        let runtime = self.runtime()?;
-        let _context = runtime.enter();
+        // No listeners (a consumer-only node's client settings): no runtime either.
+        let runtime = if config.listeners.is_empty() {
+            None
+        } else {
+            Some(self.runtime()?)
+        };
+        let _context = runtime.map(Runtime::enter);
         // Everything that can fail before anything is started: the client, the certificates,
         // the addresses, the bound file.
         let client = config
@@ -233,9 +242,12 @@ impl Transport for Http {
             max_body_bytes: config.max_body_bytes,
             read_timeout: config.read_timeout(),
         });
+        // (`bound` is empty without a runtime.)
         for bound in bound {
             host.log(LogLevel::Info, &format!("listening on {}", bound.url));
-            runtime.spawn(server::accept_loop(bound.listener, bound.tls, site.clone()));
+            if let Some(runtime) = runtime {
+                runtime.spawn(server::accept_loop(bound.listener, bound.tls, site.clone()));
+            }
         }
         Ok(())
     }

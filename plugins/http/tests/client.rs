@@ -247,3 +247,57 @@ fn concurrent_sends_all_succeed() {
             <= 40
     );
 }
+
+#[test]
+fn a_kept_connection_the_server_closed_is_not_a_failure() {
+    // The fake server answers one request per connection, keep-alive, then closes it: each
+    // next send finds its pooled connection closed (or closing) and uses a new one.
+    let server =
+        fake(b"HTTP/1.1 200 OK\r\nContent-Type: application/iotp\r\nContent-Length: 4\r\n\r\n<r/>");
+    let client = Node::start();
+    let location = format!("http://{server}/pay");
+    for _ in 0..20 {
+        assert_eq!(client.send(&location, b"").unwrap(), b"<r/>");
+    }
+}
+
+#[test]
+fn requests_are_origin_form_with_the_host() {
+    // A fake server answering each request with its head.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            while let Ok(head) = common::read_request_head(&mut stream) {
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/iotp\r\nContent-Length: {}\r\n\r\n{head}",
+                    head.len()
+                );
+                if stream.write_all(answer.as_bytes()).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    let client = Node::start();
+    let head = client
+        .send(&format!("http://someone@{addr}/pay/x?order=1"), b"<m/>")
+        .unwrap();
+    let head = String::from_utf8(head).unwrap().to_ascii_lowercase();
+    let mut lines = head.lines();
+    assert_eq!(lines.next(), Some("post /pay/x?order=1 http/1.1"));
+    let headers: Vec<&str> = lines.collect();
+    assert!(
+        headers.contains(&format!("host: {addr}").as_str()),
+        "{headers:?}"
+    );
+    assert!(
+        headers.contains(&"content-type: application/iotp"),
+        "{headers:?}"
+    );
+    assert!(headers.contains(&"accept: application/iotp"), "{headers:?}");
+    let head = client.send(&format!("http://{addr}"), b"").unwrap();
+    let head = String::from_utf8(head).unwrap().to_ascii_lowercase();
+    assert!(head.starts_with("get / http/1.1\r\n"), "{head}");
+}

@@ -264,6 +264,14 @@ fn slow_clients_time_out_and_the_server_goes_on() {
     assert_eq!(response.status, 200);
     assert_eq!(seen.lock().unwrap().as_slice(), [b"<m/>".to_vec()]);
     assert!(node.services.count(LogLevel::Debug, "accepted connection") >= 4);
+
+    // A kept-alive connection left idle after an exchange is closed (its thread ends).
+    let mut stream = connect(addr);
+    stream
+        .write_all(&request("POST", "/", Some("application/iotp"), b"<i/>"))
+        .unwrap();
+    assert_eq!(read_response(&mut stream).unwrap().status, 200);
+    assert!(read_to_close(&mut stream).is_empty());
 }
 
 #[test]
@@ -344,4 +352,51 @@ fn several_listeners_and_several_calls() {
         node.services.count(LogLevel::Info, "listening on http://"),
         3
     );
+}
+
+#[test]
+fn connections_beyond_their_own_threads_are_served_too() {
+    // The first MAX_CONNECTION_THREADS connections get a thread of their own, the others
+    // are served on the shared runtime: both kinds answer (other tests' connections may
+    // hold some of the threads meanwhile; that only moves the boundary).
+    let (_node, addr, _seen) = server("");
+    let total = iotp_transport_http::server::MAX_CONNECTION_THREADS + 4;
+    let mut streams: Vec<_> = (0..total).map(|_| connect(addr)).collect();
+    for (i, stream) in streams.iter_mut().enumerate().rev() {
+        let message = format!("<c{i}/>");
+        stream
+            .write_all(&request(
+                "POST",
+                "/",
+                Some("application/iotp"),
+                message.as_bytes(),
+            ))
+            .unwrap();
+        let response = read_response(stream).unwrap();
+        assert_iotp(&response, format!("reply:{message}").as_bytes());
+    }
+}
+
+#[test]
+fn a_handler_may_send() {
+    // The handler runs on a connection's thread, outside any async runtime: it may call
+    // `send` (which drives a runtime of its own on that thread).
+    let (_backend, backend_addr, _seen) = server("");
+    let client = Arc::new(Node::start());
+    let front = Node::start();
+    let location = format!("http://{backend_addr}/");
+    let addrs = front
+        .serve(
+            r#""listeners": [{"addr": "127.0.0.1:0"}]"#,
+            move |message| client.send(&location, message).map_err(|e| status(&e)),
+        )
+        .unwrap();
+    let mut stream = connect(addrs[0]);
+    for message in [&b"<f1/>"[..], b"<f2/>"] {
+        stream
+            .write_all(&request("POST", "/", Some("application/iotp"), message))
+            .unwrap();
+        let response = read_response(&mut stream).unwrap();
+        assert_iotp(&response, &[&b"reply:"[..], message].concat());
+    }
 }
