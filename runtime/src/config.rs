@@ -71,7 +71,8 @@ pub struct NodeConfig {
 pub struct NodeSection {
     /// A name for logs.
     pub name: String,
-    /// Where the node keeps `iotp.db` (its SQLite store) and `node.log`. Created if missing.
+    /// Where the node keeps `iotp.db` (its SQLite store, with `iotp.db.lock`, held while a node
+    /// uses it) and `node.log`. Created if missing.
     pub data_dir: PathBuf,
     /// Threads that send requests to net locations (and retransmit them). Default 4.
     #[serde(default = "default_senders")]

@@ -20,9 +20,12 @@
 //! interrupted must be processed afresh when it is sent again, not told `MsgBeingProc`. (Files
 //! written by earlier versions may hold "in progress" rows; opening the file removes them.)
 //!
-//! One node owns its file: the connection runs with `locking_mode=EXCLUSIVE`, holding
-//! SQLite's lock from its first write until it closes, instead of taking and releasing file
-//! locks around every transaction. Another process cannot open the file meanwhile.
+//! One node owns its file: opening it takes an exclusive advisory lock on `<file>.lock` for
+//! the life of the store, and a second store on the same file (in this process or another) is
+//! refused with an error. Two connections serve it: the writer, which writes every group
+//! commit, and a reader for lookups (records, replay entries, key-value entries), so that a
+//! lookup never waits for a group's fsync (WAL lets readers and the writer work at once; a
+//! reader sees every commit that returned before its read began).
 //!
 //! # Schema
 //!
@@ -62,7 +65,7 @@ use iotp::store::{
     MessageDigest, ReplayEntry, Store, StoreError, StoreResult, StoredMessage, TransactionKey,
     TransactionRecord,
 };
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 /// `PRAGMA application_id` of an IOTP store: "IOTP" in ASCII.
 pub const APPLICATION_ID: i64 = 0x494F_5450;
@@ -162,16 +165,23 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// The engine's [`Store`] in an SQLite file. See the [module documentation](self) for the
 /// durability promise and the schema.
 ///
-/// One connection behind a mutex: operations from several threads are serialised. One node
-/// owns the file (`locking_mode=EXCLUSIVE`).
+/// Two connections, each behind a mutex: the writer (group commits) and the reader (lookups).
+/// One store owns the file (an advisory lock on `<file>.lock`). The marks' lock is taken last,
+/// after the writer's or the reader's, never before either.
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    /// The connection lookups use; `None` for an in-memory database (private to the writer).
+    reader: Option<Mutex<Connection>>,
     /// Writes waiting for the next group commit (see [`SqliteStore::write`]).
     queue: Mutex<Vec<Arc<Write>>>,
-    /// The replay cache's "in progress" marks (digest → when processing began). Locked after
-    /// `conn`, never before it, so that the marks and the durable entries change together.
+    /// The replay cache's "in progress" marks (digest → when processing began). A commit
+    /// drops the marks of the answers it made durable only once they are durable, under the
+    /// writer; `replay_begin` checks the marks and then the durable entries under this lock,
+    /// so a message is never processed twice at once nor after its answer was saved.
     marks: Mutex<HashMap<MessageDigest, i64>>,
     path: Option<PathBuf>,
+    /// Held for the life of the store: the advisory lock on `<file>.lock`.
+    _owner: Option<std::fs::File>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -194,9 +204,24 @@ impl SqliteStore {
     /// another application, or has a schema newer than this build knows.
     pub fn open(path: impl AsRef<Path>) -> StoreResult<SqliteStore> {
         let path = path.as_ref();
+        let owner = take_ownership(path)?;
         let conn =
             Connection::open(path).map_err(|e| sql(&format!("opening {}", path.display()), e))?;
-        Self::setup(conn, Some(path.to_path_buf()))
+        let mut store = Self::setup(conn, Some(path.to_path_buf()))?;
+        let reader = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| sql(&format!("opening {} to read", path.display()), e))?;
+        reader
+            .busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| sql("setting busy_timeout", e))?;
+        reader
+            .pragma_update(None, "cache_size", -CACHE_KIB)
+            .map_err(|e| sql("setting cache_size", e))?;
+        store.reader = Some(Mutex::new(reader));
+        store._owner = Some(owner);
+        Ok(store)
     }
 
     /// A store in a private in-memory database, **not durable**: for tests only.
@@ -249,17 +274,11 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(|e| sql("setting foreign_keys=ON", e))?;
         // The replay cache and the key-value space are keyed by digests and ids spread over
-        // the whole file: a larger page cache than SQLite's 2 MiB, kept across transactions
-        // (exclusive locking below), reads fewer of their pages again. (Not much larger: at
-        // the end of some transactions SQLite scans the whole cache's hash table.)
+        // the whole file: a larger page cache than SQLite's 2 MiB reads fewer of their pages
+        // again. (Not much larger: at the end of some transactions SQLite scans the whole
+        // cache's hash table.)
         conn.pragma_update(None, "cache_size", -CACHE_KIB)
             .map_err(|e| sql("setting cache_size", e))?;
-        if path.is_some() {
-            // One node owns its file: keep SQLite's lock for the life of the connection
-            // instead of taking and releasing file locks around every transaction.
-            conn.pragma_update(None, "locking_mode", "EXCLUSIVE")
-                .map_err(|e| sql("setting locking_mode=EXCLUSIVE", e))?;
-        }
         migrate(&mut conn)?;
         // "In progress" rows written by earlier versions are stale: nothing processes those
         // messages any more, and their senders' retransmissions must be processed afresh
@@ -268,16 +287,29 @@ impl SqliteStore {
             .map_err(|e| sql("clearing stale in-progress marks", e))?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
+            reader: None,
             queue: Mutex::new(Vec::new()),
             marks: Mutex::new(HashMap::new()),
             path,
+            _owner: None,
         })
     }
 
+    /// The writer connection.
     fn conn(&self) -> StoreResult<MutexGuard<'_, Connection>> {
         self.conn
             .lock()
             .map_err(|_| StoreError("sqlite: connection lock poisoned".into()))
+    }
+
+    /// The connection for lookups (the writer's for an in-memory database).
+    fn reader(&self) -> StoreResult<MutexGuard<'_, Connection>> {
+        match &self.reader {
+            Some(reader) => reader
+                .lock()
+                .map_err(|_| StoreError("sqlite: reader lock poisoned".into())),
+            None => self.conn(),
+        }
     }
 
     /// Runs a durable write as part of a group commit, and returns when the group is durable.
@@ -375,11 +407,36 @@ impl SqliteStore {
         results
     }
 
-    /// The "in progress" marks; take [`conn`](Self::conn) first.
+    /// The "in progress" marks; take [`conn`](Self::conn) or [`reader`](Self::reader) first.
     fn marks(&self) -> StoreResult<MutexGuard<'_, HashMap<MessageDigest, i64>>> {
         self.marks
             .lock()
             .map_err(|_| StoreError("sqlite: replay marks lock poisoned".into()))
+    }
+}
+
+/// Takes the advisory lock that makes a store the one owner of its file.
+fn take_ownership(path: &Path) -> StoreResult<std::fs::File> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    let lock_path = PathBuf::from(name);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| StoreError(format!("sqlite: opening {}: {e}", lock_path.display())))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError(format!(
+            "sqlite: {} is in use by another node (its lock {} is held)",
+            path.display(),
+            lock_path.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(StoreError(format!(
+            "sqlite: locking {}: {e}",
+            lock_path.display()
+        ))),
     }
 }
 
@@ -469,7 +526,7 @@ fn seq(i: usize) -> StoreResult<i64> {
 
 impl Store for SqliteStore {
     fn load(&self, key: &TransactionKey) -> StoreResult<Option<TransactionRecord>> {
-        let mut conn = self.conn()?;
+        let mut conn = self.reader()?;
         // One read transaction: the record and its messages as of the same commit.
         let tx = conn.transaction().map_err(|e| sql("beginning a read", e))?;
         let head: Option<(String, Option<i64>, bool)> = tx
@@ -533,7 +590,7 @@ impl Store for SqliteStore {
     }
 
     fn due(&self, now: i64) -> StoreResult<Vec<TransactionKey>> {
-        let conn = self.conn()?;
+        let conn = self.reader()?;
         let mut stmt = conn
             .prepare_cached(
                 "SELECT iotp_trans_id, role FROM transactions
@@ -554,7 +611,7 @@ impl Store for SqliteStore {
     }
 
     fn replay_get(&self, digest: &MessageDigest) -> StoreResult<Option<ReplayEntry>> {
-        let conn = self.conn()?;
+        let conn = self.reader()?;
         if let Some(&since) = self.marks()?.get(digest) {
             return Ok(Some(ReplayEntry::InProgress { since }));
         }
@@ -562,9 +619,11 @@ impl Store for SqliteStore {
     }
 
     /// The mark is kept in memory (see the module documentation); the durable entries are
-    /// read under the same lock, so that a message is marked only when it is not known.
+    /// read under the marks' lock, so that a message is marked only when it is not known: a
+    /// commit drops a mark only after its answer is durable (and visible to a read that
+    /// begins after that).
     fn replay_begin(&self, digest: &MessageDigest, now: i64) -> StoreResult<Option<ReplayEntry>> {
-        let conn = self.conn()?;
+        let conn = self.reader()?;
         let mut marks = self.marks()?;
         if let Some(&since) = marks.get(digest) {
             return Ok(Some(ReplayEntry::InProgress { since }));
@@ -598,7 +657,7 @@ impl Store for SqliteStore {
     }
 
     fn kv_get(&self, namespace: &str, key: &str) -> StoreResult<Option<Vec<u8>>> {
-        self.conn()?
+        self.reader()?
             .prepare_cached("SELECT value FROM kv WHERE namespace = ?1 AND key = ?2")
             .and_then(|mut s| {
                 s.query_row(params![namespace, key], |r| r.get(0))
@@ -894,6 +953,50 @@ mod tests {
                     .expect("kv")
                     .is_some()
             );
+        }
+    }
+
+    #[test]
+    fn one_store_owns_its_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.db");
+        let store = SqliteStore::open(&path).expect("opens");
+        let err = SqliteStore::open(&path).expect_err("a second store is refused");
+        assert!(err.0.contains("in use by another node"), "{err}");
+        drop(store);
+        SqliteStore::open(&path).expect("free again once the first is gone");
+    }
+
+    #[test]
+    fn lookups_see_every_commit_that_returned() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(dir.path().join("s.db")).expect("opens");
+        assert!(
+            store.reader.is_some(),
+            "a file store reads on its own connection"
+        );
+        for i in 0..20 {
+            let id = format!("T{i}");
+            let r = record(&id, vec![msg("M1", "<a/>")]);
+            let digest = [i; 32];
+            assert_eq!(store.replay_begin(&digest, 1).expect("begin"), None);
+            let answered = ReplayEntry::Answered {
+                response: Some(vec![i]),
+            };
+            store
+                .commit(&[&r], &[(digest, answered.clone())])
+                .expect("commit");
+            assert_eq!(store.load(&key(&id)).expect("load"), Some(r));
+            assert_eq!(
+                store.replay_get(&digest).expect("get"),
+                Some(answered.clone())
+            );
+            assert_eq!(
+                store.replay_begin(&digest, 2).expect("begin"),
+                Some(answered)
+            );
+            store.kv_put("ns", &id, &[i]).expect("put");
+            assert_eq!(store.kv_get("ns", &id).expect("get"), Some(vec![i]));
         }
     }
 
