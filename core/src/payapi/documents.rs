@@ -2496,6 +2496,41 @@ mod tests {
         assert_eq!(e.code, ApiErrorCode::SyntaxError, "{e}");
     }
 
+    /// The flat list of nodes holds what `parse_tree` reads, and fails where it fails.
+    #[test]
+    fn documents_read_as_parse_tree_reads_them() {
+        let tricky = "<?xml version=\"1.0\"?>\n<!-- c --><IotpPaymentApiRequest a=\"x&#9;y\" b='&lt;'>\
+            <CheckPaymentReceipt PayId=\"P\"><PackagedContent>a&amp;b<![CDATA[<c>]]><!-- d -->e\r\nf<?pi x?>&#x41;</PackagedContent>\
+            <Empty/><x:Ext xmlns:x=\"urn:x\"><y>t</y></x:Ext></CheckPaymentReceipt></IotpPaymentApiRequest>";
+        let mut docs = vec![tricky.to_owned()];
+        docs.extend(requests().iter().map(encode_request));
+        docs.extend(responses().into_iter().map(|r| encode_response(&Ok(r))));
+        for doc in &docs {
+            let tree = Tree::read(doc, &limits()).unwrap();
+            assert_eq!(
+                Rd::root(&tree).owned(),
+                crate::xml::parse_tree(doc.as_bytes(), &limits()).unwrap()
+            );
+            for cut in (0..doc.len()).step_by(3) {
+                let Some(part) = doc.get(..cut) else { continue };
+                let expected = crate::xml::parse_tree(part.as_bytes(), &limits());
+                assert_eq!(
+                    Tree::read(part, &limits()).map(|t| Rd::root(&t).owned()),
+                    expected
+                );
+            }
+        }
+        let tree = Tree::read(tricky, &limits()).unwrap();
+        let pc = Rd::root(&tree)
+            .elements()
+            .next()
+            .unwrap()
+            .elements()
+            .next()
+            .unwrap();
+        assert_eq!(pc.text(), "a&b<c>e\nfA");
+    }
+
     #[test]
     fn truncated_and_mangled_documents_never_panic() {
         let req = encode_request(&requests()[12]);
