@@ -274,7 +274,8 @@ fn python_bridge(py: Python<'_>, scheme: Py<PyAny>) -> PyResult<BridgeFactory> {
                 log_to(bridge_host, log.finish());
                 answer
             };
-            Arc::new(DocumentBridge::new(info.clone(), call)) as Arc<dyn PaymentBridge>
+            let name = format!("Python payment scheme {}", info.software_id);
+            Arc::new(DocumentBridge::new(name, info.clone(), call)) as Arc<dyn PaymentBridge>
         },
     ))
 }

@@ -37,8 +37,11 @@
 //! written (the typed API has no place for them; a CallBack's `ContentSoftwareID` is on the
 //! `CallBack` element) and are ignored on reading.
 //!
-//! Every document is read with [`parse_tree`] under the caller's [`Limits`]: bounded size,
-//! depth and text, no DTD and no entities. Nothing here panics on any input.
+//! Every document is read under the caller's [`Limits`] by the same bounded reader as
+//! [`crate::xml::parse_tree`] (bounded size, depth and text, no DTD and no entities, the same
+//! errors), but into a flat list of nodes borrowed from the document rather than a tree of
+//! owned strings, which the typed decoders read; documents are written straight from the typed
+//! values. Nothing here panics on any input.
 
 use std::borrow::Cow;
 
@@ -47,8 +50,9 @@ use crate::msg::codes::{
     ProcessState, Severity, Transform,
 };
 use crate::msg::model::{Algorithm, AlgorithmParameter, ErrorLocation, PackagedContent};
-use crate::xml::writer::{DECLARATION, XmlWriter};
-use crate::xml::{Limits, SyntaxError, XmlElement, XmlNode, parse_tree};
+use crate::xml::reader::{Cursor, Item, Tag, prepare};
+use crate::xml::writer::{DECLARATION, XmlWriter, escape_attribute, escape_text};
+use crate::xml::{Limits, SyntaxError, XmlElement, XmlNode};
 
 use super::*;
 
@@ -59,32 +63,224 @@ const REQUEST_ROOT: &str = "IotpPaymentApiRequest";
 const RESPONSE_ROOT: &str = "IotpPaymentApiResponse";
 
 // ---------------------------------------------------------------------------------------------
-// Reading: an element with typed accessors that report RFC 3867 errors
+// Reading: the document's elements, borrowed from it, with typed accessors that report RFC 3867
+// errors
+
+/// A document read into one flat list of nodes in document order, names and values borrowed
+/// from the document (only expanded references and normalised values are owned). Each element
+/// knows where its subtree ends, so that its children are found by skipping. This is all the
+/// structure the typed decoders need: no generic tree of owned strings is built.
+struct Tree<'a> {
+    nodes: Vec<Node<'a>>,
+    /// The attributes of every element, in document order; each element holds its range.
+    attributes: Vec<(&'a str, Cow<'a, str>)>,
+}
+
+enum Node<'a> {
+    Element {
+        name: &'a str,
+        attributes: std::ops::Range<usize>,
+        /// The index after the element's last descendant.
+        end: usize,
+    },
+    /// Character data (a text, a CDATA section or an expanded reference: adjacent ones are not
+    /// merged).
+    Text(Cow<'a, str>),
+}
+
+impl<'a> Tree<'a> {
+    /// Reads a whole document under the reader's limits and rules, as `parse_tree` does (the
+    /// same errors, the first one met), into a [`Tree`].
+    fn read(src: &'a str, limits: &Limits) -> Result<Tree<'a>, SyntaxError> {
+        // A node per ~64 bytes in the samples: rarely grown.
+        let mut tree = Tree {
+            nodes: Vec::with_capacity(src.len() / 64 + 4),
+            attributes: Vec::with_capacity(src.len() / 64 + 4),
+        };
+        let mut cur = Cursor::new(src, limits);
+        let mut scratch = Vec::new();
+        let mut open = Vec::new();
+        loop {
+            match cur.next_item()? {
+                Item::Start(tag) => {
+                    tree.start(&cur, &tag, &mut scratch, &mut open)?;
+                    break;
+                }
+                Item::Eof => {
+                    return Err(SyntaxError::NotWellFormed {
+                        offset: 0,
+                        reason: "no root element".into(),
+                    });
+                }
+                _ => continue,
+            }
+        }
+        while let Some(&parent) = open.last() {
+            match cur.next_item()? {
+                Item::Start(tag) => tree.start(&cur, &tag, &mut scratch, &mut open)?,
+                Item::Text(text) => tree.nodes.push(Node::Text(text)),
+                Item::End | Item::Eof => {
+                    open.pop();
+                    let len = tree.nodes.len();
+                    if let Some(Node::Element { end, .. }) = tree.nodes.get_mut(parent) {
+                        *end = len;
+                    }
+                }
+            }
+        }
+        match cur.next_item()? {
+            Item::Eof => Ok(tree),
+            _ => Err(SyntaxError::NotWellFormed {
+                offset: cur.offset,
+                reason: "content after the root element".into(),
+            }),
+        }
+    }
+
+    fn start(
+        &mut self,
+        cur: &Cursor<'a>,
+        tag: &Tag<'a>,
+        scratch: &mut Vec<(&'a str, Cow<'a, str>)>,
+        open: &mut Vec<usize>,
+    ) -> Result<(), SyntaxError> {
+        cur.attributes(tag, scratch)?;
+        let first = self.attributes.len();
+        self.attributes.append(scratch);
+        let index = self.nodes.len();
+        self.nodes.push(Node::Element {
+            name: tag.name,
+            attributes: first..self.attributes.len(),
+            end: index + 1,
+        });
+        if !tag.empty {
+            open.push(index);
+        }
+        Ok(())
+    }
+}
 
 /// An element being read; errors name it in their ErrorLocation.
 #[derive(Clone, Copy)]
 struct Rd<'a> {
-    e: &'a XmlElement,
+    tree: &'a Tree<'a>,
+    index: usize,
 }
 
 impl<'a> Rd<'a> {
+    fn root(tree: &'a Tree<'a>) -> Self {
+        Rd { tree, index: 0 }
+    }
+
+    fn parts(&self) -> (&'a str, &'a [(&'a str, Cow<'a, str>)], usize) {
+        match &self.tree.nodes[self.index] {
+            Node::Element {
+                name,
+                attributes,
+                end,
+            } => (
+                name,
+                self.tree
+                    .attributes
+                    .get(attributes.clone())
+                    .unwrap_or_default(),
+                *end,
+            ),
+            Node::Text(_) => ("", &[], self.index + 1),
+        }
+    }
+
+    /// The element type name.
+    fn name(&self) -> &'a str {
+        self.parts().0
+    }
+
+    fn attribute(&self, name: &str) -> Option<&'a str> {
+        self.parts()
+            .1
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_ref())
+    }
+
     /// An attribute, accepting the RFC's other spelling where it has two.
     fn raw(&self, name: &str) -> Option<&'a str> {
-        self.e.attribute(name).or_else(|| match name {
-            "WalletID" => self.e.attribute("WalletId"),
+        self.attribute(name).or_else(|| match name {
+            "WalletID" => self.attribute("WalletId"),
             _ => None,
         })
+    }
+
+    /// The child nodes: elements as `Ok`, text as `Err`.
+    fn nodes(&self) -> impl Iterator<Item = Result<Rd<'a>, &'a str>> + 'a {
+        let tree = self.tree;
+        let end = self.parts().2;
+        let mut next = self.index + 1;
+        std::iter::from_fn(move || {
+            let node = tree.nodes.get(next).filter(|_| next < end)?;
+            let here = next;
+            Some(match node {
+                Node::Element { end, .. } => {
+                    next = *end;
+                    Ok(Rd { tree, index: here })
+                }
+                Node::Text(text) => {
+                    next += 1;
+                    Err(text.as_ref())
+                }
+            })
+        })
+    }
+
+    /// The child elements.
+    fn elements(&self) -> impl Iterator<Item = Rd<'a>> + 'a {
+        self.nodes().filter_map(Result::ok)
     }
 
     fn children<'b>(&self, names: &'b [&'b str]) -> impl Iterator<Item = Rd<'a>> + 'b
     where
         'a: 'b,
     {
-        let e = self.e;
-        e.children.iter().filter_map(move |n| match n {
-            XmlNode::Element(c) if names.contains(&c.name.as_str()) => Some(Rd { e: c }),
-            _ => None,
-        })
+        self.elements().filter(move |c| names.contains(&c.name()))
+    }
+
+    /// The concatenated text of the direct text children (borrowed when there is one piece).
+    fn text(&self) -> Cow<'a, str> {
+        let mut pieces = self.nodes().filter_map(Result::err);
+        let Some(first) = pieces.next() else {
+            return Cow::Borrowed("");
+        };
+        let Some(second) = pieces.next() else {
+            return Cow::Borrowed(first);
+        };
+        let mut text = String::with_capacity(first.len() + second.len() + 64);
+        text.push_str(first);
+        text.push_str(second);
+        pieces.for_each(|p| text.push_str(p));
+        Cow::Owned(text)
+    }
+
+    /// The element as a generic element (adjacent text merged, as `parse_tree` has it).
+    fn owned(&self) -> XmlElement {
+        let (name, attributes, _) = self.parts();
+        let mut children: Vec<XmlNode> = Vec::new();
+        for node in self.nodes() {
+            match node {
+                Ok(e) => children.push(XmlNode::Element(e.owned())),
+                Err(t) => match children.last_mut() {
+                    Some(XmlNode::Text(prev)) => prev.push_str(t),
+                    _ => children.push(XmlNode::Text(t.to_owned())),
+                },
+            }
+        }
+        XmlElement {
+            name: name.to_owned(),
+            attributes: attributes
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), v.as_ref().to_owned()))
+                .collect(),
+            children,
+        }
     }
 
     fn error(&self, code: ErrorCode, att: Option<&str>, desc: String) -> ApiError {
@@ -95,7 +291,7 @@ impl<'a> Rd<'a> {
     fn located(&self, code: ApiErrorCode, att: Option<&str>, desc: String) -> ApiError {
         let mut e = ApiError::new(code, Severity::HardError, desc);
         e.locations.push(ErrorLocation {
-            element_type: self.e.name.clone(),
+            element_type: self.name().to_owned(),
             att_name: att.map(str::to_owned),
             ..Default::default()
         });
@@ -103,13 +299,13 @@ impl<'a> Rd<'a> {
     }
 
     fn missing(&self, att: &str) -> ApiError {
-        let desc = format!("{} has no {att} attribute", self.e.name);
+        let desc = format!("{} has no {att} attribute", self.name());
         self.error(ErrorCode::AttMissing, Some(att), desc)
     }
 
     fn illegal(&self, att: &str, value: &str) -> ApiError {
         let shown: String = value.chars().take(64).collect();
-        let desc = format!("{}/@{att}: \"{shown}\" is not a legal value", self.e.name);
+        let desc = format!("{}/@{att}: \"{shown}\" is not a legal value", self.name());
         self.error(ErrorCode::AttValIllegal, Some(att), desc)
     }
 }
@@ -294,43 +490,73 @@ impl Value for u32 {
 // Elements: one declarative table per type
 
 /// A type that is the attributes and children of one element (or part of them, flattened).
+///
+/// Writing goes straight into the document's text, compact (nothing added between elements):
+/// first every attribute (`atts`, after `<name`), then the content (`kids`). The tables below
+/// list attributes before children, so both keep the tables' order.
 trait Doc {
-    fn put(&self, e: &mut XmlElement);
+    fn atts(&self, w: &mut String);
+    fn kids(&self, w: &mut String);
     fn get(r: &Rd<'_>) -> ApiResult<Self>
     where
         Self: Sized;
 }
 
-fn element(name: &str) -> XmlElement {
-    XmlElement {
-        name: name.to_owned(),
-        ..Default::default()
+/// Writes `<name`: attributes follow.
+fn open(w: &mut String, name: &str) {
+    w.push('<');
+    w.push_str(name);
+}
+
+/// Writes one attribute of the open start tag.
+fn attribute(w: &mut String, name: &str, value: &str) {
+    w.push(' ');
+    w.push_str(name);
+    w.push_str("=\"");
+    escape_attribute(w, value);
+    w.push('"');
+}
+
+/// Ends the start tag, writes the content `kids` writes and the end tag; an element without
+/// content is written `<name .../>`.
+fn close(w: &mut String, name: &str, kids: impl FnOnce(&mut String)) {
+    let mark = w.len();
+    w.push('>');
+    kids(w);
+    if w.len() == mark + 1 {
+        w.truncate(mark);
+        w.push_str("/>");
+    } else {
+        w.push_str("</");
+        w.push_str(name);
+        w.push('>');
     }
 }
 
-fn child(e: &mut XmlElement, c: XmlElement) {
-    e.children.push(XmlNode::Element(c));
+fn put_doc(w: &mut String, name: &str, v: &dyn Doc) {
+    open(w, name);
+    v.atts(w);
+    close(w, name, |w| v.kids(w));
 }
 
-fn put_doc(e: &mut XmlElement, name: &str, v: &dyn Doc) {
-    let mut c = element(name);
-    v.put(&mut c);
-    child(e, c);
-}
-
-/// The field kinds of the tables below. Each has `put(&value, element, name)` and
-/// `get(reader, name)`.
+/// The field kinds of the tables below. Each has `atts(&value, out, name)` (writes its
+/// attributes, if it is one), `kids(&value, out, name)` (writes its child elements, if it is
+/// some) and `get(reader, name)`.
 mod kind {
     use super::*;
+
+    /// For the kinds that have no attributes or no children.
+    pub(in super::super) fn none<T: ?Sized>(_: &T, _: &mut String, _: &'static str) {}
 
     /// One attribute (see [`Att`]).
     pub(super) mod att {
         use super::*;
-        pub(in super::super) fn put<T: Att>(v: &T, e: &mut XmlElement, n: &'static str) {
+        pub(in super::super) fn atts<T: Att>(v: &T, w: &mut String, n: &'static str) {
             if let Some(s) = v.enc() {
-                e.attributes.push((n.to_owned(), s.into_owned()));
+                attribute(w, n, &s);
             }
         }
+        pub(in super::super) use super::none as kids;
         pub(in super::super) fn get<T: Att>(r: &Rd<'_>, n: &'static str) -> ApiResult<T> {
             T::dec(r, n)
         }
@@ -339,8 +565,11 @@ mod kind {
     /// A struct whose attributes and children are flattened into this element.
     pub(super) mod flat {
         use super::*;
-        pub(in super::super) fn put<T: Doc>(v: &T, e: &mut XmlElement, _: &'static str) {
-            v.put(e);
+        pub(in super::super) fn atts<T: Doc>(v: &T, w: &mut String, _: &'static str) {
+            v.atts(w);
+        }
+        pub(in super::super) fn kids<T: Doc>(v: &T, w: &mut String, _: &'static str) {
+            v.kids(w);
         }
         pub(in super::super) fn get<T: Doc>(r: &Rd<'_>, _: &'static str) -> ApiResult<T> {
             T::get(r)
@@ -349,10 +578,11 @@ mod kind {
 
     /// PackagedContent children under a (renamed) tag.
     pub(super) mod pcs {
+        pub(in super::super) use super::none as atts;
         use super::*;
-        pub(in super::super) fn put(v: &[PackagedContent], e: &mut XmlElement, n: &'static str) {
+        pub(in super::super) fn kids(v: &[PackagedContent], w: &mut String, n: &'static str) {
             for pc in v {
-                put_pc(e, n, pc);
+                put_pc(w, n, pc);
             }
         }
         pub(in super::super) fn get(
@@ -365,22 +595,24 @@ mod kind {
 
     /// Child elements of one type.
     pub(super) mod list {
+        pub(in super::super) use super::none as atts;
         use super::*;
-        pub(in super::super) fn put<T: Doc>(v: &[T], e: &mut XmlElement, n: &'static str) {
+        pub(in super::super) fn kids<T: Doc>(v: &[T], w: &mut String, n: &'static str) {
             for x in v {
-                put_doc(e, n, x);
+                put_doc(w, n, x);
             }
         }
         pub(in super::super) fn get<T: Doc>(r: &Rd<'_>, n: &'static str) -> ApiResult<Vec<T>> {
-            child_list(r, n)
+            r.children(&[n]).map(|c| T::get(&c)).collect()
         }
     }
 
     /// Exactly one child element.
     pub(super) mod one {
+        pub(in super::super) use super::none as atts;
         use super::*;
-        pub(in super::super) fn put<T: Doc>(v: &T, e: &mut XmlElement, n: &'static str) {
-            put_doc(e, n, v);
+        pub(in super::super) fn kids<T: Doc>(v: &T, w: &mut String, n: &'static str) {
+            put_doc(w, n, v);
         }
         pub(in super::super) fn get<T: Doc>(r: &Rd<'_>, n: &'static str) -> ApiResult<T> {
             match r.children(&[n]).next() {
@@ -388,7 +620,7 @@ mod kind {
                 None => Err(r.error(
                     ErrorCode::ElMissing,
                     None,
-                    format!("{} has no {n} element", r.e.name),
+                    format!("{} has no {n} element", r.name()),
                 )),
             }
         }
@@ -397,9 +629,10 @@ mod kind {
     /// A required NMTOKENS attribute (present even when the list is empty).
     pub(super) mod tokens {
         use super::*;
-        pub(in super::super) fn put(v: &[String], e: &mut XmlElement, n: &'static str) {
-            e.attributes.push((n.to_owned(), v.join(" ")));
+        pub(in super::super) fn atts(v: &[String], w: &mut String, n: &'static str) {
+            attribute(w, n, &v.join(" "));
         }
+        pub(in super::super) use super::none as kids;
         pub(in super::super) fn get(r: &Rd<'_>, n: &'static str) -> ApiResult<Vec<String>> {
             let v = r.raw(n).ok_or_else(|| r.missing(n))?;
             split_tokens(r, n, v)
@@ -409,11 +642,12 @@ mod kind {
     /// An implied NMTOKENS attribute (absent when the list is empty).
     pub(super) mod tokens_opt {
         use super::*;
-        pub(in super::super) fn put(v: &[String], e: &mut XmlElement, n: &'static str) {
+        pub(in super::super) fn atts(v: &[String], w: &mut String, n: &'static str) {
             if !v.is_empty() {
-                e.attributes.push((n.to_owned(), v.join(" ")));
+                attribute(w, n, &v.join(" "));
             }
         }
+        pub(in super::super) use super::none as kids;
         pub(in super::super) fn get(r: &Rd<'_>, n: &'static str) -> ApiResult<Vec<String>> {
             r.raw(n).map_or(Ok(Vec::new()), |v| split_tokens(r, n, v))
         }
@@ -421,10 +655,9 @@ mod kind {
 
     /// `Action (New|Update|Delete) #IMPLIED`.
     pub(super) mod action {
+        pub(in super::super) use super::att::atts;
+        pub(in super::super) use super::none as kids;
         use super::*;
-        pub(in super::super) fn put(v: &Option<String>, e: &mut XmlElement, n: &'static str) {
-            att::put(v, e, n);
-        }
         pub(in super::super) fn get(r: &Rd<'_>, n: &'static str) -> ApiResult<Option<String>> {
             match r.raw(n) {
                 None => Ok(None),
@@ -437,11 +670,12 @@ mod kind {
     /// [`ContinueProcess::from_hard_error`] as the extension `ErrorSeverity="HardError"`.
     pub(super) mod hard_error {
         use super::*;
-        pub(in super::super) fn put(v: &bool, e: &mut XmlElement, n: &'static str) {
+        pub(in super::super) fn atts(v: &bool, w: &mut String, n: &'static str) {
             if *v {
-                e.attributes.push((n.to_owned(), "HardError".into()));
+                attribute(w, n, "HardError");
             }
         }
+        pub(in super::super) use super::none as kids;
         pub(in super::super) fn get(r: &Rd<'_>, n: &'static str) -> ApiResult<bool> {
             Ok(<Option<Severity> as Att>::dec(r, n)? == Some(Severity::HardError))
         }
@@ -449,12 +683,13 @@ mod kind {
 
     /// `PaymentId*` children, each with a `PayId`.
     pub(super) mod ids {
+        pub(in super::super) use super::none as atts;
         use super::*;
-        pub(in super::super) fn put(v: &[String], e: &mut XmlElement, n: &'static str) {
+        pub(in super::super) fn kids(v: &[String], w: &mut String, n: &'static str) {
             for id in v {
-                let mut c = element(n);
-                att::put(id, &mut c, "PayId");
-                child(e, c);
+                open(w, n);
+                att::atts(id, w, "PayId");
+                close(w, n, |_| {});
             }
         }
         pub(in super::super) fn get(r: &Rd<'_>, _: &'static str) -> ApiResult<Vec<String>> {
@@ -467,10 +702,8 @@ mod kind {
     /// `CurrencyAmount+` of a ProtocolItem: `CurrCodeType`, `CurrCode`, `Amount` (implied in
     /// the DTD: absent ones read as empty) and the extension `PayDirection` (absent: Debit).
     pub(super) mod camts {
+        pub(in super::super) use super::list::{atts, kids};
         use super::*;
-        pub(in super::super) fn put(v: &[AmountInfo], e: &mut XmlElement, n: &'static str) {
-            list::put(v, e, n);
-        }
         pub(in super::super) fn get(r: &Rd<'_>, _: &'static str) -> ApiResult<Vec<AmountInfo>> {
             r.children(&["CurrencyAmount"])
                 .map(|c| {
@@ -490,11 +723,12 @@ mod kind {
     /// `PayDirection`, `CurrCode`, `Amount` is (absent parts as in [`camts`]).
     pub(super) mod opt_amount {
         use super::*;
-        pub(in super::super) fn put(v: &Option<AmountInfo>, e: &mut XmlElement, _: &'static str) {
+        pub(in super::super) fn atts(v: &Option<AmountInfo>, w: &mut String, _: &'static str) {
             if let Some(a) = v {
-                a.put(e);
+                a.atts(w);
             }
         }
+        pub(in super::super) use super::none as kids;
         pub(in super::super) fn get(r: &Rd<'_>, _: &'static str) -> ApiResult<Option<AmountInfo>> {
             if ["PayDirection", "CurrCode", "Amount"]
                 .iter()
@@ -515,9 +749,10 @@ mod kind {
     /// [`OfferContent`] in the usual order: Brand, ProtocolBrand, ProtocolAmount, PayProtocol,
     /// Order.
     pub(super) mod offer {
+        pub(in super::super) use super::none as atts;
         use super::*;
-        pub(in super::super) fn put(v: &OfferContent, e: &mut XmlElement, _: &'static str) {
-            put_offer(v, e, [0, 1, 2, 3, 4]);
+        pub(in super::super) fn kids(v: &OfferContent, w: &mut String, _: &'static str) {
+            put_offer(v, w, [0, 1, 2, 3, 4]);
         }
         pub(in super::super) fn get(r: &Rd<'_>, _: &'static str) -> ApiResult<OfferContent> {
             get_offer(r)
@@ -526,18 +761,20 @@ mod kind {
 
     /// [`OfferContent`] with ProtocolBrand first (GetPaymentInitializationData).
     pub(super) mod offer_pb {
+        pub(in super::super) use super::none as atts;
         use super::*;
-        pub(in super::super) fn put(v: &OfferContent, e: &mut XmlElement, _: &'static str) {
-            put_offer(v, e, [1, 0, 2, 3, 4]);
+        pub(in super::super) fn kids(v: &OfferContent, w: &mut String, _: &'static str) {
+            put_offer(v, w, [1, 0, 2, 3, 4]);
         }
         pub(in super::super) use super::offer::get;
     }
 
     /// [`OfferContent`] with PayProtocol before ProtocolAmount (FindPaymentInstrument).
     pub(super) mod offer_pp {
+        pub(in super::super) use super::none as atts;
         use super::*;
-        pub(in super::super) fn put(v: &OfferContent, e: &mut XmlElement, _: &'static str) {
-            put_offer(v, e, [0, 1, 3, 2, 4]);
+        pub(in super::super) fn kids(v: &OfferContent, w: &mut String, _: &'static str) {
+            put_offer(v, w, [0, 1, 3, 2, 4]);
         }
         pub(in super::super) use super::offer::get;
     }
@@ -555,66 +792,54 @@ fn split_tokens(r: &Rd<'_>, n: &str, v: &str) -> ApiResult<Vec<String>> {
         .collect()
 }
 
-fn child_list<T: Doc>(r: &Rd<'_>, n: &str) -> ApiResult<Vec<T>> {
-    r.e.children
-        .iter()
-        .filter_map(|c| match c {
-            XmlNode::Element(c) if c.name == n => Some(T::get(&Rd { e: c })),
-            _ => None,
-        })
-        .collect()
-}
-
-/// PackagedContent data as text: checked with the fast validator, replaced lossily only when
-/// it is not UTF-8 (then it should have been BASE64).
-fn utf8_text(data: &[u8]) -> String {
+/// Writes PackagedContent data as text: as it is when it is UTF-8 (checked with the fast
+/// validator), replaced lossily otherwise (then it should have been BASE64).
+fn put_utf8_text(w: &mut String, data: &[u8]) {
     match std::str::from_utf8(data) {
-        Ok(s) => s.to_owned(),
-        Err(_) => String::from_utf8_lossy(data).into_owned(),
+        Ok(s) => escape_text(w, s),
+        Err(_) => escape_text(w, &String::from_utf8_lossy(data)),
     }
 }
 
-fn put_pc(e: &mut XmlElement, name: &str, pc: &PackagedContent) {
-    let mut c = element(name);
-    kind::att::put(&pc.name, &mut c, "Name");
+fn put_pc(w: &mut String, name: &str, pc: &PackagedContent) {
+    open(w, name);
+    kind::att::atts(&pc.name, w, "Name");
     if pc.content != ContentType::Pcdata {
-        kind::att::put(&pc.content, &mut c, "Content");
+        kind::att::atts(&pc.content, w, "Content");
     }
-    let text = match pc.transform {
-        Transform::None => utf8_text(&pc.data),
+    if pc.transform != Transform::None {
+        kind::att::atts(&pc.transform, w, "Transform");
+    }
+    close(w, name, |w| match pc.transform {
+        // Base64 needs no escapes: straight into the document.
         Transform::Base64 => {
-            kind::att::put(&pc.transform, &mut c, "Transform");
-            crate::msg::model::encode_base64(&pc.data)
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD.encode_string(&pc.data, w);
         }
-        ref other => {
-            kind::att::put(other, &mut c, "Transform");
-            utf8_text(&pc.data)
-        }
-    };
-    if !text.is_empty() {
-        c.children.push(XmlNode::Text(text));
-    }
-    child(e, c);
+        _ => put_utf8_text(w, &pc.data),
+    });
 }
 
 fn get_pc(r: &Rd<'_>) -> ApiResult<PackagedContent> {
     let transform: Transform = kind::att::get(r, "Transform")?;
-    if r.e
-        .children
-        .iter()
-        .any(|c| matches!(c, XmlNode::Element(_)))
-    {
-        let desc = format!("{} holds elements; PackagedContent is text", r.e.name);
+    if r.elements().next().is_some() {
+        let desc = format!("{} holds elements; PackagedContent is text", r.name());
         return Err(r.error(ErrorCode::ElContIllegal, None, desc));
     }
-    let text = r.e.text();
+    let text = r.text();
     let data = if transform == Transform::Base64 {
-        crate::msg::model::decode_base64(&text, &mut Vec::new()).map_err(|e| {
-            let desc = format!("{} with Transform=\"BASE64\" is not base64: {e}", r.e.name);
-            r.error(ErrorCode::ElContIllegal, None, desc)
-        })?
+        // Text without whitespace (as written here) is decoded at once; the tolerant decoder
+        // (which gives the same result and the same error) only when that fails.
+        use base64::Engine as _;
+        let strict = base64::engine::general_purpose::STANDARD.decode(text.as_bytes());
+        strict
+            .or_else(|_| crate::msg::model::decode_base64(&text, &mut Vec::new()))
+            .map_err(|e| {
+                let desc = format!("{} with Transform=\"BASE64\" is not base64: {e}", r.name());
+                r.error(ErrorCode::ElContIllegal, None, desc)
+            })?
     } else {
-        text.into_bytes()
+        text.into_owned().into_bytes()
     };
     Ok(PackagedContent {
         name: kind::att::get(r, "Name")?,
@@ -628,21 +853,22 @@ fn get_pcs(r: &Rd<'_>, names: &[&str]) -> ApiResult<Vec<PackagedContent>> {
     r.children(names).map(|c| get_pc(&c)).collect()
 }
 
-fn put_offer(v: &OfferContent, e: &mut XmlElement, order: [u8; 5]) {
+fn put_offer(v: &OfferContent, w: &mut String, order: [u8; 5]) {
     for part in order {
         match part {
-            0 => kind::pcs::put(&v.brand, e, "BrandPackagedContent"),
+            0 => kind::pcs::kids(&v.brand, w, "BrandPackagedContent"),
             1 => {
                 if let Some(pb) = &v.protocol_brand {
-                    let mut c = element("ProtocolBrand");
-                    kind::att::put(&pb.protocol_brand_id, &mut c, "ProtocolBrandId");
-                    kind::pcs::put(&pb.content, &mut c, "PackagedContent");
-                    child(e, c);
+                    open(w, "ProtocolBrand");
+                    kind::att::atts(&pb.protocol_brand_id, w, "ProtocolBrandId");
+                    close(w, "ProtocolBrand", |w| {
+                        kind::pcs::kids(&pb.content, w, "PackagedContent");
+                    });
                 }
             }
-            2 => kind::pcs::put(&v.protocol_amount, e, "ProtocolAmountPackagedContent"),
-            3 => kind::pcs::put(&v.pay_protocol, e, "PayProtocolPackagedContent"),
-            _ => kind::pcs::put(&v.order, e, "OrderPackagedContent"),
+            2 => kind::pcs::kids(&v.protocol_amount, w, "ProtocolAmountPackagedContent"),
+            3 => kind::pcs::kids(&v.pay_protocol, w, "PayProtocolPackagedContent"),
+            _ => kind::pcs::kids(&v.order, w, "OrderPackagedContent"),
         }
     }
 }
@@ -669,8 +895,11 @@ fn get_offer(r: &Rd<'_>) -> ApiResult<OfferContent> {
 macro_rules! docs {
     ($($ty:ident { $($field:ident : $kind:ident $($name:literal)?),* $(,)? })+) => {$(
         impl Doc for $ty {
-            fn put(&self, e: &mut XmlElement) {
-                $( kind::$kind::put(&self.$field, e, docs!(@name $($name)?)); )*
+            fn atts(&self, w: &mut String) {
+                $( kind::$kind::atts(&self.$field, w, docs!(@name $($name)?)); )*
+            }
+            fn kids(&self, w: &mut String) {
+                $( kind::$kind::kids(&self.$field, w, docs!(@name $($name)?)); )*
             }
             fn get(r: &Rd<'_>) -> ApiResult<Self> {
                 Ok($ty { $( $field: kind::$kind::get(r, docs!(@name $($name)?))?, )* })
@@ -948,42 +1177,60 @@ docs! {
 }
 
 impl Doc for () {
-    fn put(&self, _: &mut XmlElement) {}
+    fn atts(&self, _: &mut String) {}
+    fn kids(&self, _: &mut String) {}
     fn get(_: &Rd<'_>) -> ApiResult<Self> {
         Ok(())
+    }
+}
+
+/// Writes a generic element compact, as it is held (the canonical writer's form of an element
+/// inside content, without the line end it puts after a whole element).
+fn put_element(w: &mut String, e: &XmlElement) {
+    let mut x = XmlWriter::default();
+    x.element(e);
+    w.push_str(x.out.strip_suffix('\n').unwrap_or(&x.out));
+}
+
+fn put_generic(w: &mut String, nodes: &[XmlNode]) {
+    for node in nodes {
+        match node {
+            XmlNode::Text(text) => escape_text(w, text),
+            XmlNode::Element(e) => put_element(w, e),
+        }
     }
 }
 
 /// RFC 2802's Algorithm: `ID`, `type`, `name`, `Parameter` children (content kept as read),
 /// then its extension elements.
 impl Doc for Algorithm {
-    fn put(&self, e: &mut XmlElement) {
-        kind::att::put(&self.id, e, "ID");
-        kind::att::put(&self.algorithm_type, e, "type");
-        kind::att::put(&self.name, e, "name");
+    fn atts(&self, w: &mut String) {
+        kind::att::atts(&self.id, w, "ID");
+        kind::att::atts(&self.algorithm_type, w, "type");
+        kind::att::atts(&self.name, w, "name");
+    }
+    fn kids(&self, w: &mut String) {
         for p in &self.parameters {
-            let mut c = element("Parameter");
-            kind::att::put(&p.parameter_type, &mut c, "type");
-            c.children.clone_from(&p.content);
-            child(e, c);
+            open(w, "Parameter");
+            kind::att::atts(&p.parameter_type, w, "type");
+            close(w, "Parameter", |w| put_generic(w, &p.content));
         }
         for x in &self.extensions {
-            child(e, x.clone());
+            put_element(w, x);
         }
     }
     fn get(r: &Rd<'_>) -> ApiResult<Self> {
         let mut parameters = Vec::new();
         let mut extensions = Vec::new();
-        for c in &r.e.children {
-            match c {
-                XmlNode::Element(p) if p.name == "Parameter" => {
-                    parameters.push(AlgorithmParameter {
-                        parameter_type: kind::att::get(&Rd { e: p }, "type")?,
-                        content: p.children.clone(),
-                    })
-                }
-                XmlNode::Element(x) => extensions.push(x.clone()),
-                XmlNode::Text(_) => {}
+        for c in r.elements() {
+            if c.name() == "Parameter" {
+                let XmlElement { children, .. } = c.owned();
+                parameters.push(AlgorithmParameter {
+                    parameter_type: kind::att::get(&c, "type")?,
+                    content: children,
+                });
+            } else {
+                extensions.push(c.owned());
             }
         }
         Ok(Algorithm {
@@ -999,13 +1246,14 @@ impl Doc for Algorithm {
 /// `CallBackResponse`: empty to go on; `CompletionCode` to ask for a cancel; `Shutdown="True"`
 /// for a fast shutdown (see the module documentation).
 impl Doc for CallBackReply {
-    fn put(&self, e: &mut XmlElement) {
+    fn atts(&self, w: &mut String) {
         match self {
             CallBackReply::Continue => {}
-            CallBackReply::Cancel(code) => kind::att::put(code, e, "CompletionCode"),
-            CallBackReply::Shutdown => e.attributes.push(("Shutdown".into(), "True".into())),
+            CallBackReply::Cancel(code) => kind::att::atts(code, w, "CompletionCode"),
+            CallBackReply::Shutdown => attribute(w, "Shutdown", "True"),
         }
     }
+    fn kids(&self, _: &mut String) {}
     fn get(r: &Rd<'_>) -> ApiResult<Self> {
         match r.raw("Shutdown") {
             Some("True") => return Ok(CallBackReply::Shutdown),
@@ -1124,7 +1372,10 @@ macro_rules! api_calls {
                 fn $method(&self, host: &dyn BridgeHost, request: &$call) -> ApiResult<$resp> {
                     match self.exchange(host, stringify!($call), request)? {
                         ApiResponse::$call(r) => Ok(r),
-                        other => Err(mismatch(stringify!($call), other.call_name())),
+                        other => Err(self.error(
+                            stringify!($call),
+                            format_args!("answered {} instead", other.call_name()),
+                        )),
                     }
                 }
             )+
@@ -1186,49 +1437,46 @@ fn mismatch(expected: &str, got: &str) -> ApiError {
     )
 }
 
-fn write_document(root: &str, children: Vec<XmlElement>) -> String {
-    let mut e = element(root);
-    e.attributes.push(("xmlns".into(), NAMESPACE.into()));
-    e.children = children.into_iter().map(XmlNode::Element).collect();
-    let mut w = XmlWriter::with_capacity(512);
-    w.out.push_str(DECLARATION);
-    w.element(&e);
-    w.out
+/// Writes a document: the declaration, the root element in [`NAMESPACE`] and what `body`
+/// writes in it.
+fn write_document(root: &str, body: impl FnOnce(&mut String)) -> String {
+    let mut w = String::with_capacity(512);
+    w.push_str(DECLARATION);
+    open(&mut w, root);
+    attribute(&mut w, "xmlns", NAMESPACE);
+    close(&mut w, root, body);
+    w.push('\n');
+    w
 }
 
-fn call_element(name: &str, body: &dyn Doc) -> XmlElement {
-    let mut e = element(name);
-    body.put(&mut e);
-    e
-}
-
-/// Parses a document and checks its root element and namespace; the errors say what is wrong.
-fn read_root(doc: &[u8], root: &str, limits: &Limits) -> ApiResult<XmlElement> {
-    let tree = parse_tree(doc, limits).map_err(|e| match e {
+/// Reads a document and checks its root element and namespace (the errors say what is wrong),
+/// then gives the root to `read`.
+fn with_root<T>(
+    doc: &[u8],
+    root: &str,
+    limits: &Limits,
+    read: impl FnOnce(Rd<'_>) -> ApiResult<T>,
+) -> ApiResult<T> {
+    let syntax = |e: SyntaxError| match e {
         SyntaxError::TooLarge { .. } => {
             hard(ApiErrorCode::Iotp(ErrorCode::MsgTooLarge), e.to_string())
         }
         e => hard(ApiErrorCode::SyntaxError, e.to_string()),
-    })?;
-    let r = Rd { e: &tree };
-    if tree.name != root {
-        let desc = format!("the document is a {}, not an {root}", tree.name);
+    };
+    let src = prepare(doc, limits).map_err(syntax)?;
+    let tree = Tree::read(&src, limits).map_err(syntax)?;
+    let r = Rd::root(&tree);
+    if r.name() != root {
+        let desc = format!("the document is a {}, not an {root}", r.name());
         return Err(r.located(ApiErrorCode::SyntaxError, None, desc));
     }
-    if let Some(ns) = tree.attribute("xmlns")
+    if let Some(ns) = r.attribute("xmlns")
         && ns != NAMESPACE
     {
         let desc = format!("{root} is in namespace \"{ns}\", not {NAMESPACE}");
         return Err(r.located(ApiErrorCode::SyntaxError, Some("xmlns"), desc));
     }
-    Ok(tree)
-}
-
-fn elements(e: &XmlElement) -> impl Iterator<Item = &XmlElement> {
-    e.children.iter().filter_map(|c| match c {
-        XmlNode::Element(c) => Some(c),
-        XmlNode::Text(_) => None,
-    })
+    read(r)
 }
 
 /// Writes the `IotpPaymentApiRequest` document of a request.
@@ -1236,10 +1484,7 @@ fn elements(e: &XmlElement) -> impl Iterator<Item = &XmlElement> {
 /// The pass phrase, when the request has one, is in the `Passphrase` attribute: such documents
 /// must never be logged or stored.
 pub fn encode_request(req: &ApiRequest) -> String {
-    write_document(
-        REQUEST_ROOT,
-        vec![call_element(req.call_name(), req.body())],
-    )
+    write_document(REQUEST_ROOT, |w| put_doc(w, req.call_name(), req.body()))
 }
 
 /// Reads an `IotpPaymentApiRequest` document (liberally: see the module documentation).
@@ -1249,48 +1494,45 @@ pub fn encode_request(req: &ApiRequest) -> String {
 /// unknown call → `ReqNotSupp`; a missing required attribute → `AttMissing`; an illegal value
 /// → `AttValIllegal`; both with an ErrorLocation naming the element and attribute.
 pub fn decode_request(doc: &[u8], limits: &Limits) -> Result<ApiRequest, ApiError> {
-    let tree = read_root(doc, REQUEST_ROOT, limits)?;
-    let mut calls = elements(&tree);
-    let (Some(call), None) = (calls.next(), calls.next()) else {
-        return Err(hard(
-            ApiErrorCode::SyntaxError,
-            format!("{REQUEST_ROOT} must hold exactly one call element"),
-        ));
-    };
-    let r = Rd { e: call };
-    canonical_call(&call.name)
-        .and_then(|name| ApiRequest::read(name, &r))
-        .unwrap_or_else(|| Err(ApiError::not_supported(&call.name)))
+    with_root(doc, REQUEST_ROOT, limits, |root| {
+        let mut calls = root.elements();
+        let (Some(call), None) = (calls.next(), calls.next()) else {
+            return Err(hard(
+                ApiErrorCode::SyntaxError,
+                format!("{REQUEST_ROOT} must hold exactly one call element"),
+            ));
+        };
+        canonical_call(call.name())
+            .and_then(|name| ApiRequest::read(name, &call))
+            .unwrap_or_else(|| Err(ApiError::not_supported(call.name())))
+    })
 }
 
 /// Writes the `IotpPaymentApiResponse` document of an answer: an `ErrorResponse` for an error,
 /// the call's `…Response` element otherwise. A CallBack cancel or shutdown request is written
 /// as an `ErrorResponse` `BusError` together with the `CallBackResponse`.
 pub fn encode_response(resp: &Result<ApiResponse, ApiError>) -> String {
-    let children = match resp {
-        Err(e) => vec![call_element("ErrorResponse", e)],
+    write_document(RESPONSE_ROOT, |w| match resp {
+        Err(e) => put_doc(w, "ErrorResponse", e),
         Ok(r) => {
-            let body = call_element(&format!("{}Response", r.call_name()), r.body());
-            match r {
-                ApiResponse::CallBack(
-                    reply @ (CallBackReply::Cancel(_) | CallBackReply::Shutdown),
-                ) => {
-                    let what = match reply {
-                        CallBackReply::Shutdown => "shutdown",
-                        _ => "cancel",
-                    };
-                    let mut e = ApiError::business(format!("the core asks for a {what}"));
-                    e.locations.push(ErrorLocation {
-                        element_type: "CallBack".into(),
-                        ..Default::default()
-                    });
-                    vec![call_element("ErrorResponse", &e), body]
-                }
-                _ => vec![body],
+            if let ApiResponse::CallBack(
+                reply @ (CallBackReply::Cancel(_) | CallBackReply::Shutdown),
+            ) = r
+            {
+                let what = match reply {
+                    CallBackReply::Shutdown => "shutdown",
+                    _ => "cancel",
+                };
+                let mut e = ApiError::business(format!("the core asks for a {what}"));
+                e.locations.push(ErrorLocation {
+                    element_type: "CallBack".into(),
+                    ..Default::default()
+                });
+                put_doc(w, "ErrorResponse", &e);
             }
+            put_doc(w, &format!("{}Response", r.call_name()), r.body());
         }
-    };
-    write_document(RESPONSE_ROOT, children)
+    })
 }
 
 /// Reads the `IotpPaymentApiResponse` answering the call `expected` (its RFC 3867 element name).
@@ -1304,76 +1546,102 @@ pub fn decode_response(
     expected: &str,
     limits: &Limits,
 ) -> Result<ApiResponse, ApiError> {
+    read_response(doc, expected, limits).and_then(|answer| answer)
+}
+
+/// What a response document says: `Ok` of the answer or of the bridge's own `ErrorResponse`;
+/// `Err` when it cannot be read or does not answer `expected` (see [`decode_response`]).
+fn read_response(
+    doc: &[u8],
+    expected: &str,
+    limits: &Limits,
+) -> Result<ApiResult<ApiResponse>, ApiError> {
     let unknown = |desc: String| hard(ApiErrorCode::Iotp(ErrorCode::UnknownError), desc);
     let call = canonical_call(expected)
         .ok_or_else(|| unknown(format!("{expected} is not a Payment API call")))?;
-    let tree = read_root(doc, RESPONSE_ROOT, limits)?;
     let invalid = |e: ApiError, what: &str| ApiError {
         code: ApiErrorCode::SyntaxError,
         desc: format!("invalid {what} from the payment bridge: {}", e.desc),
         severity: Severity::HardError,
         ..e
     };
-    let mut error = None;
-    let mut answer = None;
-    for c in elements(&tree) {
-        let r = Rd { e: c };
-        if c.name == "ErrorResponse" && error.is_none() {
-            error = Some(ApiError::get(&r).map_err(|e| invalid(e, "ErrorResponse"))?);
-            continue;
+    with_root(doc, RESPONSE_ROOT, limits, |root| {
+        let mut error = None;
+        let mut answer = None;
+        for r in root.elements() {
+            if r.name() == "ErrorResponse" && error.is_none() {
+                error = Some(ApiError::get(&r).map_err(|e| invalid(e, "ErrorResponse"))?);
+                continue;
+            }
+            let answered = r
+                .name()
+                .strip_suffix("Response")
+                .and_then(canonical_call)
+                .filter(|_| answer.is_none());
+            match answered {
+                Some(name) if name == call => answer = Some(r),
+                Some(name) => return Err(mismatch(call, name)),
+                None => {
+                    return Err(unknown(format!(
+                        "unexpected {} in {RESPONSE_ROOT}",
+                        r.name()
+                    )));
+                }
+            }
         }
-        let answered = c
-            .name
-            .strip_suffix("Response")
-            .and_then(canonical_call)
-            .filter(|_| answer.is_none());
-        match answered {
-            Some(name) if name == call => answer = Some(r),
-            Some(name) => return Err(mismatch(call, name)),
-            None => return Err(unknown(format!("unexpected {} in {RESPONSE_ROOT}", c.name))),
+        if let Some(e) = error {
+            // A CallBackResponse comes with a BusError when it asks for a cancel or a shutdown.
+            if !(call == "CallBack" && e.code == ApiErrorCode::BusError && answer.is_some()) {
+                return Ok(Err(e));
+            }
         }
-    }
-    if let Some(e) = error {
-        // A CallBackResponse comes with a BusError when it asks for a cancel or a shutdown.
-        if !(call == "CallBack" && e.code == ApiErrorCode::BusError && answer.is_some()) {
-            return Err(e);
+        match answer {
+            Some(r) => ApiResponse::read(call, &r)
+                .unwrap_or_else(|| Err(unknown(format!("{call} has no response"))))
+                .map(Ok)
+                .map_err(|e| invalid(e, &format!("{call}Response"))),
+            None => match call {
+                "CheckPaymentReceipt" => Ok(Ok(ApiResponse::CheckPaymentReceipt(()))),
+                "RemovePaymentLog" => Ok(Ok(ApiResponse::RemovePaymentLog(()))),
+                _ => Err(unknown(format!(
+                    "{RESPONSE_ROOT} holds no answer to {call}"
+                ))),
+            },
         }
-    }
-    match answer {
-        Some(r) => ApiResponse::read(call, &r)
-            .unwrap_or_else(|| Err(unknown(format!("{call} has no response"))))
-            .map_err(|e| invalid(e, &format!("{call}Response"))),
-        None => match call {
-            "CheckPaymentReceipt" => Ok(ApiResponse::CheckPaymentReceipt(())),
-            "RemovePaymentLog" => Ok(ApiResponse::RemovePaymentLog(())),
-            _ => Err(unknown(format!(
-                "{RESPONSE_ROOT} holds no answer to {call}"
-            ))),
-        },
-    }
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
 // The core side: a bridge reached through documents
 
-/// A [`PaymentBridge`] that speaks documents: each call is written with [`encode_request`],
+/// A [`PaymentBridge`] that speaks documents: each call is written as its request document,
 /// passed to `call` (e.g. a C plugin's entry point, a child process or a socket) with the
-/// [`BridgeHost`] of the call, and its answer read with [`decode_response`] under the default
-/// [`Limits`]. A transport failure (`Err` of `call`) becomes `UnknownError` with HardError and
-/// the message.
+/// [`BridgeHost`] of the call, and its answer read as with [`decode_response`] under the
+/// default [`Limits`].
+///
+/// **Failures are the payment's.** A transport failure (`Err` of `call`), an answer that cannot
+/// be read (not a response document, not a valid one: `SyntaxError` or `MsgTooLarge` from
+/// [`decode_response`], codes of the core's own input that would mislead the peer) or one that
+/// answers another call or nothing, gives `UnknownError` with HardError whose description is
+/// `"{name}: {call}: {what went wrong}"`, naming the bridge. An `ErrorResponse` the bridge
+/// writes is its answer and is returned as it is (but for `SyntaxError` and `MsgTooLarge`, which
+/// are renamed as above).
 ///
 /// A bridge reached through an ABI has its own way to the host's services (CallBack, key-value
 /// store, clock, random, log) and may ignore `host`; one in the same process (a scheme written
 /// in Python) may hand its calls to it, its log lines above all, which the engine reports with
 /// the call (as `Event::Log`).
 pub struct DocumentBridge<F> {
+    name: String,
     info: BridgeInfo,
     call: F,
+    limits: Limits,
 }
 
 impl<F> std::fmt::Debug for DocumentBridge<F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DocumentBridge")
+            .field("name", &self.name)
             .field("info", &self.info)
             .finish_non_exhaustive()
     }
@@ -1383,9 +1651,20 @@ impl<F> DocumentBridge<F>
 where
     F: Fn(&dyn BridgeHost, &[u8]) -> Result<Vec<u8>, String> + Send + Sync,
 {
-    /// A bridge described by `info` whose documents go through `call(host, document)`.
-    pub fn new(info: BridgeInfo, call: F) -> Self {
-        DocumentBridge { info, call }
+    /// A bridge described by `info` whose documents go through `call(host, document)`; `name`
+    /// says which bridge it is in its errors (`payment scheme plugin mock (/path/to/lib.so)`).
+    pub fn new(name: impl Into<String>, info: BridgeInfo, call: F) -> Self {
+        DocumentBridge {
+            name: name.into(),
+            info,
+            call,
+            limits: Limits::default(),
+        }
+    }
+
+    /// The name its errors give.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     fn exchange(
@@ -1394,14 +1673,29 @@ where
         call: &'static str,
         request: &dyn Doc,
     ) -> ApiResult<ApiResponse> {
-        let doc = write_document(REQUEST_ROOT, vec![call_element(call, request)]);
-        let answer = (self.call)(host, doc.as_bytes()).map_err(|m| {
-            hard(
-                ApiErrorCode::Iotp(ErrorCode::UnknownError),
-                format!("the payment bridge could not be reached for {call}: {m}"),
-            )
-        })?;
-        decode_response(&answer, call, &Limits::default())
+        let doc = write_document(REQUEST_ROOT, |w| put_doc(w, call, request));
+        let answer = (self.call)(host, doc.as_bytes()).map_err(|m| self.error(call, m))?;
+        let unreadable = |e: ApiError| match e.code {
+            ApiErrorCode::SyntaxError | ApiErrorCode::Iotp(ErrorCode::MsgTooLarge) => {
+                self.error(call, format_args!("unreadable answer: {}", e.desc))
+            }
+            _ => e,
+        };
+        match read_response(&answer, call, &self.limits) {
+            Ok(answered) => answered.map_err(unreadable),
+            Err(e) if e.code == ApiErrorCode::Iotp(ErrorCode::UnknownError) => {
+                Err(self.error(call, format_args!("unusable answer: {}", e.desc)))
+            }
+            Err(e) => Err(unreadable(e)),
+        }
+    }
+
+    /// A failure of the call, naming the bridge.
+    fn error(&self, call: &str, what: impl std::fmt::Display) -> ApiError {
+        hard(
+            ApiErrorCode::Iotp(ErrorCode::UnknownError),
+            format!("{}: {call}: {what}", self.name),
+        )
     }
 }
 
@@ -2202,6 +2496,41 @@ mod tests {
         assert_eq!(e.code, ApiErrorCode::SyntaxError, "{e}");
     }
 
+    /// The flat list of nodes holds what `parse_tree` reads, and fails where it fails.
+    #[test]
+    fn documents_read_as_parse_tree_reads_them() {
+        let tricky = "<?xml version=\"1.0\"?>\n<!-- c --><IotpPaymentApiRequest a=\"x&#9;y\" b='&lt;'>\
+            <CheckPaymentReceipt PayId=\"P\"><PackagedContent>a&amp;b<![CDATA[<c>]]><!-- d -->e\r\nf<?pi x?>&#x41;</PackagedContent>\
+            <Empty/><x:Ext xmlns:x=\"urn:x\"><y>t</y></x:Ext></CheckPaymentReceipt></IotpPaymentApiRequest>";
+        let mut docs = vec![tricky.to_owned()];
+        docs.extend(requests().iter().map(encode_request));
+        docs.extend(responses().into_iter().map(|r| encode_response(&Ok(r))));
+        for doc in &docs {
+            let tree = Tree::read(doc, &limits()).unwrap();
+            assert_eq!(
+                Rd::root(&tree).owned(),
+                crate::xml::parse_tree(doc.as_bytes(), &limits()).unwrap()
+            );
+            for cut in (0..doc.len()).step_by(3) {
+                let Some(part) = doc.get(..cut) else { continue };
+                let expected = crate::xml::parse_tree(part.as_bytes(), &limits());
+                assert_eq!(
+                    Tree::read(part, &limits()).map(|t| Rd::root(&t).owned()),
+                    expected
+                );
+            }
+        }
+        let tree = Tree::read(tricky, &limits()).unwrap();
+        let pc = Rd::root(&tree)
+            .elements()
+            .next()
+            .unwrap()
+            .elements()
+            .next()
+            .unwrap();
+        assert_eq!(pc.text(), "a&b<c>e\nfA");
+    }
+
     #[test]
     fn truncated_and_mangled_documents_never_panic() {
         let req = encode_request(&requests()[12]);
@@ -2316,11 +2645,15 @@ mod tests {
     /// A plugin as the plugin host sees it: bytes in, bytes out, its own host services.
     fn plugin(host: Host) -> impl PaymentBridge + std::fmt::Debug {
         let mock = MockScheme::new(Some("http://ph.example/pay"));
-        DocumentBridge::new(mock.info(), move |_: &dyn BridgeHost, doc: &[u8]| {
-            let answer = decode_request(doc, &Limits::default())
-                .and_then(|req| dispatch(&mock, &host, &req));
-            Ok(encode_response(&answer).into_bytes())
-        })
+        DocumentBridge::new(
+            "mock",
+            mock.info(),
+            move |_: &dyn BridgeHost, doc: &[u8]| {
+                let answer = decode_request(doc, &Limits::default())
+                    .and_then(|req| dispatch(&mock, &host, &req));
+                Ok(encode_response(&answer).into_bytes())
+            },
+        )
     }
 
     fn pay_through(
@@ -2417,33 +2750,58 @@ mod tests {
     #[test]
     fn transport_failures_and_wrong_answers_are_errors() {
         let host = Host::default();
-        let down = DocumentBridge::new(BridgeInfo::default(), |_: &dyn BridgeHost, _: &[u8]| {
-            Err(s("pipe closed"))
-        });
+        let bridge = |answer: fn() -> Result<Vec<u8>, String>| {
+            DocumentBridge::new(
+                "the pipe",
+                BridgeInfo::default(),
+                move |_: &dyn BridgeHost, _: &[u8]| answer(),
+            )
+        };
+        let failure = |e: &ApiError, call: &str, says: &str| {
+            assert_eq!(e.code, ApiErrorCode::Iotp(ErrorCode::UnknownError), "{e}");
+            assert_eq!(e.severity, Severity::HardError);
+            assert!(e.desc.starts_with(&format!("the pipe: {call}: ")), "{e}");
+            assert!(e.desc.contains(says), "{e}");
+        };
+        let down = bridge(|| Err(s("pipe closed")));
+        assert_eq!(down.name(), "the pipe");
         let e = down
             .inquire_pending_payment(&host, &InquirePendingPayment::default())
             .unwrap_err();
-        assert_eq!(e.code, ApiErrorCode::Iotp(ErrorCode::UnknownError));
-        assert_eq!(e.severity, Severity::HardError);
-        assert!(e.desc.contains("pipe closed"), "{e}");
+        failure(&e, "InquirePendingPayment", "pipe closed");
 
         let confused =
-            DocumentBridge::new(BridgeInfo::default(), |_: &dyn BridgeHost, _: &[u8]| {
-                Ok(encode_response(&Ok(ApiResponse::RemovePaymentLog(()))).into_bytes())
-            });
+            bridge(|| Ok(encode_response(&Ok(ApiResponse::RemovePaymentLog(()))).into_bytes()));
         let e = confused
             .inquire_process_state(&host, &InquireProcessState::default())
             .unwrap_err();
-        assert_eq!(e.code, ApiErrorCode::Iotp(ErrorCode::UnknownError));
+        failure(&e, "InquireProcessState", "unusable answer: ");
         assert!(e.desc.contains("RemovePaymentLog"), "{e}");
 
-        let garbage = DocumentBridge::new(BridgeInfo::default(), |_: &dyn BridgeHost, _: &[u8]| {
-            Ok(b"\x00garbage".to_vec())
-        });
+        // Codes of the core's own input would mislead the peer: an unreadable answer is the
+        // bridge's failure.
+        let garbage = bridge(|| Ok(b"\x00garbage".to_vec()));
         let e = garbage
             .remove_payment_log(&host, &RemovePaymentLog::default())
             .unwrap_err();
-        assert_eq!(e.code, ApiErrorCode::SyntaxError);
+        failure(&e, "RemovePaymentLog", "unreadable answer: ");
+        let huge = bridge(|| Ok(vec![b' '; Limits::default().max_message_bytes + 1]));
+        let e = huge
+            .remove_payment_log(&host, &RemovePaymentLog::default())
+            .unwrap_err();
+        failure(&e, "RemovePaymentLog", "unreadable answer: ");
+
+        // The bridge's own ErrorResponse is its answer.
+        let busy = bridge(|| {
+            Ok(
+                encode_response(&Err(ApiError::transient(ErrorCode::SystemBusy, 5, "busy")))
+                    .into_bytes(),
+            )
+        });
+        let e = busy
+            .remove_payment_log(&host, &RemovePaymentLog::default())
+            .unwrap_err();
+        assert_eq!(e, ApiError::transient(ErrorCode::SystemBusy, 5, "busy"));
 
         // dispatch refuses CallBack: it goes from the bridge to the core.
         let mock = MockScheme::new(None);

@@ -19,6 +19,10 @@
 //! - `parts/*`: the four document steps of a round trip (the host writes the request, the
 //!   plugin reads it, writes the response, the host reads it) in process, without the plugin,
 //!   and `parse_tree` alone: where the time goes.
+//! - `mock/find_payment_instrument`: a small call as a purchase makes them, through the mock
+//!   scheme's plugin (`libiotp_scheme_mock.so`): the Consumer's FindPaymentInstrument with a
+//!   Brand List's small PackagedContent, answered with the mock wallet's instruments. Its cost is
+//!   the documents' fixed cost more than their size.
 //!
 //! Run: `taskset -c 1 cargo bench -p iotp-plugin-host --bench call`.
 
@@ -228,5 +232,44 @@ fn parts(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, call, parts);
+/// A small call of a purchase, through the mock scheme's plugin.
+fn mock(c: &mut Criterion) {
+    use iotp::msg::codes::PayDirection;
+    use iotp::payapi::mock::{BRAND_ID, PROTOCOL_ID};
+    use iotp::payapi::{AmountInfo, FindPaymentInstrument, OfferContent};
+    let path = build_rust_plugin(RustPlugin::Package {
+        package: "iotp-plugin-mock",
+        lib_name: "iotp_scheme_mock",
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let plugin = SchemePlugin::load(path).unwrap_or_else(|e| panic!("{e}"));
+    let request = FindPaymentInstrument {
+        brand_id: BRAND_ID.into(),
+        protocol_id: PROTOCOL_ID.into(),
+        amount: AmountInfo {
+            pay_direction: PayDirection::Debit,
+            curr_code: "USD".into(),
+            amount: "10.00".into(),
+            ..Default::default()
+        },
+        offer: OfferContent {
+            brand: vec![PackagedContent::text("mock card, accepted here")],
+            pay_protocol: vec![PackagedContent::text("x-iotp-mock 1.0")],
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let answer = plugin
+        .find_payment_instrument(&NoHost, &request)
+        .expect("an answer");
+    assert!(!answer.instruments.is_empty());
+    let mut group = c.benchmark_group("mock");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("find_payment_instrument", |b| {
+        b.iter(|| plugin.find_payment_instrument(&NoHost, black_box(&request)))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, call, parts, mock);
 criterion_main!(benches);

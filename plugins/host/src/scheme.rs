@@ -9,15 +9,16 @@
 //!
 //! [`SchemePlugin::load`] opens the library, requires a payment scheme, reads its claims
 //! (the `IotpPluginClaims` document of its descriptor: brands, protocols, calls...) and
-//! starts it. Each [`PaymentBridge`] method writes the typed request as its RFC 3867 document,
-//! calls the plugin with host services routed to the [`BridgeHost`] the engine passed for that
-//! call, and reads the response document.
+//! starts it. Its [`PaymentBridge`] is the core's [`DocumentBridge`]: each method writes the
+//! typed request as its RFC 3867 document, calls the plugin with host services routed to the
+//! [`BridgeHost`] the engine passed for that call, and reads the response document.
 //!
 //! **Failures are the payment's, not the process's.** A plugin that returns an error status
 //! (a Rust plugin that panicked returns `IOTP_PLUGIN_ERR_PANIC`), an unusable buffer, or a
 //! response document that cannot be read, gives an `ApiError` `UnknownError` with HardError
-//! whose description names the plugin, the call and what went wrong. An `ErrorResponse` the
-//! plugin writes is its answer and is returned as it is.
+//! whose description names the plugin (`payment scheme plugin NAME (PATH)`), the call and what
+//! went wrong. An `ErrorResponse` the plugin writes is its answer and is returned as it is
+//! ([`DocumentBridge`] says exactly how).
 
 // `ApiError` mirrors RFC 3867's ErrorResponse field for field (as in `iotp::payapi`); it is
 // returned rarely, so its size in `Err` does not matter.
@@ -26,10 +27,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use iotp::msg::codes::{ErrorCode, Severity};
 use iotp::payapi::claims::PluginClaims;
 use iotp::payapi::documents::{
-    ApiRequest, ApiResponse, decode_request, decode_response, encode_request, encode_response,
+    ApiRequest, ApiResponse, DocumentBridge, decode_request, encode_response,
 };
 use iotp::payapi::*;
 use iotp::xml::Limits;
@@ -40,16 +40,19 @@ use crate::library::{Descriptor, PluginLibrary};
 use crate::plugin::LoadedPlugin;
 use crate::services::HostServices;
 
+/// How the [`DocumentBridge`] of a plugin reaches it: one call of its table.
+type PluginCall = Box<dyn Fn(&dyn BridgeHost, &[u8]) -> Result<Vec<u8>, String> + Send + Sync>;
+
 /// A started payment scheme plugin: a [`PaymentBridge`] whose calls cross the C ABI as RFC
-/// 3867 documents. Thread-safe (calls are serialised by the host when the plugin's table is
-/// not flagged thread-safe). The library is never unloaded.
+/// 3867 documents (a [`DocumentBridge`] named after the plugin and its file). Thread-safe
+/// (calls are serialised by the host when the plugin's table is not flagged thread-safe). The
+/// library is never unloaded.
 #[derive(Debug)]
 pub struct SchemePlugin {
     path: PathBuf,
-    plugin: LoadedPlugin,
+    plugin: Arc<LoadedPlugin>,
     claims: PluginClaims,
-    info: BridgeInfo,
-    limits: Limits,
+    bridge: DocumentBridge<PluginCall>,
 }
 
 /// Reads the claims of a payment scheme's descriptor (`iotp plugin inspect` uses it without
@@ -89,13 +92,24 @@ impl SchemePlugin {
         let library = PluginLibrary::open(path)?;
         library.expect_kind(PluginKind::PaymentScheme)?;
         let claims = read_claims(library.path(), library.descriptor())?;
-        let plugin = library.start(services)?;
+        let plugin = Arc::new(library.start(services)?);
+        let path = library.path().to_path_buf();
+        let name = format!(
+            "payment scheme plugin {} ({})",
+            plugin.descriptor().name,
+            path.display()
+        );
+        let call: PluginCall = {
+            let plugin = plugin.clone();
+            Box::new(move |host: &dyn BridgeHost, request: &[u8]| {
+                call_plugin(&plugin, host, request).map_err(|e| failure(&e))
+            })
+        };
         Ok(SchemePlugin {
-            path: library.path().to_path_buf(),
+            bridge: DocumentBridge::new(name, claims.bridge_info(), call),
+            path,
             plugin,
-            info: claims.bridge_info(),
             claims,
-            limits: Limits::default(),
         })
     }
 
@@ -121,67 +135,28 @@ impl SchemePlugin {
         host: &dyn BridgeHost,
         request: &[u8],
     ) -> Result<Vec<u8>, PluginError> {
-        let services = CallServices {
-            host,
-            limits: &self.limits,
-        };
-        self.plugin.call(&services, request)
+        call_plugin(&self.plugin, host, request)
     }
+}
 
-    /// One typed call: its document to the plugin, the answer read back.
-    fn exchange(&self, host: &dyn BridgeHost, request: ApiRequest) -> ApiResult<ApiResponse> {
-        let call = request.call_name();
-        let document = encode_request(&request);
-        let answer = self
-            .call_document(host, document.as_bytes())
-            .map_err(|e| self.failed(call, &e))?;
-        decode_response(&answer, call, &self.limits).map_err(|e| self.unreadable(call, e, &answer))
-    }
+/// One call of the plugin's table, its host services routed to `host`.
+fn call_plugin(
+    plugin: &LoadedPlugin,
+    host: &dyn BridgeHost,
+    request: &[u8],
+) -> Result<Vec<u8>, PluginError> {
+    plugin.call(&CallServices { host }, request)
+}
 
-    fn error(&self, call: &str, what: impl std::fmt::Display) -> ApiError {
-        ApiError::new(
-            ApiErrorCode::Iotp(ErrorCode::UnknownError),
-            Severity::HardError,
-            format!(
-                "payment scheme plugin {} ({}): {call}: {what}",
-                self.plugin.descriptor().name,
-                self.path.display()
-            ),
-        )
-    }
-
-    /// The call itself failed.
-    fn failed(&self, call: &str, error: &PluginError) -> ApiError {
-        match error {
-            PluginError::Status { status, .. } => self.error(call, format_args!("{status}")),
-            PluginError::BadBuffer { len, .. } => self.error(
-                call,
-                format_args!("returned an invalid buffer ({len} bytes at NULL or too many)"),
-            ),
-            other => self.error(call, other),
+/// What went wrong with a call, as the bridge's error says it (after the plugin's name and the
+/// call's).
+fn failure(error: &PluginError) -> String {
+    match error {
+        PluginError::Status { status, .. } => status.to_string(),
+        PluginError::BadBuffer { len, .. } => {
+            format!("returned an invalid buffer ({len} bytes at NULL or too many)")
         }
-    }
-
-    /// The answer could not be read: a document that is not one, not a response, or not a
-    /// valid one (`decode_response` says SyntaxError or MsgTooLarge, codes of the core's own
-    /// input that would mislead the peer), or one that answers another call or nothing
-    /// (UnknownError, then named after the plugin too). An error the plugin answered with is
-    /// its answer, kept as it is.
-    fn unreadable(&self, call: &str, error: ApiError, answer: &[u8]) -> ApiError {
-        let plugins_own = || answer.windows(13).any(|w| w == b"ErrorResponse");
-        match error.code {
-            ApiErrorCode::SyntaxError | ApiErrorCode::Iotp(ErrorCode::MsgTooLarge) => {
-                self.error(call, format_args!("unreadable answer: {}", error.desc))
-            }
-            ApiErrorCode::Iotp(ErrorCode::UnknownError) if !plugins_own() => {
-                self.error(call, format_args!("unusable answer: {}", error.desc))
-            }
-            _ => error,
-        }
-    }
-
-    fn mismatch(&self, call: &str, answered: &str) -> ApiError {
-        self.error(call, format_args!("answered {answered} instead"))
+        other => other.to_string(),
     }
 }
 
@@ -191,21 +166,17 @@ macro_rules! scheme_calls {
         /// answer (`ReqNotSupp`).
         impl PaymentBridge for SchemePlugin {
             fn info(&self) -> BridgeInfo {
-                self.info.clone()
+                self.bridge.info()
             }
 
             $(
                 fn $method(&self, host: &dyn BridgeHost, request: &$call) -> ApiResult<$resp> {
-                    match self.exchange(host, ApiRequest::$call(request.clone()))? {
-                        ApiResponse::$call(response) => Ok(response),
-                        other => Err(self.mismatch(stringify!($call), other.call_name())),
-                    }
+                    self.bridge.$method(host, request)
                 }
             )+
         }
     };
 }
-
 scheme_calls! {
     find_accepted_payment_brand: FindAcceptedPaymentBrand -> FindAcceptedPaymentBrandResponse;
     find_accepted_payment_protocol: FindAcceptedPaymentProtocol
@@ -237,7 +208,6 @@ scheme_calls! {
 /// The plugin's host services during one call: the engine's [`BridgeHost`] for that call.
 struct CallServices<'a> {
     host: &'a dyn BridgeHost,
-    limits: &'a Limits,
 }
 
 impl CallServices<'_> {
@@ -277,7 +247,7 @@ impl HostServices for CallServices<'_> {
     /// The document must be a request holding a CallBack (`IOTP_PLUGIN_ERR_BAD_DOCUMENT`
     /// otherwise); the answer is the CallBackResponse document.
     fn callback(&self, document: &[u8]) -> Result<Vec<u8>, ErrorStatus> {
-        let Ok(ApiRequest::CallBack(call)) = decode_request(document, self.limits) else {
+        let Ok(ApiRequest::CallBack(call)) = decode_request(document, &Limits::default()) else {
             return Err(ErrorStatus::BadDocument);
         };
         let reply = self.host.callback(&call);
