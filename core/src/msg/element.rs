@@ -512,12 +512,22 @@ impl<'a> Ctx<'a> {
             self.attrs = attrs;
             return here;
         }
+        // Attributes are usually written in the DTD's order: the name after the last one found
+        // is tried first.
+        let mut next = 0;
         for (name, value) in attrs.drain(..) {
             if *name == *"ID" {
                 here.id = Some(value.clone());
             }
-            match names.iter().position(|n| *n == name) {
-                Some(i) => slots[i] = Some(value),
+            let index = match names.get(next) {
+                Some(n) if *n == name => Some(next),
+                _ => names.iter().position(|n| *n == name),
+            };
+            match index {
+                Some(i) => {
+                    next = i + 1;
+                    slots[i] = Some(value);
+                }
                 None if name == "xmlns" || name.starts_with("xmlns:") => {}
                 None => {
                     let e = ValidationError::hard(

@@ -471,9 +471,10 @@ impl<'a> Cursor<'a> {
                 return false;
             }
             i += 1;
-            while i < b.len() && ASCII_NAME[b[i] as usize] != 0 {
-                i += 1;
-            }
+            i += b[i..]
+                .iter()
+                .position(|&c| ASCII_NAME[c as usize] == 0)
+                .unwrap_or(b.len() - i);
             if i == b.len() || b[i] != b'=' {
                 return false;
             }
@@ -483,7 +484,7 @@ impl<'a> Cursor<'a> {
                 _ => return false,
             };
             let value_start = i + 2;
-            let Some(len) = memchr::memchr(quote, &b[value_start..]) else {
+            let Some((len, plain)) = scan_value(&b[value_start..], quote) else {
                 return false;
             };
             let raw = &s[value_start..value_start + len];
@@ -493,6 +494,10 @@ impl<'a> Cursor<'a> {
                 || raw.len() > self.limits.max_text_bytes
             {
                 return false;
+            }
+            if plain {
+                out.push((name, Cow::Borrowed(raw)));
+                continue;
             }
             match normalize_attribute(raw, tag.offset) {
                 Ok(value) => out.push((name, value)),
@@ -542,6 +547,39 @@ impl<'a> Cursor<'a> {
         }
         Ok(())
     }
+}
+
+/// The length of an attribute value up to its closing `quote`, and whether it is plain: free
+/// of the bytes [`normalize_attribute`] acts on (`&`, `<`, and below 0x20 tab, CR and LF), so
+/// that it is its own normal form. None when the quote does not close.
+fn scan_value(b: &[u8], quote: u8) -> Option<(usize, bool)> {
+    // Eight bytes at a time (most values are plain and short): a chunk with none of the quote,
+    // `&`, `<` or a byte below 0x20 is skipped whole.
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH;
+    let equal = |x: u64, c: u8| below(x ^ (ONES * u64::from(c)), 1);
+    let mut start = 0;
+    for chunk in b.chunks_exact(8) {
+        let Ok(bytes) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        let x = u64::from_le_bytes(bytes);
+        if equal(x, quote) | equal(x, b'&') | equal(x, b'<') | below(x, 0x20) != 0 {
+            break;
+        }
+        start += 8;
+    }
+    let mut plain = true;
+    for (k, &c) in b[start..].iter().enumerate() {
+        if c == quote {
+            return Some((start + k, plain));
+        }
+        if c == b'&' || c == b'<' || c < 0x20 {
+            plain = false;
+        }
+    }
+    None
 }
 
 /// Line-end normalisation of XML 1.0 §2.11: CR LF and lone CR become LF.
@@ -603,6 +641,23 @@ mod tests {
         assert!(items("<a></b>").is_err());
         assert!(items("text<a/>").is_err());
         assert!(items("").is_err());
+    }
+
+    #[test]
+    fn value_scan() {
+        let plain = |v: &str| scan_value(format!("{v}\"x").as_bytes(), b'"');
+        assert_eq!(plain(""), Some((0, true)));
+        assert_eq!(plain("abc"), Some((3, true)));
+        assert_eq!(plain("it's a longer value, é and all"), Some((31, true)));
+        for special in ["&amp;", "<", "\t", "\n", "\r"] {
+            for at in [0, 3, 8, 12, 20] {
+                let v = format!("{}{special}{}", "a".repeat(at), "b".repeat(9));
+                assert_eq!(plain(&v), Some((v.len(), false)), "{v:?}");
+            }
+        }
+        assert_eq!(scan_value(b"0123456789'\"", b'\''), Some((10, true)));
+        assert_eq!(scan_value(b"01234567\"89", b'\''), None);
+        assert_eq!(scan_value(b"", b'"'), None);
     }
 
     #[test]
