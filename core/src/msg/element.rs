@@ -268,11 +268,21 @@ pub(crate) struct Ctx<'a> {
 
 impl<'a> Ctx<'a> {
     pub fn new(src: &'a str, limits: &crate::xml::Limits) -> Self {
+        Self::with_cursor(src, Cursor::new(src, limits), limits)
+    }
+
+    /// A context reading with the fast tokenizer ([`Cursor::new_fast`]): when
+    /// `cur.bailed()` at the end, the document must be read again with [`new`](Self::new).
+    pub fn new_fast(src: &'a str, limits: &crate::xml::Limits) -> Self {
+        Self::with_cursor(src, Cursor::new_fast(src, limits), limits)
+    }
+
+    fn with_cursor(src: &'a str, cur: Cursor<'a>, limits: &crate::xml::Limits) -> Self {
         // Sized from the document (an ID per ~200 bytes and a reference per ~400 in the
         // performance samples), so that the vectors rarely grow while decoding.
         let ids = src.len() / 200 + 4;
         Ctx {
-            cur: Cursor::new(src, limits),
+            cur,
             errors: Vec::new(),
             fatal: None,
             ids: Vec::with_capacity(ids),

@@ -290,7 +290,22 @@ impl Report {
                 };
             }
         };
-        let mut ctx = Ctx::new(&src, limits);
+        // The fast tokenizer reads the usual documents; the others are read again by quick-xml.
+        match Report::decode_prepared(input, &src, Ctx::new_fast(&src, limits), limits, fragment) {
+            Some(report) => report,
+            None => Report::decode_prepared(input, &src, Ctx::new(&src, limits), limits, fragment)
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Decodes the prepared document with `ctx`; None when its fast tokenizer gave up.
+    fn decode_prepared(
+        input: &[u8],
+        src: &str,
+        mut ctx: Ctx<'_>,
+        limits: &Limits,
+        fragment: Option<()>,
+    ) -> Option<Report> {
         let mut message = None;
         let root = loop {
             match ctx.cur.next_item() {
@@ -334,6 +349,9 @@ impl Report {
                 ctx.fatal = Some(e);
             }
         }
+        if ctx.cur.bailed() {
+            return None;
+        }
         if let Some(fatal) = ctx.fatal.take() {
             let trans_ref = message
                 .as_ref()
@@ -342,11 +360,11 @@ impl Report {
                 .or_else(|| salvage_trans_ref(input, limits));
             // Once the document is broken, only that is reported: what was found before it
             // would be guesses about a document that does not exist.
-            return Report {
+            return Some(Report {
                 message: None,
                 trans_ref,
                 errors: vec![syntax_error(&fatal)],
-            };
+            });
         }
         ctx.resolve_ids();
         if let Some(msg) = &message {
@@ -372,12 +390,12 @@ impl Report {
         }
         let trans_ref = message.as_ref().map(|m| m.trans_ref.clone());
         let mut errors = std::mem::take(&mut ctx.errors);
-        fill_lines(&src, &mut errors);
-        Report {
+        fill_lines(src, &mut errors);
+        Some(Report {
             message,
             trans_ref,
             errors,
-        }
+        })
     }
 }
 
@@ -434,4 +452,47 @@ fn salvage_trans_ref(input: &[u8], limits: &Limits) -> Option<TransactionReferen
     };
     let block = TransactionReferenceBlock::decode(&mut ctx, tag);
     (ctx.fatal.is_none() && !block.transaction_id.iotp_trans_id.is_empty()).then_some(block)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reading with the fast tokenizer (and quick-xml when it gives up) gives the report that
+    /// reading with quick-xml alone gives: samples, and mutations of them.
+    #[test]
+    fn the_fast_read_gives_the_checked_read_s_report() {
+        let samples = ["tpo_offer_6k.xml", "ping.xml"].map(|name| {
+            let path = format!(
+                "{}/../../shared/spec/perf-samples/{name}",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            std::fs::read_to_string(&path).unwrap_or_default()
+        });
+        assert!(samples.iter().all(|s| s.len() > 500));
+        let mut docs = samples.to_vec();
+        for s in &samples {
+            docs.extend(crate::xml::reader::tests::mutations(s, 13));
+        }
+        let limits = Limits::default();
+        for doc in &docs {
+            let fast = Report::read(doc.as_bytes(), &limits);
+            let src = prepare(doc.as_bytes(), &limits);
+            let Ok(src) = src else {
+                continue;
+            };
+            let mut slow = Report::decode_prepared(
+                doc.as_bytes(),
+                &src,
+                Ctx::new(&src, &limits),
+                &limits,
+                None,
+            )
+            .unwrap_or_default();
+            slow.finish(doc.as_bytes(), &limits);
+            assert_eq!(fast.message, slow.message, "{doc}");
+            assert_eq!(fast.trans_ref, slow.trans_ref, "{doc}");
+            assert_eq!(fast.errors, slow.errors, "{doc}");
+        }
+    }
 }
