@@ -7,7 +7,7 @@ use std::borrow::Cow;
 
 use crate::xml::reader::{Cursor, Item, SyntaxError, Tag};
 use crate::xml::writer::XmlWriter;
-use crate::xml::{XmlElement, XmlNode, is_name, is_nmtoken};
+use crate::xml::{XmlElement, XmlNode, is_name, is_nmtoken, same_name};
 
 use super::codes::ErrorCode;
 use super::error::{ValidationError, cat};
@@ -530,8 +530,8 @@ impl<'a> Ctx<'a> {
                 here.id = Some(value.clone());
             }
             let index = match names.get(next) {
-                Some(n) if *n == name => Some(next),
-                _ => names.iter().position(|n| *n == name),
+                Some(n) if same_name(n, name) => Some(next),
+                _ => names.iter().position(|n| same_name(n, name)),
             };
             match index {
                 Some(i) => {
@@ -1049,7 +1049,7 @@ macro_rules! element {
         let mut pos = 0usize;
         if !$tag.empty {
             while let Some(child) = $ctx.next_child(&$here) {
-                match TAGS.iter().position(|t| *t == child.name) {
+                match TAGS.iter().position(|t| $crate::xml::same_name(t, child.name)) {
                     Some(index) => {
                         if !$ctx.sequence(&child, &$here, index, MAX[index], &mut pos, &mut counts) {
                             continue;

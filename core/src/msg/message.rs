@@ -40,7 +40,7 @@ macro_rules! trading_blocks {
 
             fn decode<'a>(ctx: &mut Ctx<'a>, tag: crate::xml::reader::Tag<'a>) -> Result<Self, crate::xml::reader::Tag<'a>> {
                 $(
-                    if tag.name == <$ty as WireElement>::TAG {
+                    if crate::xml::same_name(tag.name, <$ty as WireElement>::TAG) {
                         return Ok(TradingBlock::$variant(<$ty as Codec>::decode(ctx, tag)));
                     }
                 )+

@@ -923,6 +923,21 @@ const B64: [u8; 256] = {
     t
 };
 
+/// `B64` as the bits a symbol contributes at each of the four places of a group; the top bit
+/// marks a byte that is not a symbol.
+const fn b64_places(shift: u32) -> [u32; 256] {
+    let mut t = [1u32 << 31; 256];
+    let mut c = 0;
+    while c < 256 {
+        if B64[c] < 64 {
+            t[c] = (B64[c] as u32) << shift;
+        }
+        c += 1;
+    }
+    t
+}
+const B64_PLACES: [[u32; 256]; 4] = [b64_places(18), b64_places(12), b64_places(6), b64_places(0)];
+
 /// One pass over canonical padded base64 with whitespace anywhere (the way PackagedContent is
 /// written): the bytes the `base64` crate's STANDARD engine gives for the text without its
 /// whitespace, or None when that engine would refuse it (or might: an `=` that is not in the
@@ -939,14 +954,11 @@ fn decode_base64_canonical(text: &[u8]) -> Option<Vec<u8>> {
             && let Some(&[a, b, c, d]) = text.get(i..i + 4)
             && let Some(dst) = out.get_mut(o..o + 3)
         {
-            let (a, b, c, d) = (
-                B64[a as usize],
-                B64[b as usize],
-                B64[c as usize],
-                B64[d as usize],
-            );
-            if (a | b | c | d) < 64 {
-                let v = u32::from(a) << 18 | u32::from(b) << 12 | u32::from(c) << 6 | u32::from(d);
+            let v = B64_PLACES[0][a as usize]
+                | B64_PLACES[1][b as usize]
+                | B64_PLACES[2][c as usize]
+                | B64_PLACES[3][d as usize];
+            if v >> 31 == 0 {
                 dst.copy_from_slice(&v.to_be_bytes()[1..]);
                 o += 3;
                 i += 4;

@@ -10,7 +10,7 @@ use std::borrow::Cow;
 
 use quick_xml::events::{BytesStart, Event};
 
-use super::{ASCII_NAME, Limits, is_name};
+use super::{ASCII_NAME, Limits, is_name, same_name};
 
 /// Why a document could not be read as XML.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -606,7 +606,7 @@ fn scan_attributes<'a>(
         let raw = &s[value_start..value_start + len];
         i = value_start + len + 1;
         if out.len() == limits.max_attributes
-            || out.iter().any(|(n, _)| *n == name)
+            || out.iter().any(|(n, _)| same_name(n, name))
             || raw.len() > limits.max_text_bytes
         {
             return None;
