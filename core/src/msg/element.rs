@@ -338,6 +338,13 @@ impl<'a> Ctx<'a> {
         self.errors.push(error);
     }
 
+    /// Drops the problems beyond the budget, for those added to `errors` without [`push`].
+    ///
+    /// [`push`]: Self::push
+    pub fn cap_errors(&mut self) {
+        self.errors.truncate(self.max_errors);
+    }
+
     pub fn error(&mut self, code: ErrorCode, here: &Here<'a>, att: Option<&str>, message: String) {
         let e =
             ValidationError::hard(code, self.location(here, att), message).at(Some(here.offset));

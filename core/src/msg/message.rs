@@ -375,9 +375,11 @@ impl Report {
                     .map(|e| (e.id.clone(), std::borrow::Cow::Borrowed(e.tag), e.offset))
                     .collect(),
             );
-            let mut found = Vec::new();
-            super::validate::validate_message(msg, &index, &mut found);
-            for mut e in found {
+            // Straight into the problems found so far, then placed, then cut to the budget as
+            // `push` would have.
+            let start = ctx.errors.len();
+            super::validate::validate_message(msg, &index, &mut ctx.errors);
+            for e in &mut ctx.errors[start..] {
                 let l = &e.location;
                 let anchor = l
                     .element_ref
@@ -385,8 +387,8 @@ impl Report {
                     .or(l.comp_ref.as_deref())
                     .or(l.blk_ref.as_deref());
                 e.offset = anchor.and_then(|id| index.offset(id));
-                ctx.push(e);
             }
+            ctx.cap_errors();
         }
         let trans_ref = message.as_ref().map(|m| m.trans_ref.clone());
         let mut errors = std::mem::take(&mut ctx.errors);
@@ -474,22 +476,24 @@ mod tests {
         for s in &samples {
             docs.extend(crate::xml::reader::tests::mutations(s, 13));
         }
-        let limits = Limits::default();
-        for doc in &docs {
-            let fast = Report::read(doc.as_bytes(), &limits);
-            let src = prepare(doc.as_bytes(), &limits);
+        let few = Limits {
+            max_errors: 5,
+            ..Limits::default()
+        };
+        for (doc, limits) in docs
+            .iter()
+            .flat_map(|d| [(d, Limits::default()), (d, few.clone())])
+        {
+            let limits = &limits;
+            let fast = Report::read(doc.as_bytes(), limits);
+            let src = prepare(doc.as_bytes(), limits);
             let Ok(src) = src else {
                 continue;
             };
-            let mut slow = Report::decode_prepared(
-                doc.as_bytes(),
-                &src,
-                Ctx::new(&src, &limits),
-                &limits,
-                None,
-            )
-            .unwrap_or_default();
-            slow.finish(doc.as_bytes(), &limits);
+            let mut slow =
+                Report::decode_prepared(doc.as_bytes(), &src, Ctx::new(&src, limits), limits, None)
+                    .unwrap_or_default();
+            slow.finish(doc.as_bytes(), limits);
             assert_eq!(fast.message, slow.message, "{doc}");
             assert_eq!(fast.trans_ref, slow.trans_ref, "{doc}");
             assert_eq!(fast.errors, slow.errors, "{doc}");

@@ -782,7 +782,13 @@ fn scan_value(b: &[u8], quote: u8) -> Option<(usize, bool)> {
 
 /// Line-end normalisation of XML 1.0 §2.11: CR LF and lone CR become LF.
 fn normalize_newlines(raw: &str) -> Cow<'_, str> {
-    if memchr::memchr(b'\r', raw.as_bytes()).is_none() {
+    // Most text is the short whitespace between elements: looked at directly.
+    let has_cr = if raw.len() <= 16 {
+        raw.bytes().any(|b| b == b'\r')
+    } else {
+        memchr::memchr(b'\r', raw.as_bytes()).is_some()
+    };
+    if !has_cr {
         return Cow::Borrowed(raw);
     }
     Cow::Owned(raw.replace("\r\n", "\n").replace('\r', "\n"))
