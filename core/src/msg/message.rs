@@ -476,6 +476,46 @@ mod tests {
         for s in &samples {
             docs.extend(crate::xml::reader::tests::mutations(s, 13));
         }
+        // And a few edits at once: markup characters put in or taken out, pieces copied.
+        let marks = [
+            "<", ">", "\"", "'", "/", "&", "=", " ", "\r", "?", "!", "-", ";", "#", "]",
+        ];
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as usize
+        };
+        for k in 0..500 {
+            let mut d = samples[k % 2].clone();
+            for _ in 0..next() % 4 + 1 {
+                let mut at = next() % (d.len() + 1);
+                while !d.is_char_boundary(at) {
+                    at -= 1;
+                }
+                let mark = marks[next() % marks.len()];
+                match next() % 3 {
+                    0 => d.insert_str(at, mark),
+                    1 if at < d.len() => {
+                        d.remove(at);
+                    }
+                    _ => {
+                        let mut end = (at + next() % 40).min(d.len());
+                        while !d.is_char_boundary(end) {
+                            end -= 1;
+                        }
+                        let piece = d[at..end].to_owned();
+                        let mut to = next() % (d.len() + 1);
+                        while !d.is_char_boundary(to) {
+                            to -= 1;
+                        }
+                        d.insert_str(to, &piece);
+                    }
+                }
+            }
+            docs.push(d);
+        }
         let few = Limits {
             max_errors: 5,
             ..Limits::default()
