@@ -485,6 +485,49 @@ mod tests {
     }
 
     #[test]
+    fn every_value_reads_back_and_near_misses_are_other() {
+        macro_rules! check {
+            ($t:ident) => {
+                for v in $t::ALL {
+                    let wire = v.as_str();
+                    assert_eq!(&$t::from_wire(wire), v);
+                    for near in [
+                        format!("{wire}x"),
+                        wire[1..].to_owned(),
+                        wire.to_lowercase(),
+                        wire.to_uppercase(),
+                    ] {
+                        if near != wire && !$t::ALL.iter().any(|w| w.as_str() == near) {
+                            let read = $t::from_wire(&near);
+                            assert!(!read.is_known() || read.as_str() != near, "{near}");
+                        }
+                    }
+                }
+            };
+        }
+        check!(StatusType);
+        check!(ProcessState);
+        check!(CompletionCode);
+        check!(ErrorCode);
+        check!(Severity);
+        check!(TradingRole);
+        check!(TransactionType);
+        check!(PayDirection);
+        check!(DelivMethod);
+        check!(InquiryType);
+        check!(PingStatusCode);
+        check!(SigVerifyStatusCode);
+        check!(RelationshipType);
+        check!(CurrCodeType);
+        check!(Transform);
+        check!(AlgorithmType);
+        check!(ValueEncoding);
+        check!(SignatureType);
+        check!(Flag);
+        check!(Critical);
+    }
+
+    #[test]
     fn content_type_forms() {
         assert_eq!(
             ContentType::from_wire("MIME:text/plain"),

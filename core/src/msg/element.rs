@@ -7,7 +7,7 @@ use std::borrow::Cow;
 
 use crate::xml::reader::{Cursor, Item, SyntaxError, Tag};
 use crate::xml::writer::XmlWriter;
-use crate::xml::{XmlElement, XmlNode, is_name, is_nmtoken};
+use crate::xml::{XmlElement, XmlNode, is_name, is_nmtoken, same_name};
 
 use super::codes::ErrorCode;
 use super::error::{ValidationError, cat};
@@ -268,11 +268,21 @@ pub(crate) struct Ctx<'a> {
 
 impl<'a> Ctx<'a> {
     pub fn new(src: &'a str, limits: &crate::xml::Limits) -> Self {
+        Self::with_cursor(src, Cursor::new(src, limits), limits)
+    }
+
+    /// A context reading with the fast tokenizer ([`Cursor::new_fast`]): when
+    /// `cur.bailed()` at the end, the document must be read again with [`new`](Self::new).
+    pub fn new_fast(src: &'a str, limits: &crate::xml::Limits) -> Self {
+        Self::with_cursor(src, Cursor::new_fast(src, limits), limits)
+    }
+
+    fn with_cursor(src: &'a str, cur: Cursor<'a>, limits: &crate::xml::Limits) -> Self {
         // Sized from the document (an ID per ~200 bytes and a reference per ~400 in the
         // performance samples), so that the vectors rarely grow while decoding.
         let ids = src.len() / 200 + 4;
         Ctx {
-            cur: Cursor::new(src, limits),
+            cur,
             errors: Vec::new(),
             fatal: None,
             ids: Vec::with_capacity(ids),
@@ -326,6 +336,13 @@ impl<'a> Ctx<'a> {
             return;
         }
         self.errors.push(error);
+    }
+
+    /// Drops the problems beyond the budget, for those added to `errors` without [`push`].
+    ///
+    /// [`push`]: Self::push
+    pub fn cap_errors(&mut self) {
+        self.errors.truncate(self.max_errors);
     }
 
     pub fn error(&mut self, code: ErrorCode, here: &Here<'a>, att: Option<&str>, message: String) {
@@ -512,12 +529,22 @@ impl<'a> Ctx<'a> {
             self.attrs = attrs;
             return here;
         }
+        // Attributes are usually written in the DTD's order: the name after the last one found
+        // is tried first.
+        let mut next = 0;
         for (name, value) in attrs.drain(..) {
             if *name == *"ID" {
                 here.id = Some(value.clone());
             }
-            match names.iter().position(|n| *n == name) {
-                Some(i) => slots[i] = Some(value),
+            let index = match names.get(next) {
+                Some(n) if same_name(n, name) => Some(next),
+                _ => names.iter().position(|n| same_name(n, name)),
+            };
+            match index {
+                Some(i) => {
+                    next = i + 1;
+                    slots[i] = Some(value);
+                }
                 None if name == "xmlns" || name.starts_with("xmlns:") => {}
                 None => {
                     let e = ValidationError::hard(
@@ -1029,7 +1056,7 @@ macro_rules! element {
         let mut pos = 0usize;
         if !$tag.empty {
             while let Some(child) = $ctx.next_child(&$here) {
-                match TAGS.iter().position(|t| *t == child.name) {
+                match TAGS.iter().position(|t| $crate::xml::same_name(t, child.name)) {
                     Some(index) => {
                         if !$ctx.sequence(&child, &$here, index, MAX[index], &mut pos, &mut counts) {
                             continue;

@@ -40,7 +40,7 @@ macro_rules! trading_blocks {
 
             fn decode<'a>(ctx: &mut Ctx<'a>, tag: crate::xml::reader::Tag<'a>) -> Result<Self, crate::xml::reader::Tag<'a>> {
                 $(
-                    if tag.name == <$ty as WireElement>::TAG {
+                    if crate::xml::same_name(tag.name, <$ty as WireElement>::TAG) {
                         return Ok(TradingBlock::$variant(<$ty as Codec>::decode(ctx, tag)));
                     }
                 )+
@@ -290,7 +290,22 @@ impl Report {
                 };
             }
         };
-        let mut ctx = Ctx::new(&src, limits);
+        // The fast tokenizer reads the usual documents; the others are read again by quick-xml.
+        match Report::decode_prepared(input, &src, Ctx::new_fast(&src, limits), limits, fragment) {
+            Some(report) => report,
+            None => Report::decode_prepared(input, &src, Ctx::new(&src, limits), limits, fragment)
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Decodes the prepared document with `ctx`; None when its fast tokenizer gave up.
+    fn decode_prepared(
+        input: &[u8],
+        src: &str,
+        mut ctx: Ctx<'_>,
+        limits: &Limits,
+        fragment: Option<()>,
+    ) -> Option<Report> {
         let mut message = None;
         let root = loop {
             match ctx.cur.next_item() {
@@ -334,6 +349,9 @@ impl Report {
                 ctx.fatal = Some(e);
             }
         }
+        if ctx.cur.bailed() {
+            return None;
+        }
         if let Some(fatal) = ctx.fatal.take() {
             let trans_ref = message
                 .as_ref()
@@ -342,11 +360,11 @@ impl Report {
                 .or_else(|| salvage_trans_ref(input, limits));
             // Once the document is broken, only that is reported: what was found before it
             // would be guesses about a document that does not exist.
-            return Report {
+            return Some(Report {
                 message: None,
                 trans_ref,
                 errors: vec![syntax_error(&fatal)],
-            };
+            });
         }
         ctx.resolve_ids();
         if let Some(msg) = &message {
@@ -357,9 +375,11 @@ impl Report {
                     .map(|e| (e.id.clone(), std::borrow::Cow::Borrowed(e.tag), e.offset))
                     .collect(),
             );
-            let mut found = Vec::new();
-            super::validate::validate_message(msg, &index, &mut found);
-            for mut e in found {
+            // Straight into the problems found so far, then placed, then cut to the budget as
+            // `push` would have.
+            let start = ctx.errors.len();
+            super::validate::validate_message(msg, &index, &mut ctx.errors);
+            for e in &mut ctx.errors[start..] {
                 let l = &e.location;
                 let anchor = l
                     .element_ref
@@ -367,17 +387,17 @@ impl Report {
                     .or(l.comp_ref.as_deref())
                     .or(l.blk_ref.as_deref());
                 e.offset = anchor.and_then(|id| index.offset(id));
-                ctx.push(e);
             }
+            ctx.cap_errors();
         }
         let trans_ref = message.as_ref().map(|m| m.trans_ref.clone());
         let mut errors = std::mem::take(&mut ctx.errors);
-        fill_lines(&src, &mut errors);
-        Report {
+        fill_lines(src, &mut errors);
+        Some(Report {
             message,
             trans_ref,
             errors,
-        }
+        })
     }
 }
 
@@ -434,4 +454,89 @@ fn salvage_trans_ref(input: &[u8], limits: &Limits) -> Option<TransactionReferen
     };
     let block = TransactionReferenceBlock::decode(&mut ctx, tag);
     (ctx.fatal.is_none() && !block.transaction_id.iotp_trans_id.is_empty()).then_some(block)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reading with the fast tokenizer (and quick-xml when it gives up) gives the report that
+    /// reading with quick-xml alone gives: samples, and mutations of them.
+    #[test]
+    fn the_fast_read_gives_the_checked_read_s_report() {
+        let samples = ["tpo_offer_6k.xml", "ping.xml"].map(|name| {
+            let path = format!(
+                "{}/../../shared/spec/perf-samples/{name}",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            std::fs::read_to_string(&path).unwrap_or_default()
+        });
+        assert!(samples.iter().all(|s| s.len() > 500));
+        let mut docs = samples.to_vec();
+        for s in &samples {
+            docs.extend(crate::xml::reader::tests::mutations(s, 13));
+        }
+        // And a few edits at once: markup characters put in or taken out, pieces copied.
+        let marks = [
+            "<", ">", "\"", "'", "/", "&", "=", " ", "\r", "?", "!", "-", ";", "#", "]",
+        ];
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as usize
+        };
+        for k in 0..500 {
+            let mut d = samples[k % 2].clone();
+            for _ in 0..next() % 4 + 1 {
+                let mut at = next() % (d.len() + 1);
+                while !d.is_char_boundary(at) {
+                    at -= 1;
+                }
+                let mark = marks[next() % marks.len()];
+                match next() % 3 {
+                    0 => d.insert_str(at, mark),
+                    1 if at < d.len() => {
+                        d.remove(at);
+                    }
+                    _ => {
+                        let mut end = (at + next() % 40).min(d.len());
+                        while !d.is_char_boundary(end) {
+                            end -= 1;
+                        }
+                        let piece = d[at..end].to_owned();
+                        let mut to = next() % (d.len() + 1);
+                        while !d.is_char_boundary(to) {
+                            to -= 1;
+                        }
+                        d.insert_str(to, &piece);
+                    }
+                }
+            }
+            docs.push(d);
+        }
+        let few = Limits {
+            max_errors: 5,
+            ..Limits::default()
+        };
+        for (doc, limits) in docs
+            .iter()
+            .flat_map(|d| [(d, Limits::default()), (d, few.clone())])
+        {
+            let limits = &limits;
+            let fast = Report::read(doc.as_bytes(), limits);
+            let src = prepare(doc.as_bytes(), limits);
+            let Ok(src) = src else {
+                continue;
+            };
+            let mut slow =
+                Report::decode_prepared(doc.as_bytes(), &src, Ctx::new(&src, limits), limits, None)
+                    .unwrap_or_default();
+            slow.finish(doc.as_bytes(), limits);
+            assert_eq!(fast.message, slow.message, "{doc}");
+            assert_eq!(fast.trans_ref, slow.trans_ref, "{doc}");
+            assert_eq!(fast.errors, slow.errors, "{doc}");
+        }
+    }
 }

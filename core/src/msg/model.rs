@@ -876,6 +876,11 @@ pub(crate) fn decode_base64(
     scratch: &mut Vec<u8>,
 ) -> Result<Vec<u8>, base64::DecodeError> {
     use base64::Engine as _;
+    if let Some(data) = decode_base64_canonical(text.as_bytes()) {
+        return Ok(data);
+    }
+    // Anything else (an error, or something the one-pass decoder does not handle) takes the
+    // crate's way, which gives the same bytes or the error to report.
     let engine = &base64::engine::general_purpose::STANDARD;
     if !text.bytes().any(|b| b.is_ascii_whitespace()) {
         return engine.decode(text);
@@ -894,6 +899,107 @@ pub(crate) fn decode_base64(
         }
     }
     engine.decode(&scratch)
+}
+
+/// Values of the standard base64 alphabet; `B64_SPACE` for ASCII whitespace (which
+/// `decode_base64` ignores), `B64_OTHER` for anything else, `=` included.
+const B64_SPACE: u8 = 0x40;
+const B64_OTHER: u8 = 0xFF;
+const B64: [u8; 256] = {
+    let mut t = [B64_OTHER; 256];
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut i = 0;
+    while i < 64 {
+        t[alphabet[i] as usize] = i as u8;
+        i += 1;
+    }
+    let mut c = 0;
+    while c < 256 {
+        if (c as u8).is_ascii_whitespace() {
+            t[c] = B64_SPACE;
+        }
+        c += 1;
+    }
+    t
+};
+
+/// `B64` as the bits a symbol contributes at each of the four places of a group; the top bit
+/// marks a byte that is not a symbol.
+const fn b64_places(shift: u32) -> [u32; 256] {
+    let mut t = [1u32 << 31; 256];
+    let mut c = 0;
+    while c < 256 {
+        if B64[c] < 64 {
+            t[c] = (B64[c] as u32) << shift;
+        }
+        c += 1;
+    }
+    t
+}
+const B64_PLACES: [[u32; 256]; 4] = [b64_places(18), b64_places(12), b64_places(6), b64_places(0)];
+
+/// One pass over canonical padded base64 with whitespace anywhere (the way PackagedContent is
+/// written): the bytes the `base64` crate's STANDARD engine gives for the text without its
+/// whitespace, or None when that engine would refuse it (or might: an `=` that is not in the
+/// final group) so that the caller takes the crate's way for the error.
+fn decode_base64_canonical(text: &[u8]) -> Option<Vec<u8>> {
+    // Written into a buffer of the largest possible size, shortened at the end.
+    let mut out = vec![0u8; text.len() / 4 * 3 + 3];
+    let mut o = 0;
+    let (mut acc, mut sextets) = (0u32, 0u32);
+    let mut i = 0;
+    while i < text.len() {
+        // Groups of four symbols without whitespace (nearly all of them) are decoded at once.
+        if sextets == 0
+            && let Some(&[a, b, c, d]) = text.get(i..i + 4)
+            && let Some(dst) = out.get_mut(o..o + 3)
+        {
+            let v = B64_PLACES[0][a as usize]
+                | B64_PLACES[1][b as usize]
+                | B64_PLACES[2][c as usize]
+                | B64_PLACES[3][d as usize];
+            if v >> 31 == 0 {
+                dst.copy_from_slice(&v.to_be_bytes()[1..]);
+                o += 3;
+                i += 4;
+                continue;
+            }
+        }
+        match B64[text[i] as usize] {
+            B64_SPACE => {}
+            B64_OTHER => break,
+            v => {
+                acc = acc << 6 | u32::from(v);
+                sextets += 1;
+                if sextets == 4 {
+                    out.get_mut(o..o + 3)?
+                        .copy_from_slice(&acc.to_be_bytes()[1..]);
+                    o += 3;
+                    (acc, sextets) = (0, 0);
+                }
+            }
+        }
+        i += 1;
+    }
+    // The end, or padding: only `=` and whitespace may follow, and the padding must complete the
+    // final group with no bits left over (the engine's canonical padding and trailing bits).
+    let mut pads = 0u32;
+    for &b in &text[i..] {
+        match b {
+            b'=' => pads += 1,
+            _ if B64[b as usize] == B64_SPACE => {}
+            _ => return None,
+        }
+    }
+    let tail: &[u8] = match (sextets, pads) {
+        (0, 0) => &[],
+        (2, 2) if acc & 0xF == 0 => &[(acc >> 4) as u8],
+        (3, 1) if acc & 0x3 == 0 => &[(acc >> 10) as u8, (acc >> 2) as u8],
+        _ => return None,
+    };
+    out.truncate(o);
+    out.extend_from_slice(tail);
+    Some(out)
 }
 
 pub(crate) fn encode_base64(data: &[u8]) -> String {
@@ -1118,4 +1224,108 @@ pub(crate) fn any_text(content: &[XmlNode]) -> String {
             XmlNode::Element(_) => None,
         })
         .collect()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// The one-pass decoder agrees with the `base64` crate (on the text without whitespace)
+    /// whenever it answers, and answers for canonical padded base64 with whitespace anywhere.
+    #[test]
+    fn base64_one_pass_agrees_with_the_crate() {
+        use base64::Engine as _;
+        let engine = &base64::engine::general_purpose::STANDARD;
+        let crate_way = |t: &[u8]| {
+            let stripped: Vec<u8> = t
+                .iter()
+                .copied()
+                .filter(|b| !b.is_ascii_whitespace())
+                .collect();
+            engine.decode(stripped).ok()
+        };
+        let mut texts: Vec<Vec<u8>> = [
+            "",
+            " ",
+            "\n",
+            "QQ==",
+            "QUI=",
+            "QUJD",
+            "QQ",
+            "QQ=",
+            "QQ===",
+            "Q===",
+            "QR==",
+            "QUJ=",
+            "QQ==QQ==",
+            "=",
+            "====",
+            "QU\nJD\r\n",
+            "Q Q = =",
+            "QUJD\tQUJD",
+            "QUJ\n=",
+            "QQ==x",
+            "QUJD=",
+            "Q!JD",
+            "QUJD\x0cQQ==",
+            "-_==",
+            "QUJDQ",
+            "QUJDQQ",
+            "QUJDQUI",
+        ]
+        .iter()
+        .map(|t| t.as_bytes().to_vec())
+        .collect();
+        // Pseudo-random texts over the alphabet, padding and whitespace.
+        let symbols = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/= \n\r\t=!";
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        for len in 0..400 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let mut t = Vec::new();
+            let mut s = seed;
+            for _ in 0..len % 40 {
+                s = s.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                // Mostly alphabet symbols, so that many texts are valid.
+                let k = (s >> 33) as usize;
+                t.push(if k.is_multiple_of(8) {
+                    symbols[64 + k / 8 % (symbols.len() - 64)]
+                } else {
+                    symbols[k % 64]
+                });
+            }
+            texts.push(t);
+            // And every valid encoding of the bytes so far, with whitespace put in.
+            let data: Vec<u8> = (0..len % 13).map(|k| (seed >> k) as u8).collect();
+            let mut encoded = engine.encode(&data).into_bytes();
+            if !encoded.is_empty() {
+                encoded.insert(seed as usize % encoded.len(), b'\n');
+            }
+            texts.push(encoded);
+        }
+        let mut answered = 0;
+        for t in &texts {
+            let expected = crate_way(t);
+            match decode_base64_canonical(t) {
+                Some(data) => {
+                    answered += 1;
+                    assert_eq!(Some(data), expected, "{:?}", String::from_utf8_lossy(t));
+                }
+                None => assert!(
+                    expected.is_none(),
+                    "valid text refused: {:?}",
+                    String::from_utf8_lossy(t)
+                ),
+            }
+            // Whatever the path, decode_base64 gives the crate's answer.
+            let mut scratch = Vec::new();
+            assert_eq!(
+                decode_base64(std::str::from_utf8(t).unwrap(), &mut scratch).ok(),
+                expected
+            );
+        }
+        assert!(answered > 400, "{answered}");
+    }
 }

@@ -75,6 +75,34 @@ pub(crate) const ASCII_NAME: [u8; 256] = {
     t
 };
 
+/// Equality of two short strings (element and attribute names) without calling `memcmp`: the
+/// lengths, then at most three bytes or two overlapping 4- or 8-byte words.
+#[inline]
+pub(crate) fn same_name(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word4 = |s: &[u8], at: usize| {
+        s.get(at..at + 4)
+            .and_then(|w| <[u8; 4]>::try_from(w).ok())
+            .map(u32::from_ne_bytes)
+    };
+    let word8 = |s: &[u8], at: usize| {
+        s.get(at..at + 8)
+            .and_then(|w| <[u8; 8]>::try_from(w).ok())
+            .map(u64::from_ne_bytes)
+    };
+    match n {
+        0 => true,
+        1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
+        4..=7 => word4(a, 0) == word4(b, 0) && word4(a, n - 4) == word4(b, n - 4),
+        8..=16 => word8(a, 0) == word8(b, 0) && word8(a, n - 8) == word8(b, n - 8),
+        _ => a == b,
+    }
+}
+
 /// An XML `Name` (the syntax of ID and IDREF values).
 pub fn is_name(s: &str) -> bool {
     let b = s.as_bytes();
@@ -131,5 +159,28 @@ pub fn parse_tree(input: &[u8], limits: &Limits) -> Result<XmlElement, SyntaxErr
                 reason: "content after the root element".into(),
             }),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn same_name_is_equality() {
+        let base = "ABCDEFGHIJKLMNOPQRSTU";
+        let mut names: Vec<String> = (0..=base.len()).map(|n| base[..n].to_owned()).collect();
+        for n in 1..=base.len() {
+            for at in [0, n / 2, n - 1] {
+                let mut v = base[..n].to_owned().into_bytes();
+                v[at] = b'x';
+                names.push(String::from_utf8(v).unwrap_or_default());
+            }
+        }
+        names.push("é".into());
+        names.push("e\u{301}".into());
+        for a in &names {
+            for b in &names {
+                assert_eq!(super::same_name(a, b), a == b, "{a:?} {b:?}");
+            }
+        }
     }
 }

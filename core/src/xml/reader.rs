@@ -10,7 +10,7 @@ use std::borrow::Cow;
 
 use quick_xml::events::{BytesStart, Event};
 
-use super::{ASCII_NAME, Limits, is_name};
+use super::{ASCII_NAME, Limits, is_name, same_name};
 
 /// Why a document could not be read as XML.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -269,6 +269,22 @@ pub(crate) struct Cursor<'a> {
     root_seen: bool,
     /// Byte offset where the last item began.
     pub offset: usize,
+    /// Set for the fast tokenizer (see [`Cursor::new_fast`]).
+    fast: Option<Fast<'a>>,
+}
+
+/// The state of the fast tokenizer.
+#[derive(Debug, Default)]
+struct Fast<'a> {
+    /// Where the next item begins.
+    pos: usize,
+    /// The names of the open elements, for the end tags.
+    open: Vec<&'a str>,
+    /// The attributes of the last start tag, parsed while finding its end, and that tag's offset.
+    attrs: Vec<(&'a str, Cow<'a, str>)>,
+    attrs_of: Option<usize>,
+    /// Set when the document has something the tokenizer leaves to quick-xml.
+    bailed: bool,
 }
 
 impl<'a> Cursor<'a> {
@@ -285,12 +301,50 @@ impl<'a> Cursor<'a> {
             depth: 0,
             root_seen: false,
             offset: 0,
+            fast: None,
         }
+    }
+
+    /// A cursor with a tokenizer of its own for the usual shape of a document (an XML
+    /// declaration, elements, `name="value"` attributes, text without references), which gives
+    /// exactly the items quick-xml's events give. At anything else (comments, references, CDATA,
+    /// a DOCTYPE, any error or limit) it stops with an error and [`bailed`](Self::bailed) is
+    /// set: the caller then reads the document again with [`new`](Self::new).
+    pub fn new_fast(src: &'a str, limits: &Limits) -> Self {
+        Cursor {
+            fast: Some(Fast {
+                open: Vec::with_capacity(16),
+                attrs: Vec::with_capacity(16),
+                ..Fast::default()
+            }),
+            ..Cursor::new(src, limits)
+        }
+    }
+
+    /// True when the fast tokenizer gave up on the document (its error means nothing).
+    pub fn bailed(&self) -> bool {
+        self.fast.as_ref().is_some_and(|f| f.bailed)
     }
 
     /// The next content item; comments and processing instructions are skipped, the prolog is
     /// checked.
     pub fn next_item(&mut self) -> Result<Item<'a>, SyntaxError> {
+        if let Some(fast) = &mut self.fast {
+            let src = self.src;
+            let limits = &self.limits;
+            return fast_next(
+                fast,
+                src,
+                limits,
+                &mut self.depth,
+                &mut self.root_seen,
+                &mut self.offset,
+            )
+            .ok_or_else(|| {
+                fast.bailed = true;
+                SyntaxError::at(fast.pos, "left to the checked reader")
+            });
+        }
         loop {
             let start = self.reader.buffer_position() as usize;
             self.offset = start;
@@ -433,10 +487,18 @@ impl<'a> Cursor<'a> {
     /// The tag's attributes, in document order, values normalised; duplicates, malformed
     /// attributes and too many attributes are errors.
     pub fn attributes(
-        &self,
+        &mut self,
         tag: &Tag<'a>,
         out: &mut Vec<(&'a str, Cow<'a, str>)>,
     ) -> Result<(), SyntaxError> {
+        if let Some(fast) = &mut self.fast
+            && fast.attrs_of == Some(tag.offset)
+        {
+            fast.attrs_of = None;
+            out.clear();
+            std::mem::swap(out, &mut fast.attrs);
+            return Ok(());
+        }
         if self.attributes_fast(tag, out) {
             return Ok(());
         }
@@ -453,52 +515,7 @@ impl<'a> Cursor<'a> {
         let Some(s) = reslice(self.src, tag.raw.attributes_raw()) else {
             return false;
         };
-        let b = s.as_bytes();
-        let ws = |c: u8| matches!(c, b' ' | b'\r' | b'\n' | b'\t');
-        let mut i = 0;
-        loop {
-            while i < b.len() && ws(b[i]) {
-                i += 1;
-            }
-            if i == b.len() {
-                return true;
-            }
-            // An ASCII XML Name directly followed by `=` (anything else goes the checked way):
-            // the same key as quick-xml's, which ends at `=` or whitespace, neither of which is
-            // a name character, and already checked as a Name.
-            let key_start = i;
-            if ASCII_NAME[b[i] as usize] & 2 == 0 {
-                return false;
-            }
-            i += 1;
-            while i < b.len() && ASCII_NAME[b[i] as usize] != 0 {
-                i += 1;
-            }
-            if i == b.len() || b[i] != b'=' {
-                return false;
-            }
-            let name = &s[key_start..i];
-            let quote = match b.get(i + 1) {
-                Some(&q @ (b'"' | b'\'')) => q,
-                _ => return false,
-            };
-            let value_start = i + 2;
-            let Some(len) = memchr::memchr(quote, &b[value_start..]) else {
-                return false;
-            };
-            let raw = &s[value_start..value_start + len];
-            i = value_start + len + 1;
-            if out.len() == self.limits.max_attributes
-                || out.iter().any(|(n, _)| *n == name)
-                || raw.len() > self.limits.max_text_bytes
-            {
-                return false;
-            }
-            match normalize_attribute(raw, tag.offset) {
-                Ok(value) => out.push((name, value)),
-                Err(_) => return false,
-            }
-        }
+        scan_attributes(s, 0, tag.offset, &self.limits, out) == Some(s.len())
     }
 
     fn attributes_checked(
@@ -544,9 +561,234 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// Reads `name="value"` pairs (either quote, whitespace before each) of `s` from `i` into
+/// `out`, up to the end of `s` or a `>` or `/` where a name would start; returns where it
+/// stopped. None at the first thing that would be an error or that it does not handle
+/// (whitespace around `=`, a name that is not ASCII, a duplicate, a limit, a reference that does
+/// not resolve), for the checked path to deal with.
+fn scan_attributes<'a>(
+    s: &'a str,
+    mut i: usize,
+    offset: usize,
+    limits: &Limits,
+    out: &mut Vec<(&'a str, Cow<'a, str>)>,
+) -> Option<usize> {
+    let b = s.as_bytes();
+    loop {
+        while i < b.len() && matches!(b[i], b' ' | b'\r' | b'\n' | b'\t') {
+            i += 1;
+        }
+        if i == b.len() || b[i] == b'>' || b[i] == b'/' {
+            return Some(i);
+        }
+        // An ASCII XML Name directly followed by `=`: the same key as quick-xml's, which ends
+        // at `=` or whitespace, neither of which is a name character, and already checked as a
+        // Name.
+        let key_start = i;
+        if ASCII_NAME[b[i] as usize] & 2 == 0 {
+            return None;
+        }
+        i += 1;
+        i += b[i..]
+            .iter()
+            .position(|&c| ASCII_NAME[c as usize] == 0)
+            .unwrap_or(b.len() - i);
+        if i == b.len() || b[i] != b'=' {
+            return None;
+        }
+        let name = &s[key_start..i];
+        let quote = match b.get(i + 1) {
+            Some(&q @ (b'"' | b'\'')) => q,
+            _ => return None,
+        };
+        let value_start = i + 2;
+        let (len, plain) = scan_value(&b[value_start..], quote)?;
+        let raw = &s[value_start..value_start + len];
+        i = value_start + len + 1;
+        if out.len() == limits.max_attributes
+            || out.iter().any(|(n, _)| same_name(n, name))
+            || raw.len() > limits.max_text_bytes
+        {
+            return None;
+        }
+        if plain {
+            out.push((name, Cow::Borrowed(raw)));
+            continue;
+        }
+        out.push((name, normalize_attribute(raw, offset).ok()?));
+    }
+}
+
+/// The fast tokenizer's next item (see [`Cursor::new_fast`]), None where it gives up.
+fn fast_next<'a>(
+    fast: &mut Fast<'a>,
+    src: &'a str,
+    limits: &Limits,
+    depth: &mut usize,
+    root_seen: &mut bool,
+    offset: &mut usize,
+) -> Option<Item<'a>> {
+    let b = src.as_bytes();
+    loop {
+        let p = fast.pos;
+        *offset = p;
+        if p == b.len() {
+            return (*depth == 0 && *root_seen).then_some(Item::Eof);
+        }
+        if b[p] != b'<' {
+            // Character data up to the next markup; a reference is left to quick-xml.
+            let end = memchr::memchr2(b'<', b'&', &b[p..]).map_or(b.len(), |i| p + i);
+            if b.get(end) == Some(&b'&') {
+                return None;
+            }
+            fast.pos = end;
+            let text = &src[p..end];
+            if *depth == 0 {
+                if text.bytes().all(|c| c.is_ascii_whitespace()) {
+                    continue;
+                }
+                return None;
+            }
+            if text.len() > limits.max_text_bytes {
+                return None;
+            }
+            return Some(Item::Text(normalize_newlines(text)));
+        }
+        match b.get(p + 1) {
+            Some(b'/') => {
+                // `</name>` closing the open element, nothing else.
+                let name = fast.open.pop()?;
+                let end = p + 2 + name.len();
+                if b.get(p + 2..end) != Some(name.as_bytes()) || b.get(end) != Some(&b'>') {
+                    return None;
+                }
+                fast.pos = end + 1;
+                *depth -= 1;
+                return Some(Item::End);
+            }
+            // The XML declaration, first in the document: quick-xml's Decl event, whose
+            // content it does not check.
+            Some(b'?')
+                if p == 0
+                    && b.len() > 5
+                    && b.starts_with(b"<?xml")
+                    && matches!(b[5], b' ' | b'\r' | b'\n' | b'\t') =>
+            {
+                fast.pos = memchr::memmem::find(&b[2..], b"?>")? + 4;
+                continue;
+            }
+            Some(_) => {}
+            None => return None,
+        }
+        // A start tag: an ASCII name, then attributes up to `>` or `/>`.
+        if *depth == 0 && *root_seen || *depth + 1 > limits.max_depth {
+            return None;
+        }
+        if ASCII_NAME[b[p + 1] as usize] & 2 == 0 {
+            return None;
+        }
+        let name_end = b[p + 1..]
+            .iter()
+            .position(|&c| ASCII_NAME[c as usize] == 0)
+            .map(|i| p + 1 + i)?;
+        if !matches!(b[name_end], b' ' | b'\r' | b'\n' | b'\t' | b'>' | b'/') {
+            return None;
+        }
+        let name = &src[p + 1..name_end];
+        fast.attrs.clear();
+        let (close, empty, parsed) =
+            match scan_attributes(src, name_end, p, limits, &mut fast.attrs).map(|i| (i, b.get(i)))
+            {
+                Some((i, Some(b'>'))) => (i, false, true),
+                Some((i, Some(b'/'))) if b.get(i + 1) == Some(&b'>') => (i + 1, true, true),
+                // Attributes for the checked path: the end of the tag found as quick-xml finds
+                // it (the first `>` outside quotes). With the name ending at whitespace or `>`,
+                // quick-xml's name (up to the first whitespace) is the same.
+                _ if b[name_end] != b'/' => {
+                    let close = tag_end(&b[p + 1..]).map(|i| p + 1 + i)?;
+                    (close, b[close - 1] == b'/', false)
+                }
+                _ => return None,
+            };
+        if !parsed {
+            fast.attrs.clear();
+        }
+        fast.attrs_of = parsed.then_some(p);
+        let content = &src[p + 1..if empty { close - 1 } else { close }];
+        fast.pos = close + 1;
+        *root_seen = true;
+        if !empty {
+            *depth += 1;
+            fast.open.push(name);
+        }
+        return Some(Item::Start(Tag {
+            name,
+            empty,
+            offset: p,
+            raw: BytesStart::from_content(content, name.len()),
+        }));
+    }
+}
+
+/// Where quick-xml ends a start tag: the first `>` outside quotes.
+fn tag_end(b: &[u8]) -> Option<usize> {
+    let mut quote = None;
+    for i in memchr::memchr3_iter(b'>', b'\'', b'"', b) {
+        match (quote, b[i]) {
+            (None, b'>') => return Some(i),
+            (None, q) => quote = Some(q),
+            (Some(q), c) if q == c => quote = None,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The length of an attribute value up to its closing `quote`, and whether it is plain: free
+/// of the bytes [`normalize_attribute`] acts on (`&`, `<`, and below 0x20 tab, CR and LF), so
+/// that it is its own normal form. None when the quote does not close.
+fn scan_value(b: &[u8], quote: u8) -> Option<(usize, bool)> {
+    // Eight bytes at a time (most values are plain and short): a chunk with none of the quote,
+    // `&`, `<` or a byte below 0x20 is skipped whole.
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH;
+    let equal = |x: u64, c: u8| below(x ^ (ONES * u64::from(c)), 1);
+    let mut start = 0;
+    while let Some(chunk) = b.get(start..start + 8) {
+        let x = u64::from_le_bytes(<[u8; 8]>::try_from(chunk).ok()?);
+        let hits = equal(x, quote) | equal(x, b'&') | equal(x, b'<') | below(x, 0x20);
+        if hits != 0 {
+            // The lowest flag is exact (a borrow only ever flags a byte above a true hit).
+            let k = start + (hits.trailing_zeros() / 8) as usize;
+            if b[k] == quote {
+                return Some((k, true));
+            }
+            return memchr::memchr(quote, &b[k..]).map(|n| (k + n, false));
+        }
+        start += 8;
+    }
+    let mut plain = true;
+    for (k, &c) in b[start..].iter().enumerate() {
+        if c == quote {
+            return Some((start + k, plain));
+        }
+        if c == b'&' || c == b'<' || c < 0x20 {
+            plain = false;
+        }
+    }
+    None
+}
+
 /// Line-end normalisation of XML 1.0 §2.11: CR LF and lone CR become LF.
 fn normalize_newlines(raw: &str) -> Cow<'_, str> {
-    if memchr::memchr(b'\r', raw.as_bytes()).is_none() {
+    // Most text is the short whitespace between elements: looked at directly.
+    let has_cr = if raw.len() <= 16 {
+        raw.bytes().any(|b| b == b'\r')
+    } else {
+        memchr::memchr(b'\r', raw.as_bytes()).is_some()
+    };
+    if !has_cr {
         return Cow::Borrowed(raw);
     }
     Cow::Owned(raw.replace("\r\n", "\n").replace('\r', "\n"))
@@ -554,7 +796,7 @@ fn normalize_newlines(raw: &str) -> Cow<'_, str> {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn items(src: &str) -> Result<Vec<String>, SyntaxError> {
@@ -603,6 +845,118 @@ mod tests {
         assert!(items("<a></b>").is_err());
         assert!(items("text<a/>").is_err());
         assert!(items("").is_err());
+    }
+
+    /// Items, attributes and errors as text, the way `next_item` and `attributes` give them.
+    fn trace(mut c: Cursor<'_>) -> (Vec<String>, bool) {
+        let mut out = Vec::new();
+        let mut attrs = Vec::new();
+        loop {
+            let offset = c.offset;
+            match c.next_item() {
+                Ok(Item::Start(t)) => {
+                    let a = c.attributes(&t, &mut attrs).map(|()| attrs.clone());
+                    out.push(format!(
+                        "<{} {} {} {:?} {a:?}",
+                        t.name, t.empty, t.offset, t.raw
+                    ));
+                }
+                Ok(Item::Text(t)) => out.push(format!("'{t}' {}", c.offset)),
+                Ok(Item::End) => out.push(format!("> {}", c.offset)),
+                Ok(Item::Eof) => return (out, c.bailed()),
+                Err(e) => {
+                    out.push(format!("{e:?} after {offset}"));
+                    return (out, c.bailed());
+                }
+            }
+        }
+    }
+
+    /// Mutations of `doc`: a byte deleted, or one of XML's markup characters inserted or
+    /// substituted, at positions spread over the document.
+    pub(crate) fn mutations(doc: &str, step: usize) -> Vec<String> {
+        let marks = [
+            "<", ">", "\"", "'", "/", "&", " ", "=", "\r", "x", "?", "!", "-", "é",
+        ];
+        let mut out = Vec::new();
+        let positions = (0..doc.len())
+            .step_by(step.max(1))
+            .filter(|&i| doc.is_char_boundary(i));
+        for (k, i) in positions.enumerate() {
+            let mark = marks[k % marks.len()];
+            let next = doc[i..].chars().next().map_or(0, char::len_utf8);
+            out.push(format!("{}{}", &doc[..i], &doc[i + next..]));
+            out.push(format!("{}{mark}{}", &doc[..i], &doc[i..]));
+            out.push(format!("{}{mark}{}", &doc[..i], &doc[i + next..]));
+            out.push(doc[..i].to_owned());
+        }
+        out
+    }
+
+    #[test]
+    fn the_fast_tokenizer_gives_quick_xml_s_items_or_gives_up() {
+        let small = [
+            "<a/>",
+            "<?xml version=\"1.0\"?>\n<a x='1' y=\"2\"><b/>t&amp;u<c z=\"&lt;\"></c>\r\n</a>\n",
+            "<a x = '1'><!-- c --><b xml:lang=\"en\"/></a >",
+            "<a x=\"1\" x=\"2\"/>",
+            "<a x=\"1\"y=\"2\" z='>'>text</a>",
+            "<a><![CDATA[x]]></a>",
+            "<!DOCTYPE a><a/>",
+            "<a/ ><b/>",
+            "<é/>",
+        ];
+        let samples = ["tpo_offer_6k.xml", "ping.xml"].map(|name| {
+            let path = format!(
+                "{}/../../shared/spec/perf-samples/{name}",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            std::fs::read_to_string(&path).unwrap_or_default()
+        });
+        let mut docs: Vec<String> = small.iter().map(|d| d.to_string()).collect();
+        for d in small
+            .iter()
+            .copied()
+            .chain(samples.iter().map(String::as_str))
+        {
+            docs.extend(mutations(d, if d.len() > 1000 { 7 } else { 1 }));
+        }
+        docs.extend(samples);
+        let limits = Limits {
+            max_attributes: 5,
+            max_depth: 4,
+            ..Limits::default()
+        };
+        let mut fast_read = 0;
+        for doc in &docs {
+            for limits in [&Limits::default(), &limits] {
+                let (fast, bailed) = trace(Cursor::new_fast(doc, limits));
+                if bailed {
+                    continue;
+                }
+                fast_read += 1;
+                let (slow, _) = trace(Cursor::new(doc, limits));
+                assert_eq!(fast, slow, "{doc:?}");
+            }
+        }
+        assert!(fast_read > docs.len() / 2, "{fast_read} of {}", docs.len());
+    }
+
+    #[test]
+    fn value_scan() {
+        let plain = |v: &str| scan_value(format!("{v}\"x").as_bytes(), b'"');
+        assert_eq!(plain(""), Some((0, true)));
+        assert_eq!(plain("abc"), Some((3, true)));
+        assert_eq!(plain("it's a longer value, é and all"), Some((31, true)));
+        for special in ["&amp;", "<", "\t", "\n", "\r"] {
+            for at in [0, 3, 8, 12, 20] {
+                let v = format!("{}{special}{}", "a".repeat(at), "b".repeat(9));
+                assert_eq!(plain(&v), Some((v.len(), false)), "{v:?}");
+            }
+        }
+        assert_eq!(scan_value(b"0123456789'\"", b'\''), Some((10, true)));
+        assert_eq!(scan_value(b"01234567\"89", b'\''), None);
+        assert_eq!(scan_value(b"", b'"'), None);
     }
 
     #[test]
