@@ -103,7 +103,7 @@ impl<'a> Tree<'a> {
         loop {
             match cur.next_item()? {
                 Item::Start(tag) => {
-                    tree.start(&cur, &tag, &mut scratch, &mut open)?;
+                    tree.start(&mut cur, &tag, &mut scratch, &mut open)?;
                     break;
                 }
                 Item::Eof => {
@@ -117,7 +117,7 @@ impl<'a> Tree<'a> {
         }
         while let Some(&parent) = open.last() {
             match cur.next_item()? {
-                Item::Start(tag) => tree.start(&cur, &tag, &mut scratch, &mut open)?,
+                Item::Start(tag) => tree.start(&mut cur, &tag, &mut scratch, &mut open)?,
                 Item::Text(text) => tree.nodes.push(Node::Text(text)),
                 Item::End | Item::Eof => {
                     open.pop();
@@ -139,7 +139,7 @@ impl<'a> Tree<'a> {
 
     fn start(
         &mut self,
-        cur: &Cursor<'a>,
+        cur: &mut Cursor<'a>,
         tag: &Tag<'a>,
         scratch: &mut Vec<(&'a str, Cow<'a, str>)>,
         open: &mut Vec<usize>,
