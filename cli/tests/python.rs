@@ -12,6 +12,17 @@ use iotp_plugin_host::testing::{
     HTTP_TRANSPORT, MOCK_SCHEME, build_rust_plugin, without_package_env,
 };
 
+/// Held while maturin builds: both tests build the extension into this workspace's target
+/// directory, and two maturin runs at once replace each other's copy of the library
+/// (`<target>/maturin/lib_iotp.so`) under their feet.
+static MATURIN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn maturin_lock() -> std::sync::MutexGuard<'static, ()> {
+    MATURIN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
@@ -56,7 +67,10 @@ fn the_python_bindings_pass_their_suite_and_their_stubs_check() {
         .arg(repo.join("bindings/python/Cargo.toml"))
         .env("VIRTUAL_ENV", &venv)
         .env("PATH", &path);
-    run("maturin develop", develop);
+    {
+        let _building = maturin_lock();
+        run("maturin develop", develop);
+    }
 
     let mut pytest = Command::new(&python);
     pytest
@@ -109,7 +123,10 @@ fn pip_installs_the_package_into_a_fresh_venv() {
         .env("MATURIN_PEP517_ARGS", "--profile dev")
         .env_remove("VIRTUAL_ENV")
         .current_dir(dir.path());
-    run("pip install ./bindings/python", pip);
+    {
+        let _building = maturin_lock();
+        run("pip install ./bindings/python", pip);
+    }
 
     let valid = repo.join("tests/data/valid/purchase-04-payment-request.xml");
     let invalid = repo.join("tests/data/invalid/attmissing-org-orgid.xml");
