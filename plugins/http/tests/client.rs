@@ -263,21 +263,24 @@ fn a_kept_connection_the_server_closed_is_not_a_failure() {
 
 #[test]
 fn requests_are_origin_form_with_the_host() {
-    // A fake server answering each request with its head.
+    // A fake server answering each request with its head, each connection on a thread of its
+    // own (the client may open a second connection while its first is still open).
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
-            while let Ok(head) = common::read_request_head(&mut stream) {
-                let answer = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/iotp\r\nContent-Length: {}\r\n\r\n{head}",
-                    head.len()
-                );
-                if stream.write_all(answer.as_bytes()).is_err() {
-                    break;
+            std::thread::spawn(move || {
+                while let Ok(head) = common::read_request_head(&mut stream) {
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/iotp\r\nContent-Length: {}\r\n\r\n{head}",
+                        head.len()
+                    );
+                    if stream.write_all(answer.as_bytes()).is_err() {
+                        break;
+                    }
                 }
-            }
+            });
         }
     });
     let client = Node::start();
