@@ -266,7 +266,21 @@ async fn exchange(
                             .map_err(|e| fail("", &e))?;
                         (sender, response)
                     }
-                    None => return Err(fail("", &e.into_error())),
+                    // It went out, but the connection failed before any answer came back:
+                    // the server closed it while the request was on its way. Once more on a
+                    // new connection, as HTTP clients do with a kept connection. Safe for
+                    // IOTP: a startup request is a GET, and a receiver answers a message it
+                    // has seen before with its saved answer, never processing it twice
+                    // (RFC 2801 §4.5.2.2).
+                    None => {
+                        let request = self::request(&method, uri, message)?;
+                        let mut sender = connect(client, &server, &method, uri).await?;
+                        let response = sender
+                            .send_request(request)
+                            .await
+                            .map_err(|e| fail("", &e))?;
+                        (sender, response)
+                    }
                 },
             },
             None => {
