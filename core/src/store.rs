@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 /// A failure of the store. The engine answers the message being processed with a
 /// TransientError (`SystemBusy`) and changes nothing.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("store: {0}")]
 pub struct StoreError(pub String);
 

@@ -196,6 +196,8 @@ struct Inner {
     engines: Vec<Mutex<Engine>>,
     /// The limits messages are read with (the engines').
     limits: iotp::Limits,
+    /// The engines' store (read without waiting for an engine).
+    store: Arc<dyn Store>,
     /// Which engine starts the next new transaction.
     next_engine: AtomicUsize,
     transport: Option<LoadedPlugin>,
@@ -411,6 +413,7 @@ impl Node {
         });
 
         let limits = engine.limits().clone();
+        let store = engine.store().clone();
         let engines = engine
             .into_shards(config.node.engines)
             .into_iter()
@@ -422,6 +425,7 @@ impl Node {
             data_dir,
             engines,
             limits,
+            store,
             next_engine: AtomicUsize::new(0),
             transport,
             log,
@@ -678,7 +682,7 @@ impl Node {
         iotp_trans_id: &str,
         role: &TradingRole,
     ) -> Result<Vec<StoredMessage>, NodeError> {
-        let store = self.inner.engine_for(iotp_trans_id).store().clone();
+        let store = self.inner.store.clone();
         let key = TransactionKey {
             iotp_trans_id: iotp_trans_id.to_owned(),
             role: role.to_string(),

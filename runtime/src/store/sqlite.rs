@@ -326,10 +326,7 @@ impl SqliteStore {
             op,
             result: Mutex::new(None),
         });
-        self.queue
-            .lock()
-            .map_err(|_| StoreError("sqlite: write queue lock poisoned".into()))?
-            .push(write.clone());
+        self.queue()?.push(write.clone());
         let mut conn = self.conn()?;
         if let Some(result) = write.take() {
             // Written in a group another caller committed.
@@ -337,12 +334,7 @@ impl SqliteStore {
         }
         // Still queued (only a holder of the connection takes the queue, and it hands out
         // every result before it lets go): this caller writes the group.
-        let group = std::mem::take(
-            &mut *self
-                .queue
-                .lock()
-                .map_err(|_| StoreError("sqlite: write queue lock poisoned".into()))?,
-        );
+        let group = std::mem::take(&mut *self.queue()?);
         let results = self.write_group(&mut conn, &group);
         for (w, r) in group.iter().zip(results) {
             w.set(r);
@@ -353,9 +345,16 @@ impl SqliteStore {
             .unwrap_or_else(|| Err(StoreError("sqlite: a write was lost from its group".into())))
     }
 
+    /// The writes waiting for the next group commit.
+    fn queue(&self) -> StoreResult<MutexGuard<'_, Vec<Arc<Write>>>> {
+        self.queue
+            .lock()
+            .map_err(|_| StoreError("sqlite: write queue lock poisoned".into()))
+    }
+
     /// Writes a group in one transaction; one result per write, in order.
     fn write_group(&self, conn: &mut Connection, group: &[Arc<Write>]) -> Vec<StoreResult<bool>> {
-        let fail_all = |e: StoreError| group.iter().map(|_| Err(StoreError(e.0.clone()))).collect();
+        let fail_all = |e: StoreError| group.iter().map(|_| Err(e.clone())).collect();
         let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
             Ok(tx) => tx,
             Err(e) => return fail_all(sql("beginning a commit", e)),
