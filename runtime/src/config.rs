@@ -78,7 +78,7 @@ pub struct NodeSection {
     #[serde(default = "default_senders")]
     pub senders: usize,
     /// Keep the store in memory instead of `iotp.db` (tests and benchmarks of a Consumer only:
-    /// nothing survives the process, and only the last 1,000 ended transactions are kept).
+    /// nothing survives the process, and only the last 100 ended transactions are kept).
     /// Default false.
     #[serde(default)]
     pub memory_store: bool,

@@ -49,7 +49,7 @@ use crate::store::sqlite::SqliteStore;
 pub const STARTUP_NAMESPACE: &str = "urn:iotp-rs:http-startup";
 
 /// How many ended transactions (and answered messages) a node with `memory_store` keeps.
-const MEMORY_STORE_RETAINS: usize = 1_000;
+const MEMORY_STORE_RETAINS: usize = 100;
 
 /// The longest the timer thread sleeps before looking at the engine's next wake-up again.
 const TIMER_TICK: Duration = Duration::from_millis(250);

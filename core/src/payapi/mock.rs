@@ -242,13 +242,15 @@ impl Record {
         let bytes = host
             .kv_get(key)?
             .ok_or_else(|| ApiError::illegal_value("PayId", "no such payment"))?;
-        Record::decode(&bytes).ok_or_else(|| {
-            ApiError::new(
-                ApiErrorCode::Iotp(ErrorCode::UnknownError),
-                Severity::HardError,
-                "the mock's payment record is damaged",
-            )
-        })
+        Record::decode(&bytes).ok_or_else(Record::damaged)
+    }
+
+    fn damaged() -> ApiError {
+        ApiError::new(
+            ApiErrorCode::Iotp(ErrorCode::UnknownError),
+            Severity::HardError,
+            "the mock's payment record is damaged",
+        )
     }
 
     fn status(&self) -> StatusInfo {
@@ -297,10 +299,18 @@ fn handler_key(pay_id: &str) -> String {
     format!("handler/{pay_id}")
 }
 
-fn key_of(host: &dyn BridgeHost, pay_id: &str) -> ApiResult<String> {
+/// The key of the payment `pay_id` (the Payment Handler's or the Consumer's), and its record.
+fn key_of(host: &dyn BridgeHost, pay_id: &str) -> ApiResult<(String, Record)> {
+    let (key, bytes) = stored(host, pay_id)?;
+    let record = Record::decode(&bytes).ok_or_else(Record::damaged)?;
+    Ok((key, record))
+}
+
+/// The key of the payment `pay_id` and its stored bytes, read once.
+fn stored(host: &dyn BridgeHost, pay_id: &str) -> ApiResult<(String, Vec<u8>)> {
     for key in [handler_key(pay_id), consumer_key(pay_id)] {
-        if host.kv_get(&key)?.is_some() {
-            return Ok(key);
+        if let Some(bytes) = host.kv_get(&key)? {
+            return Ok((key, bytes));
         }
     }
     Err(ApiError::illegal_value(
@@ -625,8 +635,7 @@ impl PaymentBridge for MockScheme {
         if request.process_type == ProcessType::Inquiry || request.from_hard_error {
             return Ok(SchemeStep::end(Vec::new()));
         }
-        let key = key_of(host, &request.pay_id)?;
-        let mut record = Record::load(host, &key)?;
+        let (key, mut record) = key_of(host, &request.pay_id)?;
         if key.starts_with("consumer/") {
             // The Consumer's side: answer a challenge, or take the final data.
             if let Some(c) = content(&request.pay_scheme, "MockChallenge")
@@ -671,8 +680,7 @@ impl PaymentBridge for MockScheme {
         host: &dyn BridgeHost,
         request: &ChangeProcessState,
     ) -> ApiResult<StatusInfo> {
-        let key = key_of(host, &request.pay_id)?;
-        let mut record = Record::load(host, &key)?;
+        let (key, mut record) = key_of(host, &request.pay_id)?;
         // A change request on a final state returns the old state, with no error.
         if !record.is_final() {
             record.state = request.process_state.to_wire();
@@ -687,8 +695,7 @@ impl PaymentBridge for MockScheme {
         host: &dyn BridgeHost,
         request: &InquireProcessState,
     ) -> ApiResult<InquireProcessStateResponse> {
-        let key = key_of(host, &request.pay_id)?;
-        let record = Record::load(host, &key)?;
+        let (key, record) = key_of(host, &request.pay_id)?;
         let ok = record.state == ProcessState::CompletedOk && key.starts_with("handler/");
         Ok(InquireProcessStateResponse {
             status: record.status(),
@@ -742,7 +749,7 @@ impl PaymentBridge for MockScheme {
         host: &dyn BridgeHost,
         request: &RemovePaymentLog,
     ) -> ApiResult<()> {
-        let key = key_of(host, &request.pay_id)?;
+        let (key, _) = stored(host, &request.pay_id)?;
         host.kv_delete(&key)
     }
 }

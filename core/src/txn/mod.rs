@@ -1473,7 +1473,8 @@ impl Engine {
     }
 
     /// A new, globally unique IotpTransId in RFC 822 Message-Id form (`local@domain`), one
-    /// this engine owns (drawn again until it is: `count` tries on average).
+    /// this engine owns (the number drawn again until it is: `count` tries on average; the
+    /// random salt is drawn once, a system call being dearer than a try).
     fn new_trans_id(&mut self, now: i64) -> String {
         let domain = self
             .config
@@ -1483,11 +1484,12 @@ impl Engine {
             .next()
             .unwrap_or("localhost")
             .to_owned();
+        let mut salt = [0u8; 4];
+        host::random_bytes(&mut salt);
+        let salt = u32::from_be_bytes(salt);
         loop {
             let n = self.fresh_number();
-            let mut salt = [0u8; 4];
-            host::random_bytes(&mut salt);
-            let id = format!("{now}.{n}.{:08x}@{domain}", u32::from_be_bytes(salt));
+            let id = format!("{now}.{n}.{salt:08x}@{domain}");
             if self.owns(&id) {
                 return id;
             }

@@ -23,9 +23,11 @@
 //! One node owns its file: opening it takes an exclusive advisory lock on `<file>.lock` for
 //! the life of the store, and a second store on the same file (in this process or another) is
 //! refused with an error. Two connections serve it: the writer, which writes every group
-//! commit, and a reader for lookups (records, replay entries, key-value entries), so that a
-//! lookup never waits for a group's fsync (WAL lets readers and the writer work at once; a
-//! reader sees every commit that returned before its read began).
+//! commit, and a reader for lookups (records, replay entries, key-value entries) that arrive
+//! while the writer is busy, so that a lookup never waits for a group's fsync (WAL lets readers
+//! and the writer work at once; a reader sees every commit that returned before its read
+//! began). A lookup that finds the writer free uses it: its page cache is still valid, while
+//! the reader's is dropped each time the file changed.
 //!
 //! # Schema
 //!
@@ -302,14 +304,26 @@ impl SqliteStore {
             .map_err(|_| StoreError("sqlite: connection lock poisoned".into()))
     }
 
-    /// The connection for lookups (the writer's for an in-memory database).
+    /// The connection for a lookup: the writer's when it is free, else the reader's.
+    ///
+    /// The writer's page cache stays valid across its own commits, while the reader's is
+    /// dropped whenever the file changed since its last read (SQLite's WAL rule), so a lookup
+    /// on the reader reads its pages again from the file. The reader serves lookups that
+    /// arrive while the writer is busy (writing a group, waiting for its fsync).
     fn reader(&self) -> StoreResult<MutexGuard<'_, Connection>> {
-        match &self.reader {
-            Some(reader) => reader
-                .lock()
-                .map_err(|_| StoreError("sqlite: reader lock poisoned".into())),
-            None => self.conn(),
+        let Some(reader) = &self.reader else {
+            return self.conn();
+        };
+        match self.conn.try_lock() {
+            Ok(writer) => return Ok(writer),
+            Err(std::sync::TryLockError::Poisoned(_)) => {
+                return Err(StoreError("sqlite: connection lock poisoned".into()));
+            }
+            Err(std::sync::TryLockError::WouldBlock) => {}
         }
+        reader
+            .lock()
+            .map_err(|_| StoreError("sqlite: reader lock poisoned".into()))
     }
 
     /// Runs a durable write as part of a group commit, and returns when the group is durable.
