@@ -3,12 +3,25 @@
 //! # Money-safety
 //!
 //! The engine sends a response only after [`Store::commit`] has returned `Ok` for the state
-//! that produced it. This store keeps that promise by running every connection with
-//! `journal_mode=WAL` and `synchronous=FULL`: SQLite fsyncs the write-ahead log at every
-//! commit, so a transaction that has committed survives a crash of the process *and* a loss of
-//! power. (`synchronous=NORMAL`, the usual WAL setting, would lose the last commits on a power
-//! failure; it is never used.) [`SqliteStore::open`] checks that both settings took effect and
-//! refuses the file otherwise.
+//! that produced it. This store keeps that promise with `journal_mode=WAL` and a sync of the
+//! write-ahead log of its own: a durable write ([`Store::commit`], `kv_*`) returns `Ok` only
+//! after `fdatasync` of the log has completed *after* the write's SQLite transaction committed,
+//! so what it wrote survives a crash of the process *and* a loss of power.
+//!
+//! SQLite itself runs with `synchronous=NORMAL` (it syncs the log before each checkpoint, never
+//! at a commit), and the store syncs the log outside the writer connection's lock: the next
+//! group of writes is written while the previous one is being synced, and one sync covers
+//! every group committed before it began. (SQLite's `synchronous=FULL` syncs inside `COMMIT`,
+//! with the connection held.) Until its sync completes, nothing a group wrote is shown to
+//! anyone: a lookup that read a record or key-value entry of a group not yet synced waits for
+//! that sync before it returns (the store keeps the keys of unsynced groups), and a saved
+//! response is hidden by its message's "in progress" mark, which is dropped only once the
+//! response is durable. If a sync fails, the store fails every write and lookup from then on
+//! (the file's state is then unknown): nothing written since the last good sync is
+//! acknowledged. [`SqliteStore::open`] checks that the settings took effect and refuses the
+//! file otherwise. The log is synced through a handle of its own on `<file>-wal`, opened once
+//! SQLite has created the log; SQLite removes the log only when the last connection closes,
+//! and the store holds its connections for its life.
 //!
 //! [`Store::commit`] writes every record and replay entry it is given in one
 //! `BEGIN IMMEDIATE` transaction: all of it is written, or (on any error) none of it.
@@ -22,12 +35,11 @@
 //!
 //! One node owns its file: opening it takes an exclusive advisory lock on `<file>.lock` for
 //! the life of the store, and a second store on the same file (in this process or another) is
-//! refused with an error. Two connections serve it: the writer, which writes every group
-//! commit, and a reader for lookups (records, replay entries, key-value entries) that arrive
-//! while the writer is busy, so that a lookup never waits for a group's fsync (WAL lets readers
-//! and the writer work at once; a reader sees every commit that returned before its read
-//! began). A lookup that finds the writer free uses it: its page cache is still valid, while
-//! the reader's is dropped each time the file changed.
+//! refused with an error. One connection serves it, in SQLite's exclusive locking mode (no
+//! file lock is taken or released per transaction, and the log's index lives in the
+//! connection's memory). Lookups share it with the group commits: they wait only while a group
+//! is being written, never while one is being synced, since the sync runs outside the
+//! connection's lock; and its page cache stays valid from one transaction to the next.
 //!
 //! # Schema
 //!
@@ -59,15 +71,16 @@
 //! committed while an ordinary commit costs one row per new message.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use iotp::store::{
     MessageDigest, ReplayEntry, Store, StoreError, StoreResult, StoredMessage, TransactionKey,
     TransactionRecord,
 };
-use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 /// `PRAGMA application_id` of an IOTP store: "IOTP" in ASCII.
 pub const APPLICATION_ID: i64 = 0x494F_5450;
@@ -167,15 +180,21 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// The engine's [`Store`] in an SQLite file. See the [module documentation](self) for the
 /// durability promise and the schema.
 ///
-/// Two connections, each behind a mutex: the writer (group commits) and the reader (lookups).
-/// One store owns the file (an advisory lock on `<file>.lock`). The marks' lock is taken last,
-/// after the writer's or the reader's, never before either.
+/// One connection behind a mutex, for group commits and lookups. One store owns the file (an
+/// advisory lock on `<file>.lock`). The marks' lock is taken last, after the connection's,
+/// never before it.
 pub struct SqliteStore {
     conn: Mutex<Connection>,
-    /// The connection lookups use; `None` for an in-memory database (private to the writer).
-    reader: Option<Mutex<Connection>>,
     /// Writes waiting for the next group commit (see [`SqliteStore::write`]).
     queue: Mutex<Vec<Arc<Write>>>,
+    /// The write-ahead log, synced by the store (see the module documentation); `None` for an
+    /// in-memory database, which has nothing to sync.
+    wal: Option<std::fs::File>,
+    /// Which groups are committed and which are synced; taken after the connection's lock,
+    /// never before it, and never with the marks' lock.
+    durability: Mutex<Durability>,
+    /// Signalled when a sync ends.
+    synced: Condvar,
     /// The replay cache's "in progress" marks (digest → when processing began). A commit
     /// drops the marks of the answers it made durable only once they are durable, under the
     /// writer; `replay_begin` checks the marks and then the durable entries under this lock,
@@ -210,18 +229,7 @@ impl SqliteStore {
         let conn =
             Connection::open(path).map_err(|e| sql(&format!("opening {}", path.display()), e))?;
         let mut store = Self::setup(conn, Some(path.to_path_buf()))?;
-        let reader = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| sql(&format!("opening {} to read", path.display()), e))?;
-        reader
-            .busy_timeout(BUSY_TIMEOUT)
-            .map_err(|e| sql("setting busy_timeout", e))?;
-        reader
-            .pragma_update(None, "cache_size", -CACHE_KIB)
-            .map_err(|e| sql("setting cache_size", e))?;
-        store.reader = Some(Mutex::new(reader));
+        store.wal = Some(open_wal(path)?);
         store._owner = Some(owner);
         Ok(store)
     }
@@ -247,6 +255,18 @@ impl SqliteStore {
     fn setup(mut conn: Connection, path: Option<PathBuf>) -> StoreResult<SqliteStore> {
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| sql("setting busy_timeout", e))?;
+        if path.is_some() {
+            // Before the first access, so that SQLite never makes a shared-memory index for
+            // the log (one connection, in one process, uses the file).
+            let mode: String = conn
+                .pragma_update_and_check(None, "locking_mode", "EXCLUSIVE", |r| r.get(0))
+                .map_err(|e| sql("setting locking_mode=EXCLUSIVE", e))?;
+            if !mode.eq_ignore_ascii_case("exclusive") {
+                return Err(StoreError(format!(
+                    "sqlite: locking_mode is {mode}, not exclusive"
+                )));
+            }
+        }
         // Refuse a foreign or newer file before changing anything in it (journal mode
         // included); `migrate` checks again under the write lock.
         check_identity(&conn)?;
@@ -261,16 +281,17 @@ impl SqliteStore {
                 )));
             }
         }
-        // Money-safety: fsync the WAL at every commit (see the module documentation).
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(|e| sql("setting synchronous=FULL", e))?;
+        // Money-safety: the store syncs the log after every group (see the module
+        // documentation); SQLite syncs it before each checkpoint.
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| sql("setting synchronous=NORMAL", e))?;
         let sync: i64 = conn
             .pragma_query_value(None, "synchronous", |r| r.get(0))
             .map_err(|e| sql("reading synchronous", e))?;
-        if sync < 2 {
+        if sync != 1 {
             return Err(StoreError(format!(
-                "sqlite: synchronous is {sync}, not FULL (2): refusing a store that cannot \
-                 promise durability"
+                "sqlite: synchronous is {sync}, not NORMAL (1): refusing a store whose syncs \
+                 it does not know"
             )));
         }
         conn.pragma_update(None, "foreign_keys", "ON")
@@ -289,8 +310,10 @@ impl SqliteStore {
             .map_err(|e| sql("clearing stale in-progress marks", e))?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
-            reader: None,
             queue: Mutex::new(Vec::new()),
+            wal: None,
+            durability: Mutex::new(Durability::default()),
+            synced: Condvar::new(),
             marks: Mutex::new(HashMap::new()),
             path,
             _owner: None,
@@ -304,37 +327,17 @@ impl SqliteStore {
             .map_err(|_| StoreError("sqlite: connection lock poisoned".into()))
     }
 
-    /// The connection for a lookup: the writer's when it is free, else the reader's.
-    ///
-    /// The writer's page cache stays valid across its own commits, while the reader's is
-    /// dropped whenever the file changed since its last read (SQLite's WAL rule), so a lookup
-    /// on the reader reads its pages again from the file. The reader serves lookups that
-    /// arrive while the writer is busy (writing a group, waiting for its fsync).
-    fn reader(&self) -> StoreResult<MutexGuard<'_, Connection>> {
-        let Some(reader) = &self.reader else {
-            return self.conn();
-        };
-        match self.conn.try_lock() {
-            Ok(writer) => return Ok(writer),
-            Err(std::sync::TryLockError::Poisoned(_)) => {
-                return Err(StoreError("sqlite: connection lock poisoned".into()));
-            }
-            Err(std::sync::TryLockError::WouldBlock) => {}
-        }
-        reader
-            .lock()
-            .map_err(|_| StoreError("sqlite: reader lock poisoned".into()))
-    }
-
     /// Runs a durable write as part of a group commit, and returns when the group is durable.
     ///
     /// The write joins the queue, then the caller waits for the connection. Whoever holds the
     /// connection with its own write still queued takes the whole queue and writes it in one
     /// SQLite transaction, each write in a savepoint of its own (a write that fails is rolled
-    /// back alone and gets its error; the others go on), with one fsync at `COMMIT`, and hands
-    /// every write its result before it lets the connection go. So writes that arrive while a
-    /// group is being synced share the next fsync, and a write's result is known, durable or
-    /// failed, before its caller returns: nothing is acknowledged that is not durable.
+    /// back alone and gets its error; the others go on), and hands every write its result and
+    /// its group's number before it lets the connection go. Then each caller whose write
+    /// succeeded waits until its group is synced (syncing the log itself when no sync is under
+    /// way). So writes that arrive while a group is being written or synced share the next
+    /// sync, and a write's result is known, durable or failed, before its caller returns:
+    /// nothing is acknowledged that is not durable.
     fn write(&self, op: WriteOp) -> StoreResult<bool> {
         let write = Arc::new(Write {
             op,
@@ -342,21 +345,108 @@ impl SqliteStore {
         });
         self.queue()?.push(write.clone());
         let mut conn = self.conn()?;
-        if let Some(result) = write.take() {
+        let (result, group) = match write.take() {
             // Written in a group another caller committed.
-            return result;
-        }
-        // Still queued (only a holder of the connection takes the queue, and it hands out
-        // every result before it lets go): this caller writes the group.
-        let group = std::mem::take(&mut *self.queue()?);
-        let results = self.write_group(&mut conn, &group);
-        for (w, r) in group.iter().zip(results) {
-            w.set(r);
-        }
+            Some(done) => done,
+            None => {
+                // Still queued (only a holder of the connection takes the queue, and it hands
+                // out every result before it lets go): this caller writes the group.
+                let writes = std::mem::take(&mut *self.queue()?);
+                let (results, group) = self.write_group(&mut conn, &writes);
+                for (w, r) in writes.iter().zip(results) {
+                    w.set((r, group));
+                }
+                write.take().unwrap_or_else(|| {
+                    (
+                        Err(StoreError("sqlite: a write was lost from its group".into())),
+                        group,
+                    )
+                })
+            }
+        };
         drop(conn);
-        write
-            .take()
-            .unwrap_or_else(|| Err(StoreError("sqlite: a write was lost from its group".into())))
+        let changed = result?;
+        self.await_durable(group)?;
+        if let WriteOp::Commit { replay, .. } = &write.op {
+            // Durable now: the answered entries replace their marks.
+            let mut marks = self.marks()?;
+            for (digest, entry) in replay {
+                match entry {
+                    ReplayEntry::InProgress { since } => marks.insert(*digest, *since),
+                    ReplayEntry::Answered { .. } => marks.remove(digest),
+                };
+            }
+        }
+        Ok(changed)
+    }
+
+    /// Returns once group `group` is synced, syncing the log if no sync is under way; fails
+    /// when a sync failed.
+    fn await_durable(&self, group: u64) -> StoreResult<()> {
+        let Some(wal) = &self.wal else {
+            return Ok(());
+        };
+        let mut d = self.durability()?;
+        loop {
+            if let Some(e) = &d.failed {
+                return Err(e.clone());
+            }
+            if d.synced >= group {
+                return Ok(());
+            }
+            if d.syncing {
+                d = self
+                    .synced
+                    .wait(d)
+                    .map_err(|_| StoreError("sqlite: durability lock poisoned".into()))?;
+                continue;
+            }
+            // Every group up to `target` has written its frames to the log (its COMMIT has
+            // returned), so one sync that begins now makes all of them durable.
+            d.syncing = true;
+            let target = d.committed;
+            drop(d);
+            let synced = wal.sync_data();
+            d = self.durability()?;
+            d.syncing = false;
+            match synced {
+                Ok(()) => {
+                    d.synced = d.synced.max(target);
+                    let done = d.synced;
+                    d.pending.retain(|_, g| *g > done);
+                }
+                Err(e) => {
+                    d.failed = Some(StoreError(format!(
+                        "sqlite: syncing the write-ahead log failed ({e}); nothing written \
+                         since the last sync is acknowledged, and this store does no more \
+                         work: restart the node"
+                    )));
+                }
+            }
+            self.synced.notify_all();
+        }
+    }
+
+    /// Returns once whatever a lookup read under `key` is durable: at once unless a group not
+    /// yet synced wrote that key (see the module documentation).
+    fn settle(&self, key: PendingKey<'_>) -> StoreResult<()> {
+        let group = {
+            let d = self.durability()?;
+            if let Some(e) = &d.failed {
+                return Err(e.clone());
+            }
+            match d.pending.get(&d.hash(key)) {
+                Some(&g) => g,
+                None => return Ok(()),
+            }
+        };
+        self.await_durable(group)
+    }
+
+    fn durability(&self) -> StoreResult<MutexGuard<'_, Durability>> {
+        self.durability
+            .lock()
+            .map_err(|_| StoreError("sqlite: durability lock poisoned".into()))
     }
 
     /// The writes waiting for the next group commit.
@@ -366,12 +456,19 @@ impl SqliteStore {
             .map_err(|_| StoreError("sqlite: write queue lock poisoned".into()))
     }
 
-    /// Writes a group in one transaction; one result per write, in order.
-    fn write_group(&self, conn: &mut Connection, group: &[Arc<Write>]) -> Vec<StoreResult<bool>> {
-        let fail_all = |e: StoreError| group.iter().map(|_| Err(e.clone())).collect();
+    /// Writes a group in one transaction; one result per write, in order, and the group's
+    /// number (what [`await_durable`](Self::await_durable) waits for).
+    fn write_group(
+        &self,
+        conn: &mut Connection,
+        group: &[Arc<Write>],
+    ) -> (Vec<StoreResult<bool>>, u64) {
+        let fail_all = |e: StoreError| -> Vec<StoreResult<bool>> {
+            group.iter().map(|_| Err(e.clone())).collect()
+        };
         let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
             Ok(tx) => tx,
-            Err(e) => return fail_all(sql("beginning a commit", e)),
+            Err(e) => return (fail_all(sql("beginning a commit", e)), 0),
         };
         let mut results = Vec::with_capacity(group.len());
         for w in group {
@@ -398,29 +495,37 @@ impl SqliteStore {
         }
         if group.len() == 1 && results[0].is_err() {
             // Written without a savepoint: dropping the transaction undoes the part written.
-            return results;
+            return (results, 0);
         }
-        if let Err(e) = tx.commit() {
-            // Dropping the transaction rolled everything back: nothing is durable.
-            return fail_all(sql("committing", e));
-        }
-        // Durable now: the answered entries replace their marks.
-        if let Ok(mut marks) = self.marks() {
-            for (w, r) in group.iter().zip(&results) {
-                if let (WriteOp::Commit { replay, .. }, Ok(_)) = (&w.op, r) {
-                    for (digest, entry) in replay {
-                        match entry {
-                            ReplayEntry::InProgress { since } => marks.insert(*digest, *since),
-                            ReplayEntry::Answered { .. } => marks.remove(digest),
-                        };
+        // The keys this group writes are known as unsynced before any lookup can see them.
+        let number = match self.durability() {
+            Ok(mut d) => {
+                let number = d.committed + 1;
+                for (w, r) in group.iter().zip(&results) {
+                    if r.is_ok() {
+                        w.op.keys(|key| {
+                            let h = d.hash(key);
+                            d.pending.insert(h, number);
+                        });
                     }
                 }
+                number
             }
+            Err(e) => return (fail_all(e), 0),
+        };
+        let committed = tx.commit();
+        // Numbered even when COMMIT failed, so that a lookup waiting for it ends.
+        if let Ok(mut d) = self.durability() {
+            d.committed = number;
         }
-        results
+        if let Err(e) = committed {
+            // Dropping the transaction rolled everything back: nothing is written.
+            return (fail_all(sql("committing", e)), number);
+        }
+        (results, number)
     }
 
-    /// The "in progress" marks; take [`conn`](Self::conn) or [`reader`](Self::reader) first.
+    /// The "in progress" marks; take [`conn`](Self::conn) first.
     fn marks(&self) -> StoreResult<MutexGuard<'_, HashMap<MessageDigest, i64>>> {
         self.marks
             .lock()
@@ -451,6 +556,16 @@ fn take_ownership(path: &Path) -> StoreResult<std::fs::File> {
             lock_path.display()
         ))),
     }
+}
+
+/// Opens the store's handle on the write-ahead log `<file>-wal`, which SQLite created when the
+/// file was opened in WAL mode (the setup wrote to it).
+fn open_wal(path: &Path) -> StoreResult<std::fs::File> {
+    let mut name = path.as_os_str().to_owned();
+    name.push("-wal");
+    let wal_path = PathBuf::from(name);
+    std::fs::File::open(&wal_path)
+        .map_err(|e| StoreError(format!("sqlite: opening {}: {e}", wal_path.display())))
 }
 
 /// Reads `(user_version, application_id, number of schema objects)`.
@@ -539,7 +654,7 @@ fn seq(i: usize) -> StoreResult<i64> {
 
 impl Store for SqliteStore {
     fn load(&self, key: &TransactionKey) -> StoreResult<Option<TransactionRecord>> {
-        let mut conn = self.reader()?;
+        let mut conn = self.conn()?;
         // One read transaction: the record and its messages as of the same commit.
         let tx = conn.transaction().map_err(|e| sql("beginning a read", e))?;
         let head: Option<(String, Option<i64>, bool)> = tx
@@ -593,6 +708,8 @@ impl Store for SqliteStore {
             }
         }
         tx.finish().map_err(|e| sql("ending a read", e))?;
+        drop(conn);
+        self.settle(PendingKey::Record(&key.iotp_trans_id, &key.role))?;
         Ok(Some(TransactionRecord {
             key: key.clone(),
             state,
@@ -603,7 +720,7 @@ impl Store for SqliteStore {
     }
 
     fn due(&self, now: i64) -> StoreResult<Vec<TransactionKey>> {
-        let conn = self.reader()?;
+        let conn = self.conn()?;
         let mut stmt = conn
             .prepare_cached(
                 "SELECT iotp_trans_id, role FROM transactions
@@ -624,7 +741,7 @@ impl Store for SqliteStore {
     }
 
     fn replay_get(&self, digest: &MessageDigest) -> StoreResult<Option<ReplayEntry>> {
-        let conn = self.reader()?;
+        let conn = self.conn()?;
         if let Some(&since) = self.marks()?.get(digest) {
             return Ok(Some(ReplayEntry::InProgress { since }));
         }
@@ -636,7 +753,7 @@ impl Store for SqliteStore {
     /// commit drops a mark only after its answer is durable (and visible to a read that
     /// begins after that).
     fn replay_begin(&self, digest: &MessageDigest, now: i64) -> StoreResult<Option<ReplayEntry>> {
-        let conn = self.reader()?;
+        let conn = self.conn()?;
         let mut marks = self.marks()?;
         if let Some(&since) = marks.get(digest) {
             return Ok(Some(ReplayEntry::InProgress { since }));
@@ -670,13 +787,16 @@ impl Store for SqliteStore {
     }
 
     fn kv_get(&self, namespace: &str, key: &str) -> StoreResult<Option<Vec<u8>>> {
-        self.reader()?
+        let value = self
+            .conn()?
             .prepare_cached("SELECT value FROM kv WHERE namespace = ?1 AND key = ?2")
             .and_then(|mut s| {
                 s.query_row(params![namespace, key], |r| r.get(0))
                     .optional()
             })
-            .map_err(|e| sql("reading a key-value entry", e))
+            .map_err(|e| sql("reading a key-value entry", e))?;
+        self.settle(PendingKey::Kv(namespace, key))?;
+        Ok(value)
     }
 
     fn kv_put(&self, namespace: &str, key: &str, value: &[u8]) -> StoreResult<()> {
@@ -707,21 +827,21 @@ impl Store for SqliteStore {
     }
 }
 
-/// A durable write waiting for its group commit, and its result once written.
+/// A durable write waiting for its group commit, and its result and group once written.
 struct Write {
     op: WriteOp,
-    result: Mutex<Option<StoreResult<bool>>>,
+    result: Mutex<Option<(StoreResult<bool>, u64)>>,
 }
 
 impl Write {
-    fn take(&self) -> Option<StoreResult<bool>> {
+    fn take(&self) -> Option<(StoreResult<bool>, u64)> {
         self.result
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .take()
     }
 
-    fn set(&self, result: StoreResult<bool>) {
+    fn set(&self, result: (StoreResult<bool>, u64)) {
         *self
             .result
             .lock()
@@ -747,7 +867,51 @@ enum WriteOp {
     KvDelete { namespace: String, key: String },
 }
 
+/// Which groups are committed and which are synced (see [`SqliteStore::await_durable`]).
+#[derive(Debug, Default)]
+struct Durability {
+    /// The number of the last group whose `COMMIT` ran (groups are numbered from 1).
+    committed: u64,
+    /// Every group up to this one is durable.
+    synced: u64,
+    /// A sync is under way.
+    syncing: bool,
+    /// A sync failed: the store does no more work.
+    failed: Option<StoreError>,
+    /// The keys written by groups not yet synced (a hash of each: a collision only makes a
+    /// lookup wait for a sync it did not need), with the last group that wrote each.
+    pending: HashMap<u64, u64>,
+    hasher: std::collections::hash_map::RandomState,
+}
+
+impl Durability {
+    fn hash(&self, key: PendingKey<'_>) -> u64 {
+        self.hasher.hash_one(key)
+    }
+}
+
+/// What a lookup reads and a group may have written.
+#[derive(Clone, Copy, Hash)]
+enum PendingKey<'a> {
+    Record(&'a str, &'a str),
+    Kv(&'a str, &'a str),
+}
+
 impl WriteOp {
+    /// Calls `f` with every key the write writes.
+    fn keys(&self, mut f: impl FnMut(PendingKey<'_>)) {
+        match self {
+            WriteOp::Commit { records, .. } => {
+                for r in records {
+                    f(PendingKey::Record(&r.key.iotp_trans_id, &r.key.role));
+                }
+            }
+            WriteOp::KvPut { namespace, key, .. } | WriteOp::KvDelete { namespace, key } => {
+                f(PendingKey::Kv(namespace, key));
+            }
+        }
+    }
+
     /// Writes inside the group's transaction; `true` when a row was inserted or changed.
     fn apply(&self, tx: &Connection) -> StoreResult<bool> {
         match self {
@@ -984,10 +1148,6 @@ mod tests {
     fn lookups_see_every_commit_that_returned() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = SqliteStore::open(dir.path().join("s.db")).expect("opens");
-        assert!(
-            store.reader.is_some(),
-            "a file store reads on its own connection"
-        );
         for i in 0..20 {
             let id = format!("T{i}");
             let r = record(&id, vec![msg("M1", "<a/>")]);
@@ -1099,7 +1259,7 @@ mod tests {
             })
             .collect();
         drop(conn);
-        let results = store.write_group(&mut store.conn().expect("conn"), &group);
+        let (results, _) = store.write_group(&mut store.conn().expect("conn"), &group);
         assert!(matches!(results[0], Ok(true)));
         assert!(
             matches!(&results[1], Err(e) if e.0.contains("refused")),
@@ -1116,7 +1276,7 @@ mod tests {
     }
 
     #[test]
-    fn a_file_runs_wal_with_synchronous_full_and_foreign_keys() {
+    fn a_file_runs_wal_with_synchronous_normal_and_foreign_keys_and_syncs_its_log() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = SqliteStore::open(dir.path().join("s.db")).expect("opens");
         let conn = store.conn().expect("lock");
@@ -1126,10 +1286,88 @@ mod tests {
                 .expect("pragma")
         };
         assert_eq!(q("journal_mode"), "Text(\"wal\")");
-        assert_eq!(q("synchronous"), "Integer(2)");
+        assert_eq!(q("locking_mode"), "Text(\"exclusive\")");
+        assert_eq!(q("synchronous"), "Integer(1)");
         assert_eq!(q("foreign_keys"), "Integer(1)");
         assert_eq!(q("application_id"), format!("Integer({APPLICATION_ID})"));
         assert_eq!(q("user_version"), format!("Integer({SCHEMA_VERSION})"));
+        drop(conn);
+        assert!(store.wal.is_some(), "the store syncs the log itself");
+        store.kv_put("ns", "k", b"v").expect("put");
+        let d = store.durability().expect("durability");
+        assert!(d.committed >= 1 && d.synced == d.committed, "{d:?}");
+        assert!(d.pending.is_empty(), "{d:?}");
+    }
+
+    #[test]
+    fn a_lookup_never_returns_what_is_not_yet_durable() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Arc::new(SqliteStore::open(dir.path().join("s.db")).expect("opens"));
+        store.kv_put("ns", "other", b"1").expect("put");
+        // Pretend a sync is under way, so that the next group stays committed but unsynced.
+        store.durability().expect("durability").syncing = true;
+        let writer = {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                let r = record("T1", vec![msg("C1", "<a/>")]);
+                store.commit(&[&r], &[]).expect("commit");
+                store.kv_put("ns", "k", b"2").expect("put");
+            })
+        };
+        while store.durability().expect("durability").committed < 2 {
+            std::thread::yield_now();
+        }
+        // The record is committed, not synced: a lookup of it waits; one of a key no unsynced
+        // group wrote does not.
+        assert_eq!(
+            store.kv_get("ns", "other").expect("kv"),
+            Some(b"1".to_vec())
+        );
+        let (tx, rx) = std::sync::mpsc::channel();
+        let reader = {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                let r = store.load(&key("T1")).expect("load");
+                tx.send(r.is_some()).expect("send");
+            })
+        };
+        assert_eq!(
+            rx.recv_timeout(Duration::from_millis(200)),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout),
+            "the lookup waited for the sync"
+        );
+        assert!(
+            !writer.is_finished(),
+            "the commit is not acknowledged before its sync"
+        );
+        // The sync "ends" without syncing: the next waiter syncs for real.
+        {
+            let mut d = store.durability().expect("durability");
+            d.syncing = false;
+            store.synced.notify_all();
+        }
+        assert_eq!(rx.recv_timeout(Duration::from_secs(30)), Ok(true));
+        reader.join().expect("reader");
+        writer.join().expect("writer");
+        assert_eq!(store.kv_get("ns", "k").expect("kv"), Some(b"2".to_vec()));
+        let d = store.durability().expect("durability");
+        assert_eq!(d.synced, d.committed);
+        assert!(d.pending.is_empty());
+    }
+
+    #[test]
+    fn after_a_failed_sync_the_store_does_no_more_work() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(dir.path().join("s.db")).expect("opens");
+        store.kv_put("ns", "k", b"1").expect("put");
+        store.durability().expect("durability").failed = Some(StoreError("sync failed".into()));
+        let e = store
+            .kv_put("ns", "k2", b"2")
+            .expect_err("no acknowledgement");
+        assert!(e.0.contains("sync failed"), "{e}");
+        let r = record("T1", vec![msg("C1", "<a/>")]);
+        assert!(store.commit(&[&r], &[]).is_err());
+        assert!(store.kv_get("ns", "k").is_err());
     }
 
     #[test]
