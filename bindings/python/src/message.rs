@@ -1,5 +1,8 @@
 //! Messages: `validate`, `parse`, `Message` (the typed model's identity and its canonical
 //! form), `Element` (a navigable tree of the message), `ValidationError`.
+//!
+//! `validate` and `parse` read without the GIL whatever the size: giving it up and taking it back
+//! costs about 30 ns, a 6 KB read about 20 µs, and a document at the 4 MiB limit milliseconds.
 
 use std::sync::{Arc, OnceLock};
 
