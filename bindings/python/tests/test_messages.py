@@ -73,6 +73,42 @@ def test_broken_input_raises_parse_error_with_the_problems() -> None:
         assert iotp.validate(data) and any(e.is_error for e in iotp.validate(data))
 
 
+def test_parse_error_names_the_first_error_and_carries_every_problem(repo: pathlib.Path) -> None:
+    data = (repo / "tests/data/invalid/elmissing-msgid.xml").read_bytes()
+    problems = iotp.validate(data)
+    with pytest.raises(iotp.ParseError) as caught:
+        iotp.parse(data)
+    first = next(p for p in problems if p.is_error)
+    assert str(caught.value) == f"{first.code} {first.element}: {first.message}"
+    fields = [(p.code, p.severity, p.element, p.attribute, p.line, p.message) for p in problems]
+    assert [(e.code, e.severity, e.element, e.attribute, e.line, e.message) for e in caught.value.errors] == fields
+    assert isinstance(caught.value.errors, list)
+    caught.value.errors = []  # a plain attribute, as before
+    assert caught.value.errors == []
+
+
+def test_validation_errors_outlive_the_report_and_share_their_codes(repo: pathlib.Path) -> None:
+    """A ValidationError holds its problem itself (moved out of the report when it was made);
+    codes and severities, from fixed lists, are one Python string each per interpreter."""
+    problems = iotp.validate((repo / "tests/data/invalid/elmissing-msgid.xml").read_bytes())
+    assert [p.code for p in problems] == ["AttValIllegal", "AttValIllegal", "AttValIllegal", "ElMissing"]
+    assert problems[0].code is problems[1].code is problems[2].code
+    assert problems[0].severity is problems[3].severity == "HardError"
+    again = iotp.validate((repo / "tests/data/invalid/elmissing-msgid.xml").read_bytes())
+    assert again[0].code is problems[0].code
+    for p in problems:
+        assert isinstance(p.code, str) and isinstance(p.severity, str) and isinstance(p.element, str)
+        assert p.attribute is None or isinstance(p.attribute, str)
+        assert p.line is None or isinstance(p.line, int)
+        assert isinstance(p.message, str) and p.message
+        assert p.is_error
+        attribute = "None" if p.attribute is None else f'"{p.attribute}"'
+        assert repr(p) == (
+            f'ValidationError(code="{p.code}", severity="{p.severity}", element="{p.element}", '
+            f'attribute={attribute}, line={p.line}, message="{p.message}")'
+        )
+
+
 def test_invalid_message_lists_each_problem(repo: pathlib.Path) -> None:
     expected = (repo / "tests/data/invalid/EXPECTED.tsv").read_text().splitlines()
     checked = 0
