@@ -35,11 +35,12 @@
 //!
 //! One node owns its file: opening it takes an exclusive advisory lock on `<file>.lock` for
 //! the life of the store, and a second store on the same file (in this process or another) is
-//! refused with an error. One connection serves it, in SQLite's exclusive locking mode (no
-//! file lock is taken or released per transaction, and the log's index lives in the
-//! connection's memory). Lookups share it with the group commits: they wait only while a group
-//! is being written, never while one is being synced, since the sync runs outside the
-//! connection's lock; and its page cache stays valid from one transaction to the next.
+//! refused with an error. One connection serves the node: lookups share it with the group
+//! commits, and wait only while a group is being written, never while one is being synced
+//! (the sync runs outside the connection's lock); its page cache stays valid from one
+//! transaction to the next. A second connection, on a thread of its own, checkpoints the log
+//! into the file ([`CHECKPOINT_GROUPS`]) while the first goes on: SQLite's own checkpoints
+//! would run inside a commit, holding the connection for milliseconds.
 //!
 //! # Schema
 //!
@@ -205,6 +206,8 @@ pub struct SqliteStore {
     /// so a message is never processed twice at once nor after its answer was saved.
     marks: Mutex<HashMap<MessageDigest, i64>>,
     path: Option<PathBuf>,
+    /// Checkpoints the log on a thread of its own (files only).
+    checkpointer: Option<Checkpointer>,
     /// Held for the life of the store: the advisory lock on `<file>.lock`.
     _owner: Option<std::fs::File>,
 }
@@ -222,8 +225,8 @@ fn sql(context: &str, e: rusqlite::Error) -> StoreError {
 }
 
 impl SqliteStore {
-    /// Opens (creating it if absent) the store in the file at `path`, switches it to WAL with
-    /// `synchronous=FULL`, and brings its schema up to [`SCHEMA_VERSION`].
+    /// Opens (creating it if absent) the store in the file at `path`, switches it to WAL, brings
+    /// its schema up to [`SCHEMA_VERSION`] and starts its checkpointer.
     ///
     /// Fails, leaving the file as it was, when it is not an SQLite database, belongs to
     /// another application, or has a schema newer than this build knows.
@@ -234,6 +237,7 @@ impl SqliteStore {
             Connection::open(path).map_err(|e| sql(&format!("opening {}", path.display()), e))?;
         let mut store = Self::setup(conn, Some(path.to_path_buf()))?;
         store.wal = Some(open_wal(path)?);
+        store.checkpointer = Some(Checkpointer::start(path)?);
         store._owner = Some(owner);
         Ok(store)
     }
@@ -259,18 +263,6 @@ impl SqliteStore {
     fn setup(mut conn: Connection, path: Option<PathBuf>) -> StoreResult<SqliteStore> {
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| sql("setting busy_timeout", e))?;
-        if path.is_some() {
-            // Before the first access, so that SQLite never makes a shared-memory index for
-            // the log (one connection, in one process, uses the file).
-            let mode: String = conn
-                .pragma_update_and_check(None, "locking_mode", "EXCLUSIVE", |r| r.get(0))
-                .map_err(|e| sql("setting locking_mode=EXCLUSIVE", e))?;
-            if !mode.eq_ignore_ascii_case("exclusive") {
-                return Err(StoreError(format!(
-                    "sqlite: locking_mode is {mode}, not exclusive"
-                )));
-            }
-        }
         // Refuse a foreign or newer file before changing anything in it (journal mode
         // included); `migrate` checks again under the write lock.
         check_identity(&conn)?;
@@ -300,6 +292,11 @@ impl SqliteStore {
         }
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(|e| sql("setting foreign_keys=ON", e))?;
+        if path.is_some() {
+            // The checkpointer's work (see the module documentation).
+            conn.pragma_update(None, "wal_autocheckpoint", 0)
+                .map_err(|e| sql("setting wal_autocheckpoint=0", e))?;
+        }
         // The replay cache and the key-value space are keyed by digests and ids spread over
         // the whole file: a larger page cache than SQLite's 2 MiB reads fewer of their pages
         // again. (Not much larger: at the end of some transactions SQLite scans the whole
@@ -320,6 +317,7 @@ impl SqliteStore {
             changed: Condvar::new(),
             marks: Mutex::new(HashMap::new()),
             path,
+            checkpointer: None,
             _owner: None,
         })
     }
@@ -431,6 +429,9 @@ impl SqliteStore {
                     d.synced = d.synced.max(target);
                     let done = d.synced;
                     d.pending.retain(|_, g| *g > done);
+                    if let Some(c) = &self.checkpointer {
+                        c.groups_synced(done);
+                    }
                 }
                 Err(e) => {
                     d.failed = Some(StoreError(format!(
@@ -572,6 +573,96 @@ fn take_ownership(path: &Path) -> StoreResult<std::fs::File> {
             "sqlite: locking {}: {e}",
             lock_path.display()
         ))),
+    }
+}
+
+/// How many groups are synced between two checkpoints of the log into the file. (The log then
+/// holds about this many groups' pages, some 15 per purchase at a Payment Handler.)
+pub const CHECKPOINT_GROUPS: u64 = 256;
+
+/// The store's checkpointer: a thread with a connection of its own that copies the log into
+/// the file (a passive checkpoint: it never blocks the store's connection) every
+/// [`CHECKPOINT_GROUPS`] synced groups. It stops when the store is dropped.
+struct Checkpointer {
+    shared: Arc<(Mutex<CheckpointState>, Condvar)>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+#[derive(Default)]
+struct CheckpointState {
+    /// The last group synced.
+    synced: u64,
+    /// The group whose sync wakes the checkpointer.
+    next: u64,
+    stop: bool,
+}
+
+impl Checkpointer {
+    fn start(path: &Path) -> StoreResult<Checkpointer> {
+        let conn = Connection::open(path)
+            .map_err(|e| sql(&format!("opening {} to checkpoint", path.display()), e))?;
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| sql("setting busy_timeout", e))?;
+        // SQLite syncs the log before it copies it, and the file after.
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| sql("setting synchronous=NORMAL", e))?;
+        let shared = Arc::new((Mutex::new(CheckpointState::default()), Condvar::new()));
+        let theirs = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("iotp-checkpoint".into())
+            .spawn(move || checkpoint_loop(&conn, &theirs))
+            .map_err(|e| StoreError(format!("sqlite: starting the checkpointer: {e}")))?;
+        Ok(Checkpointer {
+            shared,
+            thread: Some(thread),
+        })
+    }
+
+    /// Groups up to `group` are synced.
+    fn groups_synced(&self, group: u64) {
+        let (state, wake) = &*self.shared;
+        if let Ok(mut s) = state.lock() {
+            s.synced = group;
+            if group >= s.next {
+                wake.notify_one();
+            }
+        }
+    }
+}
+
+fn checkpoint_loop(conn: &Connection, shared: &(Mutex<CheckpointState>, Condvar)) {
+    let (state, wake) = shared;
+    let mut done = 0u64;
+    loop {
+        {
+            let Ok(mut s) = state.lock() else { return };
+            s.next = done + CHECKPOINT_GROUPS;
+            while !s.stop && s.synced < s.next {
+                s = match wake.wait(s) {
+                    Ok(s) => s,
+                    Err(_) => return,
+                };
+            }
+            if s.stop {
+                return;
+            }
+            done = s.synced;
+        }
+        // A failed checkpoint loses nothing (the log keeps every frame): the next one retries.
+        let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        let (state, wake) = &*self.shared;
+        if let Ok(mut s) = state.lock() {
+            s.stop = true;
+        }
+        wake.notify_one();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 
@@ -1305,7 +1396,7 @@ mod tests {
                 .expect("pragma")
         };
         assert_eq!(q("journal_mode"), "Text(\"wal\")");
-        assert_eq!(q("locking_mode"), "Text(\"exclusive\")");
+        assert_eq!(q("wal_autocheckpoint"), "Integer(0)");
         assert_eq!(q("synchronous"), "Integer(1)");
         assert_eq!(q("foreign_keys"), "Integer(1)");
         assert_eq!(q("application_id"), format!("Integer({APPLICATION_ID})"));
@@ -1316,6 +1407,27 @@ mod tests {
         let d = store.durability().expect("durability");
         assert!(d.committed >= 1 && d.synced == d.committed, "{d:?}");
         assert!(d.pending.is_empty(), "{d:?}");
+    }
+
+    #[test]
+    fn the_checkpointer_copies_the_log_into_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.db");
+        let store = SqliteStore::open(&path).expect("opens");
+        let size = || std::fs::metadata(&path).expect("file").len();
+        let before = size();
+        let value = vec![7u8; 1024];
+        for i in 0..CHECKPOINT_GROUPS + 1 {
+            store.kv_put("ns", &format!("k{i}"), &value).expect("put");
+        }
+        // The writes are in the log; the checkpointer, woken by the 256th synced group, copies
+        // them into the file while the store goes on.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while size() < before + 200 * 1024 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(size() >= before + 200 * 1024, "{before} -> {}", size());
+        assert_eq!(store.kv_get("ns", "k0").expect("kv"), Some(value));
     }
 
     #[test]
