@@ -12,6 +12,7 @@ use crate::xml::{XmlElement, XmlNode, is_name, is_nmtoken, same_name};
 use super::codes::ErrorCode;
 use super::error::{ValidationError, cat};
 use super::model::ErrorLocation;
+use super::validate::{cmp_ids, id_key};
 
 /// What an element is in the RFC's structure, which decides how errors locate it
 /// (`ErrorLocation/@BlkRef`, `@CompRef` or `@ElementRef`).
@@ -232,6 +233,8 @@ pub(crate) struct Here<'a> {
 /// An ID seen in the document.
 #[derive(Debug, Clone)]
 pub(crate) struct IdEntry<'a> {
+    /// The ID's [`id_key`](super::validate::id_key), for cheap comparisons.
+    pub key: u64,
     pub id: Cow<'a, str>,
     pub tag: &'a str,
     pub offset: usize,
@@ -392,6 +395,7 @@ impl<'a> Ctx<'a> {
             Dtd::Id => {
                 if is_name(&value) {
                     self.ids.push(IdEntry {
+                        key: id_key(&value),
                         id: value.clone(),
                         tag: here.tag,
                         offset: here.offset,
@@ -523,6 +527,11 @@ impl<'a> Ctx<'a> {
             id: None,
             offset: tag.offset,
         };
+        if self.cur.attributes_into(tag, names, slots, &mut here.id) {
+            return here;
+        }
+        slots.fill(None);
+        here.id = None;
         let mut attrs = std::mem::take(&mut self.attrs);
         if let Err(e) = self.cur.attributes(tag, &mut attrs) {
             self.fatal = Some(e);
@@ -588,7 +597,7 @@ impl<'a> Ctx<'a> {
             if self.fatal.is_some() {
                 return None;
             }
-            match self.cur.next_item() {
+            match self.cur.next_non_space() {
                 Ok(Item::Start(tag)) => return Some(tag),
                 Ok(Item::Text(t)) => {
                     if !reported && !t.bytes().all(|b| b.is_ascii_whitespace()) {
@@ -835,12 +844,13 @@ impl<'a> Ctx<'a> {
     pub fn resolve_ids(&mut self) {
         // Sorted in place (by ID, then position), so that the caller can build the message's
         // IdIndex from `ids` without sorting again.
-        self.ids
-            .sort_unstable_by(|a, b| a.id.cmp(&b.id).then(a.offset.cmp(&b.offset)));
+        self.ids.sort_unstable_by(|a, b| {
+            cmp_ids(a.key, &a.id, b.key, &b.id).then(a.offset.cmp(&b.offset))
+        });
         let sorted = &self.ids;
         let mut problems = Vec::new();
         for pair in sorted.windows(2) {
-            if pair[0].id == pair[1].id {
+            if pair[0].key == pair[1].key && pair[0].id == pair[1].id {
                 let location = ErrorLocation {
                     element_type: pair[1].tag.to_owned(),
                     element_ref: Some(pair[1].id.to_string()),
@@ -863,8 +873,9 @@ impl<'a> Ctx<'a> {
         }
         for r in std::mem::take(&mut self.refs) {
             let offset = r.here.offset;
+            let key = id_key(&r.value);
             let found = sorted
-                .binary_search_by(|e| e.id.as_ref().cmp(r.value.as_ref()))
+                .binary_search_by(|e| cmp_ids(e.key, &e.id, key, &r.value))
                 .ok()
                 .map(|i| sorted[i].tag);
             if found == Some(r.target) {

@@ -372,8 +372,7 @@ impl Report {
             let index = super::validate::IdIndex::from_sorted(
                 ctx.ids
                     .iter()
-                    .map(|e| (e.id.clone(), std::borrow::Cow::Borrowed(e.tag), e.offset))
-                    .collect(),
+                    .map(|e| (e.id.clone(), std::borrow::Cow::Borrowed(e.tag), e.offset)),
             );
             // Straight into the problems found so far, then placed, then cut to the budget as
             // `push` would have.

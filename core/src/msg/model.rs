@@ -943,12 +943,33 @@ const B64_PLACES: [[u32; 256]; 4] = [b64_places(18), b64_places(12), b64_places(
 /// whitespace, or None when that engine would refuse it (or might: an `=` that is not in the
 /// final group) so that the caller takes the crate's way for the error.
 fn decode_base64_canonical(text: &[u8]) -> Option<Vec<u8>> {
-    // Written into a buffer of the largest possible size, shortened at the end.
-    let mut out = vec![0u8; text.len() / 4 * 3 + 3];
+    // Written into a buffer of the largest possible size (and two bytes more, for the 8-byte
+    // stores of six bytes below), shortened at the end.
+    let mut out = vec![0u8; text.len() / 4 * 3 + 5];
     let mut o = 0;
     let (mut acc, mut sextets) = (0u32, 0u32);
     let mut i = 0;
     while i < text.len() {
+        // Eight symbols (a line holds 76) decoded into six bytes with one store.
+        while sextets == 0
+            && let Some(&[a, b, c, d, e, f, g, h]) = text.get(i..i + 8)
+            && let Some(dst) = out.get_mut(o..o + 8)
+        {
+            let hi = B64_PLACES[0][a as usize]
+                | B64_PLACES[1][b as usize]
+                | B64_PLACES[2][c as usize]
+                | B64_PLACES[3][d as usize];
+            let lo = B64_PLACES[0][e as usize]
+                | B64_PLACES[1][f as usize]
+                | B64_PLACES[2][g as usize]
+                | B64_PLACES[3][h as usize];
+            if (hi | lo) >> 31 != 0 {
+                break;
+            }
+            dst.copy_from_slice(&(u64::from(hi) << 40 | u64::from(lo) << 16).to_be_bytes());
+            o += 6;
+            i += 8;
+        }
         // Groups of four symbols without whitespace (nearly all of them) are decoded at once.
         if sextets == 0
             && let Some(&[a, b, c, d]) = text.get(i..i + 4)
@@ -965,7 +986,10 @@ fn decode_base64_canonical(text: &[u8]) -> Option<Vec<u8>> {
                 continue;
             }
         }
-        match B64[text[i] as usize] {
+        let Some(&symbol) = text.get(i) else {
+            break;
+        };
+        match B64[symbol as usize] {
             B64_SPACE => {}
             B64_OTHER => break,
             v => {
@@ -1286,7 +1310,7 @@ mod tests {
             seed ^= seed << 17;
             let mut t = Vec::new();
             let mut s = seed;
-            for _ in 0..len % 40 {
+            for _ in 0..len % 90 {
                 s = s.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
                 // Mostly alphabet symbols, so that many texts are valid.
                 let k = (s >> 33) as usize;
@@ -1298,7 +1322,7 @@ mod tests {
             }
             texts.push(t);
             // And every valid encoding of the bytes so far, with whitespace put in.
-            let data: Vec<u8> = (0..len % 13).map(|k| (seed >> k) as u8).collect();
+            let data: Vec<u8> = (0..len % 61).map(|k| (seed >> (k % 57)) as u8).collect();
             let mut encoded = engine.encode(&data).into_bytes();
             if !encoded.is_empty() {
                 encoded.insert(seed as usize % encoded.len(), b'\n');

@@ -12,43 +12,62 @@ use super::message::{IotpMessage, TradingBlock};
 use super::model::*;
 use crate::xml::is_name_char;
 
-/// The IDs of one document: ID value, element type, byte offset; sorted by ID.
+/// The first eight bytes of an ID as a big-endian number (zero-padded): IDs whose keys differ
+/// are ordered as their keys are, so that most comparisons of IDs are one comparison of numbers.
+pub(crate) fn id_key(id: &str) -> u64 {
+    let mut key = [0u8; 8];
+    let n = id.len().min(8);
+    key[..n].copy_from_slice(&id.as_bytes()[..n]);
+    u64::from_be_bytes(key)
+}
+
+/// `a.cmp(b)` for IDs with the keys `ka` and `kb` ([`id_key`]).
+pub(crate) fn cmp_ids(ka: u64, a: &str, kb: u64, b: &str) -> std::cmp::Ordering {
+    ka.cmp(&kb).then_with(|| a.cmp(b))
+}
+
+/// The IDs of one document: ID value, element type, byte offset; sorted by ID. Each with its
+/// [`id_key`].
 #[derive(Debug, Default)]
 pub(crate) struct IdIndex<'x> {
-    entries: Vec<(Cow<'x, str>, Cow<'x, str>, usize)>,
+    entries: Vec<(u64, Cow<'x, str>, Cow<'x, str>, usize)>,
 }
 
 impl<'x> IdIndex<'x> {
     pub fn new(mut entries: Vec<(Cow<'x, str>, Cow<'x, str>, usize)>) -> Self {
         entries.sort_by(|a, b| a.0.cmp(&b.0));
-        IdIndex { entries }
+        Self::from_sorted(entries.into_iter())
     }
 
     /// An index over entries already sorted as [`new`](Self::new) sorts them (by ID; equal IDs
     /// in document order).
-    pub fn from_sorted(entries: Vec<(Cow<'x, str>, Cow<'x, str>, usize)>) -> Self {
-        debug_assert!(entries.is_sorted_by(|a, b| a.0 <= b.0));
+    pub fn from_sorted(entries: impl Iterator<Item = (Cow<'x, str>, Cow<'x, str>, usize)>) -> Self {
+        let entries: Vec<_> = entries
+            .map(|(id, tag, offset)| (id_key(&id), id, tag, offset))
+            .collect();
+        debug_assert!(entries.is_sorted_by(|a, b| a.1 <= b.1));
         IdIndex { entries }
     }
 
     /// The element type carrying `id`, if any.
     pub fn tag(&self, id: &str) -> Option<&str> {
-        self.find(id).map(|e| e.1.as_ref())
+        self.find(id).map(|e| e.2.as_ref())
     }
 
     pub fn offset(&self, id: &str) -> Option<usize> {
-        self.find(id).map(|e| e.2)
+        self.find(id).map(|e| e.3)
     }
 
-    fn find(&self, id: &str) -> Option<&(Cow<'x, str>, Cow<'x, str>, usize)> {
+    fn find(&self, id: &str) -> Option<&(u64, Cow<'x, str>, Cow<'x, str>, usize)> {
+        let key = id_key(id);
         self.entries
-            .binary_search_by(|e| e.0.as_ref().cmp(id))
+            .binary_search_by(|e| cmp_ids(e.0, &e.1, key, id))
             .ok()
             .map(|i| &self.entries[i])
     }
 
     pub fn ids(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.entries.iter().map(|e| (e.0.as_ref(), e.1.as_ref()))
+        self.entries.iter().map(|e| (e.1.as_ref(), e.2.as_ref()))
     }
 }
 
@@ -1923,22 +1942,28 @@ fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {
 
 /// The prefix of a message ID (`Prefix Digit+`, §3.4.1), if `id` is one.
 pub(crate) fn message_id_prefix(id: &str) -> Option<&str> {
-    let digits = id.len() - id.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+    let digits = trailing_digits(id);
     let prefix = &id[..id.len() - digits];
-    (digits > 0 && !prefix.is_empty() && !prefix.contains('.') && crate::xml::is_name(prefix))
-        .then_some(prefix)
+    (digits > 0
+        && !prefix.is_empty()
+        && !prefix.bytes().any(|b| b == b'.')
+        && crate::xml::is_name(prefix))
+    .then_some(prefix)
+}
+
+/// How many ASCII digits `s` ends with.
+fn trailing_digits(s: &str) -> usize {
+    s.bytes().rev().take_while(u8::is_ascii_digit).count()
 }
 
 /// A block or component ID: `IotpMsgId "." Digit+` (§3.4.2).
 fn is_block_id(id: &str) -> bool {
-    match id.rsplit_once('.') {
-        Some((msg, n)) => {
-            !n.is_empty()
-                && n.bytes().all(|b| b.is_ascii_digit())
-                && message_id_prefix(msg).is_some()
-        }
-        None => false,
-    }
+    // The digits after the last dot are the digits the ID ends with, when a dot precedes them.
+    let digits = trailing_digits(id);
+    digits > 0
+        && id.len() > digits
+        && id.as_bytes()[id.len() - digits - 1] == b'.'
+        && message_id_prefix(&id[..id.len() - digits - 1]).is_some()
 }
 
 /// RFC 822 msg-id content: `local@domain` without spaces or angle brackets.
@@ -1961,11 +1986,11 @@ fn is_msg_id_like(s: &str) -> bool {
 }
 
 fn is_language_tag(s: &str) -> bool {
-    let mut parts = s.split('-');
+    let mut parts = s.as_bytes().split(|&b| b == b'-');
     let first = parts.next().unwrap_or_default();
     (1..=8).contains(&first.len())
-        && first.bytes().all(|b| b.is_ascii_alphabetic())
-        && parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
+        && first.iter().all(u8::is_ascii_alphabetic)
+        && parts.all(|p| (1..=8).contains(&p.len()) && p.iter().all(u8::is_ascii_alphanumeric))
 }
 
 fn is_amount(s: &str) -> bool {
@@ -2008,11 +2033,11 @@ fn org_id_ok(s: &str) -> bool {
 /// forms) into seconds since 1970 UTC.
 pub(crate) fn parse_timestamp(s: &str) -> Option<i64> {
     let b = s.as_bytes();
+    // At most four digits: no overflow.
     let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let part = s.get(r)?;
-        (!part.is_empty() && part.bytes().all(|c| c.is_ascii_digit()))
-            .then(|| part.parse().ok())
-            .flatten()
+        let part = b.get(r)?;
+        (!part.is_empty() && part.iter().all(u8::is_ascii_digit))
+            .then(|| part.iter().fold(0, |n, &c| n * 10 + i64::from(c - b'0')))
     };
     if b.len() < 16
         || b[4] != b'-'
@@ -2117,6 +2142,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn id_keys_order_as_the_ids() {
+        let ids = [
+            "",
+            "M",
+            "M1",
+            "M1.1",
+            "M1.10",
+            "M1.2",
+            "M1.19",
+            "M1.1\u{0}",
+            "M1.1\u{0}x",
+            "abcdefgh",
+            "abcdefgh1",
+            "abcdefgh0",
+            "abcdefg",
+            "abcdefgi",
+            "é",
+            "éé",
+            "\u{0}",
+            "ab\u{0}",
+        ];
+        for a in ids {
+            for b in ids {
+                assert_eq!(cmp_ids(id_key(a), a, id_key(b), b), a.cmp(b), "{a:?} {b:?}");
+            }
+        }
+    }
+
+    #[test]
     fn id_syntax() {
         assert_eq!(message_id_prefix("M1"), Some("M"));
         assert_eq!(message_id_prefix("Px12"), Some("Px"));
@@ -2126,6 +2180,49 @@ mod tests {
         assert!(!is_block_id("M1"));
         assert!(!is_block_id("M.31"));
         assert!(!is_block_id("M1-3"));
+        // The same answers as splitting at the last dot, and as str::split for language tags.
+        let old_block_id = |id: &str| match id.rsplit_once('.') {
+            Some((msg, n)) => {
+                !n.is_empty()
+                    && n.bytes().all(|b| b.is_ascii_digit())
+                    && message_id_prefix(msg).is_some()
+            }
+            None => false,
+        };
+        let old_lang = |s: &str| {
+            let mut parts = s.split('-');
+            let first = parts.next().unwrap_or_default();
+            (1..=8).contains(&first.len())
+                && first.bytes().all(|b| b.is_ascii_alphabetic())
+                && parts.all(|p| {
+                    (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric())
+                })
+        };
+        for id in [
+            "",
+            ".",
+            "1",
+            ".5",
+            "M1.",
+            "M1..5",
+            "M1.2.3",
+            "é1.2",
+            "M1.x5",
+            "M12.345",
+            "a.b1.2",
+            "M1.2é",
+            "x-1.2",
+            "en",
+            "en-GB",
+            "en-",
+            "-en",
+            "x-klingon-1",
+            "abcdefghi",
+            "é-en",
+        ] {
+            assert_eq!(is_block_id(id), old_block_id(id), "{id:?}");
+            assert_eq!(is_language_tag(id), old_lang(id), "{id:?}");
+        }
     }
 
     #[test]

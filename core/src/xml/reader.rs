@@ -280,9 +280,10 @@ struct Fast<'a> {
     pos: usize,
     /// The names of the open elements, for the end tags.
     open: Vec<&'a str>,
-    /// The attributes of the last start tag, parsed while finding its end, and that tag's offset.
-    attrs: Vec<(&'a str, Cow<'a, str>)>,
-    attrs_of: Option<usize>,
+    /// The `name="value"` pairs of the last start tag, found while looking for its end (names
+    /// unchecked, values plain), and that tag's offset: see [`Cursor::attributes_into`].
+    spans: Vec<(&'a str, &'a str)>,
+    spans_of: Option<usize>,
     /// Set when the document has something the tokenizer leaves to quick-xml.
     bailed: bool,
 }
@@ -314,7 +315,7 @@ impl<'a> Cursor<'a> {
         Cursor {
             fast: Some(Fast {
                 open: Vec::with_capacity(16),
-                attrs: Vec::with_capacity(16),
+                spans: Vec::with_capacity(16),
                 ..Fast::default()
             }),
             ..Cursor::new(src, limits)
@@ -329,6 +330,16 @@ impl<'a> Cursor<'a> {
     /// The next content item; comments and processing instructions are skipped, the prolog is
     /// checked.
     pub fn next_item(&mut self) -> Result<Item<'a>, SyntaxError> {
+        self.next(false)
+    }
+
+    /// [`next_item`](Self::next_item), but character data that is only whitespace is skipped
+    /// (for element content, where it means nothing). The errors are those `next_item` gives.
+    pub fn next_non_space(&mut self) -> Result<Item<'a>, SyntaxError> {
+        self.next(true)
+    }
+
+    fn next(&mut self, skip_space: bool) -> Result<Item<'a>, SyntaxError> {
         if let Some(fast) = &mut self.fast {
             let src = self.src;
             let limits = &self.limits;
@@ -339,12 +350,23 @@ impl<'a> Cursor<'a> {
                 &mut self.depth,
                 &mut self.root_seen,
                 &mut self.offset,
+                skip_space,
             )
             .ok_or_else(|| {
                 fast.bailed = true;
                 SyntaxError::at(fast.pos, "left to the checked reader")
             });
         }
+        loop {
+            match self.next_checked()? {
+                Item::Text(t) if skip_space && t.bytes().all(|b| b.is_ascii_whitespace()) => {}
+                item => return Ok(item),
+            }
+        }
+    }
+
+    /// The next item read with quick-xml.
+    fn next_checked(&mut self) -> Result<Item<'a>, SyntaxError> {
         loop {
             let start = self.reader.buffer_position() as usize;
             self.offset = start;
@@ -491,18 +513,100 @@ impl<'a> Cursor<'a> {
         tag: &Tag<'a>,
         out: &mut Vec<(&'a str, Cow<'a, str>)>,
     ) -> Result<(), SyntaxError> {
-        if let Some(fast) = &mut self.fast
-            && fast.attrs_of == Some(tag.offset)
-        {
-            fast.attrs_of = None;
-            out.clear();
-            std::mem::swap(out, &mut fast.attrs);
-            return Ok(());
-        }
         if self.attributes_fast(tag, out) {
             return Ok(());
         }
         self.attributes_checked(tag, out)
+    }
+
+    /// The attributes of `tag` straight into slots by name, for the usual tag: every attribute
+    /// one of `names`, written `name="value"` (either quote, whitespace before each), with a
+    /// value that needs no normalisation. `names[k]` fills `slots[k]`; the value of `ID` also
+    /// goes to `id`. False for anything else (with the slots and `id` in any state), for
+    /// [`attributes`](Self::attributes) to read: what this accepts, that reads the same way.
+    pub fn attributes_into(
+        &self,
+        tag: &Tag<'a>,
+        names: &[&str],
+        slots: &mut [Option<Cow<'a, str>>],
+        id: &mut Option<Cow<'a, str>>,
+    ) -> bool {
+        if let Some(fast) = &self.fast
+            && fast.spans_of == Some(tag.offset)
+        {
+            // The pairs the tokenizer found: only the names are left to check.
+            if fast.spans.len() > self.limits.max_attributes {
+                return false;
+            }
+            let mut next = 0;
+            for &(name, value) in &fast.spans {
+                let k = match names.get(next) {
+                    Some(n) if same_name(n, name) => next,
+                    _ => match names.iter().position(|n| same_name(n, name)) {
+                        Some(k) => k,
+                        None => return false,
+                    },
+                };
+                if value.len() > self.limits.max_text_bytes || slots[k].is_some() {
+                    return false;
+                }
+                if same_name(name, "ID") {
+                    *id = Some(Cow::Borrowed(value));
+                }
+                slots[k] = Some(Cow::Borrowed(value));
+                next = k + 1;
+            }
+            return true;
+        }
+        let Some(s) = reslice(self.src, tag.raw.attributes_raw()) else {
+            return false;
+        };
+        let b = s.as_bytes();
+        let (mut i, mut next, mut count) = (0, 0, 0);
+        loop {
+            while i < b.len() && matches!(b[i], b' ' | b'\r' | b'\n' | b'\t') {
+                i += 1;
+            }
+            if i == b.len() {
+                return true;
+            }
+            // The name: up to the `=`, and one of `names` (so an ASCII XML Name, as
+            // `scan_attributes` requires). Attributes usually come in the DTD's order: the name
+            // after the last one found is tried first.
+            let Some(eq) = find_byte(&b[i..], b'=').map(|n| i + n) else {
+                return false;
+            };
+            let name = &s[i..eq];
+            let k = match names.get(next) {
+                Some(n) if same_name(n, name) => next,
+                _ => match names.iter().position(|n| same_name(n, name)) {
+                    Some(k) => k,
+                    None => return false,
+                },
+            };
+            let quote = match b.get(eq + 1) {
+                Some(&q @ (b'"' | b'\'')) => q,
+                _ => return false,
+            };
+            let start = eq + 2;
+            let Some((len, true)) = scan_value(&b[start..], quote) else {
+                return false;
+            };
+            count += 1;
+            if count > self.limits.max_attributes
+                || len > self.limits.max_text_bytes
+                || slots[k].is_some()
+            {
+                return false;
+            }
+            let value = &s[start..start + len];
+            if same_name(name, "ID") {
+                *id = Some(Cow::Borrowed(value));
+            }
+            slots[k] = Some(Cow::Borrowed(value));
+            next = k + 1;
+            i = start + len + 1;
+        }
     }
 
     /// The common case of [`attributes`](Self::attributes) without quick-xml's attribute
@@ -553,7 +657,7 @@ impl<'a> Cursor<'a> {
         }
         let target = self.depth - 1;
         while self.depth > target {
-            if let Item::Eof = self.next_item()? {
+            if let Item::Eof = self.next_non_space()? {
                 break;
             }
         }
@@ -627,6 +731,7 @@ fn fast_next<'a>(
     depth: &mut usize,
     root_seen: &mut bool,
     offset: &mut usize,
+    skip_space: bool,
 ) -> Option<Item<'a>> {
     let b = src.as_bytes();
     loop {
@@ -636,6 +741,18 @@ fn fast_next<'a>(
             return (*depth == 0 && *root_seen).then_some(Item::Eof);
         }
         if b[p] != b'<' {
+            // Whitespace up to the next markup (the usual text between elements), when the
+            // caller skips it: passed over without a search for the end of the text.
+            if skip_space {
+                let end = b[p..]
+                    .iter()
+                    .position(|&c| !matches!(c, b' ' | b'\n' | b'\r' | b'\t'))
+                    .map_or(b.len(), |i| p + i);
+                if b.get(end) == Some(&b'<') && (*depth == 0 || end - p <= limits.max_text_bytes) {
+                    fast.pos = end;
+                    continue;
+                }
+            }
             // Character data up to the next markup; a reference is left to quick-xml.
             let end = memchr::memchr2(b'<', b'&', &b[p..]).map_or(b.len(), |i| p + i);
             if b.get(end) == Some(&b'&') {
@@ -695,25 +812,32 @@ fn fast_next<'a>(
             return None;
         }
         let name = &src[p + 1..name_end];
-        fast.attrs.clear();
-        let (close, empty, parsed) =
-            match scan_attributes(src, name_end, p, limits, &mut fast.attrs).map(|i| (i, b.get(i)))
-            {
-                Some((i, Some(b'>'))) => (i, false, true),
-                Some((i, Some(b'/'))) if b.get(i + 1) == Some(&b'>') => (i + 1, true, true),
-                // Attributes for the checked path: the end of the tag found as quick-xml finds
-                // it (the first `>` outside quotes). With the name ending at whitespace or `>`,
-                // quick-xml's name (up to the first whitespace) is the same.
-                _ if b[name_end] != b'/' => {
-                    let close = tag_end(&b[p + 1..]).map(|i| p + 1 + i)?;
-                    (close, b[close - 1] == b'/', false)
+        // The end of the tag as quick-xml finds it: the first `>` outside quotes. With the name
+        // ending at whitespace, `/` or `>`, quick-xml's name (up to the first whitespace or `/`)
+        // is the same. The attributes are read when the element's decoder asks for them.
+        fast.spans.clear();
+        fast.spans_of = None;
+        let (close, empty) = if b[name_end] == b'/' {
+            if b.get(name_end + 1) != Some(&b'>') {
+                return None;
+            }
+            (name_end + 1, true)
+        } else {
+            match scan_spans(src, name_end, &mut fast.spans).map(|i| (i, b.get(i))) {
+                Some((i, Some(b'>'))) => {
+                    fast.spans_of = Some(p);
+                    (i, false)
                 }
-                _ => return None,
-            };
-        if !parsed {
-            fast.attrs.clear();
-        }
-        fast.attrs_of = parsed.then_some(p);
+                Some((i, Some(b'/'))) if b.get(i + 1) == Some(&b'>') => {
+                    fast.spans_of = Some(p);
+                    (i + 1, true)
+                }
+                _ => {
+                    let close = tag_end(&b[name_end..]).map(|i| name_end + i)?;
+                    (close, b[close - 1] == b'/')
+                }
+            }
+        };
         let content = &src[p + 1..if empty { close - 1 } else { close }];
         fast.pos = close + 1;
         *root_seen = true;
@@ -744,9 +868,81 @@ fn tag_end(b: &[u8]) -> Option<usize> {
     None
 }
 
+/// Finds the end of a start tag's attributes from `i` the way [`scan_attributes`] does, for the
+/// usual tag: `name="value"` pairs (either quote, whitespace before each) with plain values,
+/// up to a `>` or `/` where a name would start (where it returns). The pairs go to `out`, their
+/// names unchecked (anything up to the `=` other than `>` and quotes). None at anything else.
+fn scan_spans<'a>(s: &'a str, mut i: usize, out: &mut Vec<(&'a str, &'a str)>) -> Option<usize> {
+    let b = s.as_bytes();
+    loop {
+        while i < b.len() && matches!(b[i], b' ' | b'\r' | b'\n' | b'\t') {
+            i += 1;
+        }
+        let &first = b.get(i)?;
+        if first == b'>' || first == b'/' {
+            return Some(i);
+        }
+        let eq = i + find_name_end(&b[i..])?;
+        let quote = match b.get(eq + 1) {
+            Some(&q @ (b'"' | b'\'')) if b[eq] == b'=' => q,
+            _ => return None,
+        };
+        let start = eq + 2;
+        let Some((len, true)) = scan_value(&b[start..], quote) else {
+            return None;
+        };
+        out.push((&s[i..eq], &s[start..start + len]));
+        i = start + len + 1;
+    }
+}
+
+/// Where the first `=`, `>` or quote is in `b`, eight bytes at a time.
+#[inline]
+fn find_name_end(b: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let equal = |x: u64, c: u8| {
+        let y = x ^ (ONES * u64::from(c));
+        y.wrapping_sub(ONES) & !y & HIGH
+    };
+    let mut start = 0;
+    while let Some(chunk) = b.get(start..start + 8) {
+        let x = u64::from_le_bytes(<[u8; 8]>::try_from(chunk).ok()?);
+        let hits = equal(x, b'=') | equal(x, b'>') | equal(x, b'"') | equal(x, b'\'');
+        if hits != 0 {
+            // The lowest flag is exact (a borrow only ever flags a byte above a true hit).
+            return Some(start + (hits.trailing_zeros() / 8) as usize);
+        }
+        start += 8;
+    }
+    b[start..]
+        .iter()
+        .position(|&c| matches!(c, b'=' | b'>' | b'"' | b'\''))
+        .map(|n| start + n)
+}
+
+/// Where `c` first occurs in `b`, looked for eight bytes at a time (for the short distances of a
+/// tag, where a call to `memchr` costs more than the search).
+fn find_byte(b: &[u8], c: u8) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut start = 0;
+    while let Some(chunk) = b.get(start..start + 8) {
+        let x = u64::from_le_bytes(<[u8; 8]>::try_from(chunk).ok()?) ^ (ONES * u64::from(c));
+        let hits = x.wrapping_sub(ONES) & !x & HIGH;
+        if hits != 0 {
+            // The lowest flag is exact (a borrow only ever flags a byte above a true hit).
+            return Some(start + (hits.trailing_zeros() / 8) as usize);
+        }
+        start += 8;
+    }
+    b[start..].iter().position(|&x| x == c).map(|n| start + n)
+}
+
 /// The length of an attribute value up to its closing `quote`, and whether it is plain: free
 /// of the bytes [`normalize_attribute`] acts on (`&`, `<`, and below 0x20 tab, CR and LF), so
 /// that it is its own normal form. None when the quote does not close.
+#[inline]
 fn scan_value(b: &[u8], quote: u8) -> Option<(usize, bool)> {
     // Eight bytes at a time (most values are plain and short): a chunk with none of the quote,
     // `&`, `<` or a byte below 0x20 is skipped whole.
@@ -848,12 +1044,17 @@ pub(crate) mod tests {
     }
 
     /// Items, attributes and errors as text, the way `next_item` and `attributes` give them.
-    fn trace(mut c: Cursor<'_>) -> (Vec<String>, bool) {
+    fn trace(mut c: Cursor<'_>, skip_space: bool) -> (Vec<String>, bool) {
         let mut out = Vec::new();
         let mut attrs = Vec::new();
         loop {
             let offset = c.offset;
-            match c.next_item() {
+            let item = if skip_space {
+                c.next_non_space()
+            } else {
+                c.next_item()
+            };
+            match item {
                 Ok(Item::Start(t)) => {
                     let a = c.attributes(&t, &mut attrs).map(|()| attrs.clone());
                     out.push(format!(
@@ -905,6 +1106,7 @@ pub(crate) mod tests {
             "<!DOCTYPE a><a/>",
             "<a/ ><b/>",
             "<é/>",
+            "<a>\n <b> </b>\r\n\t<c> x </c>  y <d/>\n</a>\n ",
         ];
         let samples = ["tpo_offer_6k.xml", "ping.xml"].map(|name| {
             let path = format!(
@@ -929,17 +1131,135 @@ pub(crate) mod tests {
         };
         let mut fast_read = 0;
         for doc in &docs {
-            for limits in [&Limits::default(), &limits] {
-                let (fast, bailed) = trace(Cursor::new_fast(doc, limits));
+            for (limits, skip_space) in [
+                (&Limits::default(), false),
+                (&limits, false),
+                (&Limits::default(), true),
+                (&limits, true),
+            ] {
+                let (fast, bailed) = trace(Cursor::new_fast(doc, limits), skip_space);
                 if bailed {
                     continue;
                 }
                 fast_read += 1;
-                let (slow, _) = trace(Cursor::new(doc, limits));
+                let (slow, _) = trace(Cursor::new(doc, limits), skip_space);
                 assert_eq!(fast, slow, "{doc:?}");
             }
         }
-        assert!(fast_read > docs.len() / 2, "{fast_read} of {}", docs.len());
+        assert!(
+            fast_read > docs.len() * 2,
+            "{fast_read} of {}",
+            docs.len() * 4
+        );
+    }
+
+    /// Whenever `attributes_into` reads a tag, it reads what `attributes` reads.
+    #[test]
+    fn attributes_into_reads_as_attributes_does() {
+        let samples = ["tpo_offer_6k.xml", "ping.xml"].map(|name| {
+            let path = format!(
+                "{}/../../shared/spec/perf-samples/{name}",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            std::fs::read_to_string(&path).unwrap_or_default()
+        });
+        let mut docs: Vec<String> = vec![
+            "<a ID='x' b=\"1\"  c='2'\n/>".into(),
+            "<a b=\"1\"b=\"2\"/>".into(),
+            "<a b=\"1\"c=\"&amp;\"/>".into(),
+            "<a b=\"1\" c =\"2\"/>".into(),
+            "<a b=\"1\" ID=\"\" c=\"2\" xmlns=\"u\"></a>".into(),
+            "<a b=\"\tx\"/>".into(),
+            "<a b='\"' c=\"'\"/>".into(),
+        ];
+        for s in &samples {
+            docs.extend(mutations(s, 3));
+        }
+        docs.extend(samples);
+        let mut names: Vec<&str> = vec!["ID", "b", "c"];
+        let few = Limits {
+            max_attributes: 2,
+            max_text_bytes: 20,
+            ..Limits::default()
+        };
+        let mut read = 0;
+        for doc in &docs {
+            for (limits, fast) in [
+                (&Limits::default(), true),
+                (&few, true),
+                (&Limits::default(), false),
+                (&few, false),
+            ] {
+                let mut c = if fast {
+                    Cursor::new_fast(doc, limits)
+                } else {
+                    Cursor::new(doc, limits)
+                };
+                let mut attrs = Vec::new();
+                while let Ok(item) = c.next_item() {
+                    let Item::Start(t) = item else {
+                        if let Item::Eof = item {
+                            break;
+                        }
+                        continue;
+                    };
+                    let all = c.attributes(&t, &mut attrs);
+                    if all.is_ok() {
+                        for (n, _) in &attrs {
+                            if !names.contains(n) {
+                                names.push(n);
+                            }
+                        }
+                    }
+                    let reversed: Vec<&str> = names.iter().rev().copied().collect();
+                    for names in [&names, &reversed] {
+                        let mut slots = vec![None; names.len()];
+                        let mut id = None;
+                        if !c.attributes_into(&t, names, &mut slots, &mut id) {
+                            continue;
+                        }
+                        read += 1;
+                        assert!(all.is_ok(), "{doc:?}");
+                        assert_eq!(slots.iter().flatten().count(), attrs.len(), "{doc:?}");
+                        for (n, v) in &attrs {
+                            let k = names.iter().position(|m| m == n).unwrap();
+                            assert_eq!(slots[k].as_ref(), Some(v), "{doc:?}");
+                        }
+                        let expected = attrs.iter().find(|(n, _)| *n == "ID").map(|(_, v)| v);
+                        assert_eq!(id.as_ref(), expected, "{doc:?}");
+                    }
+                }
+            }
+        }
+        assert!(read > docs.len() * 10, "{read}");
+    }
+
+    #[test]
+    fn skipped_space_keeps_the_text_limit() {
+        let limits = Limits {
+            max_text_bytes: 4,
+            ..Limits::default()
+        };
+        for (doc, too_long) in [("<a>    <b/></a>", false), ("<a>     <b/></a>", true)] {
+            let mut results = Vec::new();
+            for mut c in [Cursor::new_fast(doc, &limits), Cursor::new(doc, &limits)] {
+                let mut items = Vec::new();
+                let end = loop {
+                    match c.next_non_space() {
+                        Ok(Item::Eof) => break Ok(()),
+                        Ok(Item::Start(t)) => items.push(t.name.to_owned()),
+                        Ok(_) => items.push(String::new()),
+                        Err(e) => break Err(e),
+                    }
+                };
+                results.push((items, end, c.bailed()));
+            }
+            let (fast, slow) = (&results[0], &results[1]);
+            if !fast.2 {
+                assert_eq!((&fast.0, &fast.1), (&slow.0, &slow.1), "{doc}");
+            }
+            assert_eq!(slow.1.is_err(), too_long, "{doc}");
+        }
     }
 
     #[test]
@@ -949,10 +1269,17 @@ pub(crate) mod tests {
         assert_eq!(plain("abc"), Some((3, true)));
         assert_eq!(plain("it's a longer value, é and all"), Some((31, true)));
         for special in ["&amp;", "<", "\t", "\n", "\r"] {
-            for at in [0, 3, 8, 12, 20] {
+            for at in [0, 3, 8, 12, 15, 16, 17, 20, 31, 32, 33, 47, 60] {
                 let v = format!("{}{special}{}", "a".repeat(at), "b".repeat(9));
                 assert_eq!(plain(&v), Some((v.len(), false)), "{v:?}");
+                let v = format!("{}{special}", "a".repeat(at));
+                assert_eq!(plain(&v), Some((v.len(), false)), "{v:?}");
             }
+        }
+        for len in 0..70 {
+            let v = "v".repeat(len);
+            assert_eq!(plain(&v), Some((len, true)), "{v:?}");
+            assert_eq!(scan_value(v.as_bytes(), b'"'), None, "{v:?}");
         }
         assert_eq!(scan_value(b"0123456789'\"", b'\''), Some((10, true)));
         assert_eq!(scan_value(b"01234567\"89", b'\''), None);
