@@ -46,6 +46,9 @@ pub(crate) fn cmp_ids(ka: u64, a: &str, kb: u64, b: &str) -> std::cmp::Ordering 
 #[derive(Debug, Default)]
 pub(crate) struct IdIndex<'x> {
     entries: Vec<(u64, Cow<'x, str>, Cow<'x, str>, usize)>,
+    /// The keys of `entries` on their own, searched first; and whether any ID is there twice.
+    keys: Vec<u64>,
+    twice: bool,
 }
 
 impl<'x> IdIndex<'x> {
@@ -65,7 +68,15 @@ impl<'x> IdIndex<'x> {
     ) -> Self {
         let entries: Vec<_> = entries.collect();
         debug_assert!(entries.is_sorted_by(|a, b| a.1 <= b.1));
-        IdIndex { entries }
+        let keys = entries.iter().map(|e| e.0).collect();
+        let twice = entries
+            .windows(2)
+            .any(|w| w[0].0 == w[1].0 && w[0].1 == w[1].1);
+        IdIndex {
+            entries,
+            keys,
+            twice,
+        }
     }
 
     /// The element type carrying `id`, if any.
@@ -79,10 +90,23 @@ impl<'x> IdIndex<'x> {
 
     fn find(&self, id: &str) -> Option<&(u64, Cow<'x, str>, Cow<'x, str>, usize)> {
         let key = id_key(id);
-        self.entries
-            .binary_search_by(|e| cmp_ids(e.0, &e.1, key, id))
-            .ok()
-            .map(|i| &self.entries[i])
+        if self.twice {
+            // Which of equal IDs a binary search over the entries lands on is what earlier
+            // versions reported: kept.
+            return self
+                .entries
+                .binary_search_by(|e| cmp_ids(e.0, &e.1, key, id))
+                .ok()
+                .map(|i| &self.entries[i]);
+        }
+        // IDs unique: the entry with the key and the ID, if any, found among the keys.
+        let first = self.keys.partition_point(|&k| k < key);
+        self.keys[first..]
+            .iter()
+            .take_while(|&&k| k == key)
+            .zip(&self.entries[first..])
+            .map(|(_, e)| e)
+            .find(|e| e.1.len() == id.len() && (id.len() <= 8 || e.1 == id))
     }
 
     pub fn ids(&self) -> impl Iterator<Item = (&str, &str)> {
@@ -2231,6 +2255,58 @@ mod tests {
         for a in &all {
             for b in &all {
                 assert_eq!(cmp_ids(id_key(a), a, id_key(b), b), a.cmp(b), "{a:?} {b:?}");
+            }
+        }
+    }
+
+    /// The index finds what a binary search over the sorted IDs finds.
+    #[test]
+    fn id_index_lookups() {
+        let sets: [&[&str]; 3] = [
+            &[
+                "M1.1",
+                "M1.10",
+                "M1.2",
+                "M1.19",
+                "abcdefgh",
+                "abcdefghij",
+                "abcdefghik",
+                "x",
+            ],
+            &["M1.1", "M1.2", "M1.1", "M1.3", "longer.id.1", "longer.id.1"],
+            &[],
+        ];
+        for ids in sets {
+            let entries: Vec<_> = ids
+                .iter()
+                .enumerate()
+                .map(|(n, id)| (Cow::Borrowed(*id), Cow::Borrowed("T"), n))
+                .collect();
+            let mut sorted = entries.clone();
+            sorted.sort_by(|a, b| a.0.cmp(&b.0));
+            let index = IdIndex::new(entries);
+            for probe in [
+                "M1.1",
+                "M1.10",
+                "M1.2",
+                "M1.3",
+                "M1.19",
+                "M1.",
+                "M1.1\u{0}",
+                "abcdefgh",
+                "abcdefghij",
+                "abcdefghik",
+                "abcdefghi",
+                "x",
+                "",
+                "longer.id.1",
+                "longer.id.2",
+            ] {
+                let expected = sorted
+                    .binary_search_by(|e| e.0.as_ref().cmp(probe))
+                    .ok()
+                    .map(|i| sorted[i].2);
+                assert_eq!(index.offset(probe), expected, "{probe:?} in {ids:?}");
             }
         }
     }
