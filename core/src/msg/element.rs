@@ -286,7 +286,8 @@ impl<'a> Ctx<'a> {
         let ids = src.len() / 200 + 4;
         Ctx {
             cur,
-            errors: Vec::new(),
+            // Enough for the usual report: the problems are large, growing is copying.
+            errors: Vec::with_capacity(8),
             fatal: None,
             ids: Vec::with_capacity(ids),
             refs: Vec::with_capacity(ids / 2),
@@ -571,22 +572,32 @@ impl<'a> Ctx<'a> {
         here
     }
 
-    /// Enters an element for error locations; returns what to restore with [`leave`](Self::leave).
-    pub fn enter(&mut self, here: &Here<'a>) -> (Option<Cow<'a, str>>, Option<Cow<'a, str>>) {
-        let saved = (self.blk.clone(), self.comp.clone());
+    /// Enters an element for error locations; returns what to restore with [`leave`](Self::leave)
+    /// (nothing for the parts of a component, which change neither).
+    #[allow(clippy::type_complexity)]
+    pub fn enter(
+        &mut self,
+        here: &Here<'a>,
+    ) -> Option<(Option<Cow<'a, str>>, Option<Cow<'a, str>>)> {
         match here.kind {
             ElementKind::Block => {
-                self.blk = here.id.clone();
-                self.comp = None;
+                let comp = self.comp.take();
+                let blk = std::mem::replace(&mut self.blk, here.id.clone());
+                Some((blk, comp))
             }
-            ElementKind::Component => self.comp = here.id.clone(),
-            _ => {}
+            ElementKind::Component => {
+                let comp = std::mem::replace(&mut self.comp, here.id.clone());
+                Some((self.blk.clone(), comp))
+            }
+            ElementKind::Message | ElementKind::Part => None,
         }
-        saved
     }
 
-    pub fn leave(&mut self, saved: (Option<Cow<'a, str>>, Option<Cow<'a, str>>)) {
-        (self.blk, self.comp) = saved;
+    #[allow(clippy::type_complexity)]
+    pub fn leave(&mut self, saved: Option<(Option<Cow<'a, str>>, Option<Cow<'a, str>>)>) {
+        if let Some(saved) = saved {
+            (self.blk, self.comp) = saved;
+        }
     }
 
     /// The next child element of the element `here` (None at its end). Character data other

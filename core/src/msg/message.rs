@@ -271,8 +271,26 @@ impl Report {
                 e.location.iotp_msg_ref.clone_from(&msg_ref);
             }
         }
-        self.errors
-            .sort_by_key(|e| (e.line.unwrap_or(0), e.offset.unwrap_or(0)));
+        // A stable sort by place. Many problems (which are large) are not moved about by the
+        // sort: their keys and positions are sorted, then each is moved once.
+        let place = |e: &ValidationError| (e.line.unwrap_or(0), e.offset.unwrap_or(0));
+        if self.errors.is_sorted_by_key(place) {
+            return;
+        }
+        if self.errors.len() <= 32 {
+            self.errors.sort_by_key(place);
+        } else {
+            let mut order: Vec<_> = self.errors.iter().map(place).zip(0usize..).collect();
+            order.sort_unstable();
+            let mut errors: Vec<Option<ValidationError>> = std::mem::take(&mut self.errors)
+                .into_iter()
+                .map(Some)
+                .collect();
+            self.errors.reserve_exact(order.len());
+            for (_, i) in order {
+                self.errors.extend(errors[i].take());
+            }
+        }
     }
 
     fn decode(input: &[u8], limits: &Limits, fragment: Option<()>) -> Report {
@@ -369,11 +387,14 @@ impl Report {
         ctx.resolve_ids();
         if let Some(msg) = &message {
             // `resolve_ids` left `ids` sorted by ID, then by position.
-            let index = super::validate::IdIndex::from_sorted(
-                ctx.ids
-                    .iter()
-                    .map(|e| (e.id.clone(), std::borrow::Cow::Borrowed(e.tag), e.offset)),
-            );
+            let index = super::validate::IdIndex::from_sorted(ctx.ids.iter().map(|e| {
+                (
+                    e.key,
+                    e.id.clone(),
+                    std::borrow::Cow::Borrowed(e.tag),
+                    e.offset,
+                )
+            }));
             // Straight into the problems found so far, then placed, then cut to the budget as
             // `push` would have.
             let start = ctx.errors.len();
@@ -458,6 +479,49 @@ fn salvage_trans_ref(input: &[u8], limits: &Limits) -> Option<TransactionReferen
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `finish` orders the problems by line and offset, keeping the order of equal places.
+    #[test]
+    fn problems_are_ordered_stably_by_place() {
+        let at = |line: Option<u32>, offset: Option<usize>, n: usize| {
+            let mut e = ValidationError::hard(
+                ErrorCode::AttMissing,
+                ErrorLocation::default(),
+                n.to_string(),
+            )
+            .at(offset);
+            e.line = line;
+            e
+        };
+        let places = [
+            (Some(3), Some(40)),
+            (Some(1), Some(5)),
+            (None, None),
+            (Some(3), Some(40)),
+            (Some(2), Some(9)),
+            (Some(1), Some(5)),
+            (Some(2), None),
+            (Some(3), Some(30)),
+        ];
+        // Few problems, and many (which take another way).
+        for copies in [1, 9] {
+            let errors: Vec<_> = places
+                .iter()
+                .cycle()
+                .take(places.len() * copies)
+                .enumerate()
+                .map(|(n, &(l, o))| at(l, o, n))
+                .collect();
+            let mut expected = errors.clone();
+            expected.sort_by_key(|e| (e.line.unwrap_or(0), e.offset.unwrap_or(0)));
+            let mut report = Report {
+                errors,
+                ..Report::default()
+            };
+            report.finish(b"", &Limits::default());
+            assert_eq!(report.errors, expected);
+        }
+    }
 
     /// Reading with the fast tokenizer (and quick-xml when it gives up) gives the report that
     /// reading with quick-xml alone gives: samples, and mutations of them.

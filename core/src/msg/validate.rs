@@ -10,20 +10,35 @@ use super::codes::*;
 use super::error::{ValidationError, cat};
 use super::message::{IotpMessage, TradingBlock};
 use super::model::*;
-use crate::xml::is_name_char;
+use crate::xml::{is_name_char, same_name};
 
 /// The first eight bytes of an ID as a big-endian number (zero-padded): IDs whose keys differ
 /// are ordered as their keys are, so that most comparisons of IDs are one comparison of numbers.
 pub(crate) fn id_key(id: &str) -> u64 {
-    let mut key = [0u8; 8];
-    let n = id.len().min(8);
-    key[..n].copy_from_slice(&id.as_bytes()[..n]);
-    u64::from_be_bytes(key)
+    let b = id.as_bytes();
+    let word = |at: usize| u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+    match b.len() {
+        8.. => b.first_chunk::<8>().map_or(0, |w| u64::from_be_bytes(*w)),
+        // Two overlapping words, the second moved to where its bytes belong.
+        n @ 4..=7 => u64::from(word(0)) << 32 | u64::from(word(n - 4)) << (8 * (8 - n)),
+        n => b
+            .iter()
+            .zip(0..n)
+            .fold(0, |key, (&c, i)| key | u64::from(c) << (56 - 8 * i)),
+    }
 }
 
 /// `a.cmp(b)` for IDs with the keys `ka` and `kb` ([`id_key`]).
 pub(crate) fn cmp_ids(ka: u64, a: &str, kb: u64, b: &str) -> std::cmp::Ordering {
-    ka.cmp(&kb).then_with(|| a.cmp(b))
+    ka.cmp(&kb).then_with(|| {
+        // Equal keys: IDs of at most eight bytes agree on their bytes, and the longer has only
+        // NULs after the shorter, so the shorter comes first.
+        if a.len() <= 8 && b.len() <= 8 {
+            a.len().cmp(&b.len())
+        } else {
+            a.cmp(b)
+        }
+    })
 }
 
 /// The IDs of one document: ID value, element type, byte offset; sorted by ID. Each with its
@@ -31,22 +46,37 @@ pub(crate) fn cmp_ids(ka: u64, a: &str, kb: u64, b: &str) -> std::cmp::Ordering 
 #[derive(Debug, Default)]
 pub(crate) struct IdIndex<'x> {
     entries: Vec<(u64, Cow<'x, str>, Cow<'x, str>, usize)>,
+    /// The keys of `entries` on their own, searched first; and whether any ID is there twice.
+    keys: Vec<u64>,
+    twice: bool,
 }
 
 impl<'x> IdIndex<'x> {
     pub fn new(mut entries: Vec<(Cow<'x, str>, Cow<'x, str>, usize)>) -> Self {
         entries.sort_by(|a, b| a.0.cmp(&b.0));
-        Self::from_sorted(entries.into_iter())
+        Self::from_sorted(
+            entries
+                .into_iter()
+                .map(|(id, tag, offset)| (id_key(&id), id, tag, offset)),
+        )
     }
 
-    /// An index over entries already sorted as [`new`](Self::new) sorts them (by ID; equal IDs
-    /// in document order).
-    pub fn from_sorted(entries: impl Iterator<Item = (Cow<'x, str>, Cow<'x, str>, usize)>) -> Self {
-        let entries: Vec<_> = entries
-            .map(|(id, tag, offset)| (id_key(&id), id, tag, offset))
-            .collect();
+    /// An index over entries (with their [`id_key`]) already sorted as [`new`](Self::new)
+    /// sorts them (by ID; equal IDs in document order).
+    pub fn from_sorted(
+        entries: impl Iterator<Item = (u64, Cow<'x, str>, Cow<'x, str>, usize)>,
+    ) -> Self {
+        let entries: Vec<_> = entries.collect();
         debug_assert!(entries.is_sorted_by(|a, b| a.1 <= b.1));
-        IdIndex { entries }
+        let keys = entries.iter().map(|e| e.0).collect();
+        let twice = entries
+            .windows(2)
+            .any(|w| w[0].0 == w[1].0 && w[0].1 == w[1].1);
+        IdIndex {
+            entries,
+            keys,
+            twice,
+        }
     }
 
     /// The element type carrying `id`, if any.
@@ -60,10 +90,23 @@ impl<'x> IdIndex<'x> {
 
     fn find(&self, id: &str) -> Option<&(u64, Cow<'x, str>, Cow<'x, str>, usize)> {
         let key = id_key(id);
-        self.entries
-            .binary_search_by(|e| cmp_ids(e.0, &e.1, key, id))
-            .ok()
-            .map(|i| &self.entries[i])
+        if self.twice {
+            // Which of equal IDs a binary search over the entries lands on is what earlier
+            // versions reported: kept.
+            return self
+                .entries
+                .binary_search_by(|e| cmp_ids(e.0, &e.1, key, id))
+                .ok()
+                .map(|i| &self.entries[i]);
+        }
+        // IDs unique: the entry with the key and the ID, if any, found among the keys.
+        let first = self.keys.partition_point(|&k| k < key);
+        self.keys[first..]
+            .iter()
+            .take_while(|&&k| k == key)
+            .zip(&self.entries[first..])
+            .map(|(_, e)| e)
+            .find(|e| e.1.len() == id.len() && (id.len() <= 8 || e.1 == id))
     }
 
     pub fn ids(&self) -> impl Iterator<Item = (&str, &str)> {
@@ -675,7 +718,7 @@ impl<'m> V<'m, '_> {
 
     fn has_role(&self, orgs: &[&Organisation], id: &str, role: TradingRole) -> Option<bool> {
         orgs.iter()
-            .find(|o| o.id == id)
+            .find(|o| same_name(&o.id, id))
             .map(|o| o.trading_roles.iter().any(|r| r.trading_role == role))
     }
 
@@ -683,10 +726,10 @@ impl<'m> V<'m, '_> {
         let at = at.comp("BrandList", &bl.id);
         self.lang(at, &bl.lang);
         let inside = |id: &str| {
-            bl.brands.iter().any(|b| b.id == id)
-                || bl.protocol_amounts.iter().any(|p| p.id == id)
-                || bl.currency_amounts.iter().any(|c| c.id == id)
-                || bl.pay_protocols.iter().any(|p| p.id == id)
+            bl.brands.iter().any(|b| same_name(&b.id, id))
+                || bl.protocol_amounts.iter().any(|p| same_name(&p.id, id))
+                || bl.currency_amounts.iter().any(|c| same_name(&c.id, id))
+                || bl.pay_protocols.iter().any(|p| same_name(&p.id, id))
         };
         for brand in &bl.brands {
             let bat = at.part("Brand", Some(&brand.id));
@@ -1451,12 +1494,28 @@ impl<'m> V<'m, '_> {
                 ),
             );
         }
-        let bad: Vec<(String, String)> = self
-            .ids
-            .ids()
-            .filter(|(id, tag)| *tag != "MsgId" && !is_block_id(id))
-            .map(|(id, tag)| (id.to_owned(), tag.to_owned()))
-            .collect();
+        // Most IDs share their message ID: its check is remembered.
+        let mut last_msg: Option<(&str, bool)> = None;
+        let mut bad: Vec<(String, String)> = Vec::new();
+        for (id, tag) in self.ids.ids() {
+            if tag == "MsgId" {
+                continue;
+            }
+            let ok = match block_id_message(id) {
+                None => false,
+                Some(msg) => match last_msg {
+                    Some((m, ok)) if same_name(m, msg) => ok,
+                    _ => {
+                        let ok = message_id_prefix(msg).is_some();
+                        last_msg = Some((msg, ok));
+                        ok
+                    }
+                },
+            };
+            if !ok {
+                bad.push((id.to_owned(), tag.to_owned()));
+            }
+        }
         for (id, tag) in bad {
             let mut location = ErrorLocation {
                 element_type: tag.clone(),
@@ -1957,13 +2016,18 @@ fn trailing_digits(s: &str) -> usize {
 }
 
 /// A block or component ID: `IotpMsgId "." Digit+` (§3.4.2).
+#[cfg(test)]
 fn is_block_id(id: &str) -> bool {
+    block_id_message(id).is_some_and(|msg| message_id_prefix(msg).is_some())
+}
+
+/// The part of `id` before a dot and the digits it ends with, if it ends so: the message ID
+/// of a block or component ID (`IotpMsgId "." Digit+`, §3.4.2).
+fn block_id_message(id: &str) -> Option<&str> {
     // The digits after the last dot are the digits the ID ends with, when a dot precedes them.
     let digits = trailing_digits(id);
-    digits > 0
-        && id.len() > digits
-        && id.as_bytes()[id.len() - digits - 1] == b'.'
-        && message_id_prefix(&id[..id.len() - digits - 1]).is_some()
+    (digits > 0 && id.len() > digits && id.as_bytes()[id.len() - digits - 1] == b'.')
+        .then(|| &id[..id.len() - digits - 1])
 }
 
 /// RFC 822 msg-id content: `local@domain` without spaces or angle brackets.
@@ -2004,11 +2068,11 @@ fn is_amount(s: &str) -> bool {
 /// A domain name: dot-separated labels of letters, digits and hyphens.
 fn is_domain(s: &str) -> bool {
     !s.is_empty()
-        && s.split('.').all(|l| {
+        && s.as_bytes().split(|&b| b == b'.').all(|l| {
             !l.is_empty()
                 && l.len() <= 63
-                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                && !l.starts_with('-')
+                && l.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-')
+                && l[0] != b'-'
         })
 }
 
@@ -2023,10 +2087,19 @@ fn org_id_ok(s: &str) -> bool {
             None => false,
         };
     }
+    // Byte-wise: the first byte of a non-ASCII character is not ASCII either.
     let domain_end = s
-        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '.'))
+        .bytes()
+        .position(|b| !(b.is_ascii_alphanumeric() || b == b'-' || b == b'.'))
         .unwrap_or(s.len());
-    is_domain(&s[..domain_end]) && !s.chars().any(char::is_whitespace)
+    let whitespace = if s.is_ascii() {
+        // `char::is_whitespace` for ASCII, vertical tab included.
+        s.bytes()
+            .any(|b| matches!(b, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r'))
+    } else {
+        s.chars().any(char::is_whitespace)
+    };
+    is_domain(&s[..domain_end]) && !whitespace
 }
 
 /// Parses an ISO 8601 date and time (the RFC's `CCYY-MM-DDTHH:MM:SS.sssZ` and the usual offset
@@ -2163,9 +2236,77 @@ mod tests {
             "\u{0}",
             "ab\u{0}",
         ];
-        for a in ids {
-            for b in ids {
+        let mut all: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
+        // Every string of up to four of NUL, `a` and `b`, and longer ones around eight bytes.
+        let mut level = vec![String::new()];
+        for _ in 0..4 {
+            level = level
+                .iter()
+                .flat_map(|s| ["\u{0}", "a", "b"].map(|c| format!("{s}{c}")))
+                .collect();
+            all.extend(level.iter().cloned());
+        }
+        for n in 5..=11 {
+            for tail in ["", "\u{0}", "a", "b"] {
+                all.push(format!("{}{tail}", "a".repeat(n - tail.len())));
+                all.push(format!("ab{}{tail}", "\u{0}".repeat(n - 2 - tail.len())));
+            }
+        }
+        for a in &all {
+            for b in &all {
                 assert_eq!(cmp_ids(id_key(a), a, id_key(b), b), a.cmp(b), "{a:?} {b:?}");
+            }
+        }
+    }
+
+    /// The index finds what a binary search over the sorted IDs finds.
+    #[test]
+    fn id_index_lookups() {
+        let sets: [&[&str]; 3] = [
+            &[
+                "M1.1",
+                "M1.10",
+                "M1.2",
+                "M1.19",
+                "abcdefgh",
+                "abcdefghij",
+                "abcdefghik",
+                "x",
+            ],
+            &["M1.1", "M1.2", "M1.1", "M1.3", "longer.id.1", "longer.id.1"],
+            &[],
+        ];
+        for ids in sets {
+            let entries: Vec<_> = ids
+                .iter()
+                .enumerate()
+                .map(|(n, id)| (Cow::Borrowed(*id), Cow::Borrowed("T"), n))
+                .collect();
+            let mut sorted = entries.clone();
+            sorted.sort_by(|a, b| a.0.cmp(&b.0));
+            let index = IdIndex::new(entries);
+            for probe in [
+                "M1.1",
+                "M1.10",
+                "M1.2",
+                "M1.3",
+                "M1.19",
+                "M1.",
+                "M1.1\u{0}",
+                "abcdefgh",
+                "abcdefghij",
+                "abcdefghik",
+                "abcdefghi",
+                "x",
+                "",
+                "longer.id.1",
+                "longer.id.2",
+            ] {
+                let expected = sorted
+                    .binary_search_by(|e| e.0.as_ref().cmp(probe))
+                    .ok()
+                    .map(|i| sorted[i].2);
+                assert_eq!(index.offset(probe), expected, "{probe:?} in {ids:?}");
             }
         }
     }
@@ -2248,6 +2389,55 @@ mod tests {
         assert!(org_id_ok("consumer:1000247ABH/newjerseybooks.com"));
         assert!(!org_id_ok("Consumer:/x.com"));
         assert!(!org_id_ok("bad org"));
+        // The same answers as the char-wise definition.
+        fn old_domain(s: &str) -> bool {
+            !s.is_empty()
+                && s.split('.').all(|l| {
+                    !l.is_empty()
+                        && l.len() <= 63
+                        && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                        && !l.starts_with('-')
+                })
+        }
+        fn old_org_id(s: &str) -> bool {
+            if starts_with_ignore_case(s, "consumer:") {
+                return match s["consumer:".len()..].split_once('/') {
+                    Some((id, domain)) => {
+                        !id.is_empty() && id.chars().all(is_name_char) && old_org_id(domain)
+                    }
+                    None => false,
+                };
+            }
+            let end = s
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '.'))
+                .unwrap_or(s.len());
+            old_domain(&s[..end]) && !s.chars().any(char::is_whitespace)
+        }
+        for id in [
+            "",
+            ".",
+            "a.",
+            ".a",
+            "a..b",
+            "-a.b",
+            "a-.b",
+            "x.com\u{b}",
+            "x.com\u{a0}",
+            "x.com\u{2003}",
+            "x.com/é",
+            "é.com",
+            "x.com é",
+            "Consumer:é/x.com",
+            "consumer:a/b.c\t",
+            "a_b.com",
+            &"a".repeat(64),
+            "x.com:80",
+            "x.com\u{c}",
+            "x.com\r",
+        ] {
+            assert_eq!(org_id_ok(id), old_org_id(id), "{id:?}");
+            assert_eq!(is_domain(id), old_domain(id), "{id:?}");
+        }
         assert!(is_msg_id_like("19990520122000.000042@merchant.example.com"));
         assert!(!is_msg_id_like("no-at-sign"));
         assert!(is_language_tag("en") && is_language_tag("us-en") && !is_language_tag("en_US"));

@@ -776,7 +776,9 @@ fn fast_next<'a>(
                 // `</name>` closing the open element, nothing else.
                 let name = fast.open.pop()?;
                 let end = p + 2 + name.len();
-                if b.get(p + 2..end) != Some(name.as_bytes()) || b.get(end) != Some(&b'>') {
+                if !src.get(p + 2..end).is_some_and(|n| same_name(n, name))
+                    || b.get(end) != Some(&b'>')
+                {
                     return None;
                 }
                 fast.pos = end + 1;
