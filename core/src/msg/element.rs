@@ -293,7 +293,8 @@ impl<'a> Ctx<'a> {
             refs: Vec::with_capacity(ids / 2),
             blk: None,
             comp: None,
-            attrs: Vec::with_capacity(16),
+            // Used only when `Cursor::attributes_into` leaves a tag to `Cursor::attributes`.
+            attrs: Vec::new(),
             scratch: Vec::new(),
             max_errors: limits.max_errors,
         }

@@ -480,6 +480,32 @@ fn salvage_trans_ref(input: &[u8], limits: &Limits) -> Option<TransactionReferen
 mod tests {
     use super::*;
 
+    /// Lines are one more than the line ends before the offset (offsets past the end count
+    /// the whole document).
+    #[test]
+    fn lines_of_problems() {
+        let src = "a\nbc\n\nd\r\ne\n";
+        let offsets = [9, 0, 1, 2, 3, 5, 6, 7, 8, 11, 12, 40, 4];
+        let mut errors: Vec<_> = offsets
+            .iter()
+            .map(|&o| {
+                ValidationError::hard(ErrorCode::AttMissing, ErrorLocation::default(), "")
+                    .at(Some(o))
+            })
+            .collect();
+        errors[4].line = Some(99);
+        fill_lines(src, &mut errors);
+        for (k, e) in errors.iter().enumerate() {
+            let o = offsets[k].min(src.len());
+            let expected = if k == 4 {
+                99
+            } else {
+                1 + src[..o].bytes().filter(|&b| b == b'\n').count() as u32
+            };
+            assert_eq!(e.line, Some(expected), "offset {o}");
+        }
+    }
+
     /// `finish` orders the problems by line and offset, keeping the order of equal places.
     #[test]
     fn problems_are_ordered_stably_by_place() {

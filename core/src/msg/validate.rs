@@ -1370,7 +1370,7 @@ pub(crate) fn validate_with<'m>(
     shared: Option<&Shared<'m>>,
     out: &mut Vec<ValidationError>,
 ) {
-    let has = |tag: &str| msg.blocks.iter().any(|b| b.tag() == tag);
+    let has = |tag: &str| msg.blocks.iter().any(|b| same_name(b.tag(), tag));
     let first = shared.is_some()
         || (msg.trans_ref.message_id.resp_iotp_msg.is_none() && !has("InquiryReqBlk"));
     let mut v = V {
@@ -1534,7 +1534,7 @@ impl<'m> V<'m, '_> {
             );
         }
         // Message ID prefixes (§3.4.1).
-        let has = |tag: &str| self.msg.blocks.iter().any(|b| b.tag() == tag);
+        let has = |tag: &str| self.msg.blocks.iter().any(|b| same_name(b.tag(), tag));
         let expected = if has("InquiryReqBlk") || has("PingReqBlk") {
             Some(("I", "a message with an Inquiry or Ping Request"))
         } else if has("InquiryRespBlk") || has("PingRespBlk") {
