@@ -1,4 +1,4 @@
-//! Commits per second of the SQLite store with `synchronous=FULL` (every commit fsynced), as
+//! Commits per second of the SQLite store, one after the other (every commit synced), as
 //! the engine makes them: one transaction record grown by one message, plus the answered
 //! replay entry of the message that caused it.
 
@@ -15,7 +15,7 @@ fn commits(c: &mut Criterion) {
     let mut n: u64 = 0;
     let mut group = c.benchmark_group("sqlite_store");
     group.throughput(Throughput::Elements(1));
-    group.bench_function("commit (synchronous=FULL)", |b| {
+    group.bench_function("commit (synced)", |b| {
         b.iter(|| {
             n += 1;
             // A transaction of four messages: each commit adds the next one.

@@ -17,8 +17,8 @@
 //!
 //! A response leaves the node only after the state that produced it is durable: the engine
 //! sends nothing until [`Store::commit`](iotp::store::Store::commit) has returned, and
-//! [`SqliteStore`] returns from `commit` only once SQLite has fsynced the commit to its
-//! write-ahead log (`journal_mode=WAL`, `synchronous=FULL`, checked on open). Each commit is
+//! [`SqliteStore`] returns from `commit` only once its write-ahead log (`journal_mode=WAL`) has
+//! been synced with fdatasync after the commit, by the store itself. Each commit is
 //! one SQLite transaction: the records and the replay entries of a commit are written
 //! together or not at all. See [`store::sqlite`]. The node keeps no state of its own beside
 //! the engine's.
