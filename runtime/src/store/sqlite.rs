@@ -209,6 +209,8 @@ pub struct SqliteStore {
     /// writer; `replay_begin` checks the marks and then the durable entries under this lock,
     /// so a message is never processed twice at once nor after its answer was saved.
     marks: Mutex<HashMap<MessageDigest, i64>>,
+    /// The key-value entries written last (see [`KvRecent`]).
+    kv_recent: Mutex<KvRecent>,
     path: Option<PathBuf>,
     /// Checkpoints the log on a thread of its own (files only).
     checkpointer: Option<Checkpointer>,
@@ -320,6 +322,7 @@ impl SqliteStore {
             durability: Mutex::new(Durability::default()),
             changed: Condvar::new(),
             marks: Mutex::new(HashMap::new()),
+            kv_recent: Mutex::new(KvRecent::default()),
             path,
             checkpointer: None,
             _owner: None,
@@ -543,6 +546,14 @@ impl SqliteStore {
         if let Err(e) = committed {
             // Dropping the transaction rolled everything back: nothing is written.
             return (fail_all(sql("committing", e)), number);
+        }
+        // Still under the connection's lock: the entries match the file when it is released.
+        if let Ok(mut recent) = self.kv_recent.lock() {
+            for (w, r) in group.iter().zip(&results) {
+                if let Ok(changed) = r {
+                    recent.wrote(&w.op, *changed);
+                }
+            }
         }
         (results, number)
     }
@@ -913,6 +924,15 @@ impl Store for SqliteStore {
     }
 
     fn kv_get(&self, namespace: &str, key: &str) -> StoreResult<Option<Vec<u8>>> {
+        let recent = self
+            .kv_recent
+            .lock()
+            .map_err(|_| StoreError("sqlite: key-value entries lock poisoned".into()))?
+            .get(namespace, key);
+        if let Some(value) = recent {
+            self.settle(PendingKey::Kv(namespace, key))?;
+            return Ok(Some(value));
+        }
         let value = self
             .conn()?
             .prepare_cached("SELECT value FROM kv WHERE namespace = ?1 AND key = ?2")
@@ -991,6 +1011,64 @@ enum WriteOp {
     },
     /// [`Store::kv_delete`].
     KvDelete { namespace: String, key: String },
+}
+
+/// How many key-value entries [`KvRecent`] keeps.
+pub const KV_RECENT_ENTRIES: usize = 1024;
+
+/// The key-value entries written last, by namespace, so that a scheme reading back what it
+/// wrote a moment ago (its payment's record, at each call of a payment) does not go to the
+/// file. Written through: only the group commit changes it, under the connection's lock and
+/// after its `COMMIT` succeeded, so an entry here is what the file holds. A lookup that finds
+/// an entry still waits for the sync of the group that wrote it, as one that reads the file
+/// does. Emptied when it reaches [`KV_RECENT_ENTRIES`].
+#[derive(Debug, Default)]
+struct KvRecent {
+    entries: HashMap<String, HashMap<String, Vec<u8>>>,
+    len: usize,
+}
+
+impl KvRecent {
+    fn get(&self, namespace: &str, key: &str) -> Option<Vec<u8>> {
+        self.entries.get(namespace)?.get(key).cloned()
+    }
+
+    /// `op` was committed; `changed` is its result.
+    fn wrote(&mut self, op: &WriteOp, changed: bool) {
+        match op {
+            WriteOp::KvPut {
+                namespace,
+                key,
+                value,
+                only_if_absent,
+            } => {
+                // An insert that found the key changed nothing.
+                if *only_if_absent && !changed {
+                    return;
+                }
+                if self.len >= KV_RECENT_ENTRIES {
+                    self.entries.clear();
+                    self.len = 0;
+                }
+                let previous = self
+                    .entries
+                    .entry(namespace.clone())
+                    .or_default()
+                    .insert(key.clone(), value.clone());
+                if previous.is_none() {
+                    self.len += 1;
+                }
+            }
+            WriteOp::KvDelete { namespace, key } => {
+                if let Some(ns) = self.entries.get_mut(namespace)
+                    && ns.remove(key).is_some()
+                {
+                    self.len -= 1;
+                }
+            }
+            WriteOp::Commit { .. } => {}
+        }
+    }
 }
 
 /// Which groups are committed and which are synced (see [`SqliteStore::await_durable`]).
@@ -1359,6 +1437,45 @@ mod tests {
             .query_row("SELECT count(*) FROM messages", [], |r| r.get(0))
             .expect("count");
         assert_eq!(left, 0, "deleting a transaction deletes its messages");
+    }
+
+    #[test]
+    fn recent_key_value_entries_are_what_the_file_holds() {
+        let store = SqliteStore::open_in_memory().expect("opens");
+        let in_file = |k: &str| -> Option<Vec<u8>> {
+            store
+                .conn()
+                .expect("conn")
+                .query_row(
+                    "SELECT value FROM kv WHERE namespace = 'ns' AND key = ?1",
+                    [k],
+                    |r| r.get(0),
+                )
+                .optional()
+                .expect("select")
+        };
+        let check = |k: &str| assert_eq!(store.kv_get("ns", k).expect("kv"), in_file(k), "{k}");
+        store.kv_put("ns", "a", b"1").expect("put");
+        store.kv_put("ns", "a", b"2").expect("put");
+        check("a");
+        assert!(!store.kv_insert_if_absent("ns", "a", b"3").expect("insert"));
+        check("a");
+        assert!(store.kv_insert_if_absent("ns", "b", b"4").expect("insert"));
+        check("b");
+        store.kv_delete("ns", "b").expect("delete");
+        check("b");
+        assert_eq!(store.kv_get("ns", "b").expect("kv"), None);
+        // Past the bound: older entries come from the file again.
+        for i in 0..KV_RECENT_ENTRIES + 10 {
+            store
+                .kv_put("ns", &format!("k{i}"), &i.to_be_bytes())
+                .expect("put");
+        }
+        assert!(store.kv_recent.lock().expect("recent").len <= KV_RECENT_ENTRIES);
+        for k in ["a", "k0", "k5", &format!("k{}", KV_RECENT_ENTRIES + 9)] {
+            check(k);
+            assert!(store.kv_get("ns", k).expect("kv").is_some(), "{k}");
+        }
     }
 
     #[test]
