@@ -133,6 +133,7 @@ pub(crate) fn escape_attribute(out: &mut String, value: &str) {
     escape(
         out,
         value,
+        &specials(b"&<\"\t\n\r"),
         [
             &|b: &[u8]| memchr::memchr3(b'&', b'<', b'"', b),
             &|b: &[u8]| memchr::memchr3(b'\t', b'\n', b'\r', b),
@@ -153,6 +154,7 @@ pub(crate) fn escape_text(out: &mut String, text: &str) {
     escape(
         out,
         text,
+        &specials(b"&<>\r"),
         [
             &|b: &[u8]| memchr::memchr3(b'&', b'<', b'>', b),
             &|b: &[u8]| memchr::memchr(b'\r', b),
@@ -169,18 +171,47 @@ pub(crate) fn escape_text(out: &mut String, text: &str) {
 /// A search for some of the special bytes (SIMD, through memchr).
 type Finder<'f> = &'f dyn Fn(&[u8]) -> Option<usize>;
 
-/// Copies `value` to `out`, replacing the ASCII bytes the finders locate. Each finder's next
-/// match is remembered until it is passed, so the work stays linear whatever the input.
-/// Slicing there is safe for UTF-8: every special is ASCII, and no byte of a multi-byte
-/// character is.
+/// Which bytes are special: a table for [`escape`]'s byte-by-byte scan.
+const fn specials(bytes: &[u8]) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < bytes.len() {
+        table[bytes[i] as usize] = true;
+        i += 1;
+    }
+    table
+}
+
+/// Values shorter than this are scanned byte by byte against the table: most attribute values
+/// (identifiers, codes, amounts) are a few bytes long, shorter than what a vector search costs
+/// to set up. Longer ones (text, encoded content) go to the finders.
+const SHORT: usize = 64;
+
+/// Copies `value` to `out`, replacing the ASCII bytes that are `special` (the bytes the finders
+/// locate). Each finder's next match is remembered until it is passed, so the work stays linear
+/// whatever the input. Slicing there is safe for UTF-8: every special is ASCII, and no byte of
+/// a multi-byte character is.
 fn escape(
     out: &mut String,
     value: &str,
+    special: &[bool; 256],
     finders: [Finder<'_>; 2],
     replace: fn(u8) -> &'static str,
 ) {
     out.reserve(value.len());
     let bytes = value.as_bytes();
+    if bytes.len() < SHORT {
+        let mut start = 0;
+        for (at, &b) in bytes.iter().enumerate() {
+            if special[usize::from(b)] {
+                out.push_str(&value[start..at]);
+                out.push_str(replace(b));
+                start = at + 1;
+            }
+        }
+        out.push_str(&value[start..]);
+        return;
+    }
     let search = |k: usize, from: usize| finders[k](&bytes[from..]).map(|i| from + i);
     let mut next = [search(0, 0), search(1, 0)];
     let mut start = 0;
@@ -223,5 +254,45 @@ mod tests {
         let mut t = String::new();
         escape_text(&mut t, "plain € text\n\t\"");
         assert_eq!(t, "plain € text\n\t\"");
+    }
+
+    /// The escapes, one character at a time.
+    fn plainly(value: &str, attribute: bool) -> String {
+        value
+            .chars()
+            .map(|c| match (c, attribute) {
+                ('&', _) => "&amp;".to_owned(),
+                ('<', _) => "&lt;".to_owned(),
+                ('\r', _) => "&#13;".to_owned(),
+                ('"', true) => "&quot;".to_owned(),
+                ('\t', true) => "&#9;".to_owned(),
+                ('\n', true) => "&#10;".to_owned(),
+                ('>', false) => "&gt;".to_owned(),
+                (c, _) => c.to_string(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn short_and_long_values_escape_alike() {
+        // Every length around SHORT, every special at every place, among multi-byte characters.
+        let pieces = ["a", "€", "&", "<", ">", "\"", "'", "\t", "\n", "\r", "xyz"];
+        let mut seed = 7u64;
+        for len in 0..SHORT + 20 {
+            for _ in 0..20 {
+                let mut value = String::new();
+                while value.len() < len {
+                    seed = seed
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    value.push_str(pieces[(seed >> 33) as usize % pieces.len()]);
+                }
+                let (mut a, mut t) = (String::new(), String::new());
+                escape_attribute(&mut a, &value);
+                escape_text(&mut t, &value);
+                assert_eq!(a, plainly(&value, true), "{value:?}");
+                assert_eq!(t, plainly(&value, false), "{value:?}");
+            }
+        }
     }
 }
