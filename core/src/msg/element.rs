@@ -287,7 +287,7 @@ impl<'a> Ctx<'a> {
         Ctx {
             cur,
             // Enough for the usual report: the problems are large, growing is copying.
-            errors: Vec::with_capacity(8),
+            errors: Vec::with_capacity(16),
             fatal: None,
             ids: Vec::with_capacity(ids),
             refs: Vec::with_capacity(ids / 2),

@@ -264,11 +264,11 @@ impl Report {
         let msg_ref = self
             .trans_ref
             .as_ref()
-            .map(|t| t.message_id.id.clone())
+            .map(|t| t.message_id.id.as_str())
             .filter(|id| !id.is_empty());
         for e in &mut self.errors {
             if e.location.iotp_msg_ref.is_none() {
-                e.location.iotp_msg_ref.clone_from(&msg_ref);
+                e.location.iotp_msg_ref = msg_ref.map(str::to_owned);
             }
         }
         // A stable sort by place. Many problems (which are large) are not moved about by the
@@ -424,12 +424,11 @@ impl Report {
 /// Sets the line of every problem that has an offset but no line yet, counting the document's
 /// line ends once (in offset order) rather than once per problem.
 fn fill_lines(src: &str, errors: &mut [ValidationError]) {
-    let mut todo: Vec<(usize, usize)> = errors
-        .iter()
+    let mut todo: Vec<(usize, usize)> = Vec::with_capacity(errors.len());
+    todo.extend(errors.iter()
         .enumerate()
         .filter(|(_, e)| e.line.is_none())
-        .filter_map(|(i, e)| e.offset.map(|o| (o.min(src.len()), i)))
-        .collect();
+        .filter_map(|(i, e)| e.offset.map(|o| (o.min(src.len()), i))));
     if todo.is_empty() {
         return;
     }

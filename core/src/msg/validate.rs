@@ -195,13 +195,21 @@ impl<'m> V<'m, '_> {
     }
 
     fn missing_att(&mut self, at: At<'_>, att: &str, why: &str) {
+        self.missing_att_because(at, att, &[why]);
+    }
+
+    /// [`missing_att`](Self::missing_att) with the reason in pieces, so that the message is
+    /// allocated once.
+    fn missing_att_because(&mut self, at: At<'_>, att: &str, why: &[&str]) {
+        let head = [at.tag, " requires attribute ", att, ": "];
+        let mut message =
+            String::with_capacity(head.iter().chain(why).map(|p| p.len()).sum::<usize>());
+        for part in head.iter().chain(why) {
+            message.push_str(part);
+        }
         self.out.push(
-            ValidationError::hard(
-                ErrorCode::AttMissing,
-                at.location(Some(att)),
-                cat(&[at.tag, " requires attribute ", att, ": ", why]),
-            )
-            .with_value(att),
+            ValidationError::hard(ErrorCode::AttMissing, at.location(Some(att)), message)
+                .with_value(att),
         );
     }
 
@@ -336,16 +344,16 @@ impl<'m> V<'m, '_> {
 
     fn net_locations(&mut self, at: At<'_>, pair: [(&str, &Option<String>); 2]) {
         if pair.iter().all(|(_, v)| v.is_none()) {
-            self.missing_att(
+            self.missing_att_because(
                 at,
                 pair[0].0,
-                &cat(&[
+                &[
                     "one of ",
                     pair[0].0,
                     " and ",
                     pair[1].0,
                     " must be present (§3.9)",
-                ]),
+                ],
             );
         }
     }
@@ -642,14 +650,14 @@ impl<'m> V<'m, '_> {
                 ("ErrorNetLocn", &role.error_net_locn),
             ] {
                 if server && value.is_none() {
-                    self.missing_att(
+                    self.missing_att_because(
                         rat,
                         name,
-                        &cat(&[
+                        &[
                             "required for the ",
                             role.trading_role.as_str(),
                             " role (§7.6.2)",
-                        ]),
+                        ],
                     );
                 }
                 if client && value.is_some() {
