@@ -425,10 +425,13 @@ impl Report {
 /// line ends once (in offset order) rather than once per problem.
 fn fill_lines(src: &str, errors: &mut [ValidationError]) {
     let mut todo: Vec<(usize, usize)> = Vec::with_capacity(errors.len());
-    todo.extend(errors.iter()
-        .enumerate()
-        .filter(|(_, e)| e.line.is_none())
-        .filter_map(|(i, e)| e.offset.map(|o| (o.min(src.len()), i))));
+    todo.extend(
+        errors
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.line.is_none())
+            .filter_map(|(i, e)| e.offset.map(|o| (o.min(src.len()), i))),
+    );
     if todo.is_empty() {
         return;
     }
