@@ -38,7 +38,9 @@
 //! refused with an error. One connection serves the node: lookups share it with the group
 //! commits, and wait only while a group is being written, never while one is being synced
 //! (the sync runs outside the connection's lock); its page cache stays valid from one
-//! transaction to the next. A second connection, on a thread of its own, checkpoints the log
+//! transaction to the next. The key-value entries written last ([`KV_RECENT_ENTRIES`]) are
+//! also kept in memory, written through by the group commit: a scheme reading back what it
+//! just wrote (its payment's record, at every call of a payment) does not go to the file. A second connection, on a thread of its own, checkpoints the log
 //! into the file ([`CHECKPOINT_GROUPS`]) while the first goes on: SQLite's own checkpoints
 //! would run inside a commit, holding the connection for milliseconds. It copies the last
 //! frames with the first connection held for a moment, so that the copy reaches the log's end
