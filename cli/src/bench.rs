@@ -34,6 +34,43 @@ struct BenchJson {
     p50_ms: f64,
     p99_ms: f64,
     max_ms: f64,
+    /// CPU time (user and system) per purchase of each process over the measured seconds, in
+    /// ms; absent where `/proc` cannot tell.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cpu_ms_per_purchase: Option<CpuJson>,
+}
+
+/// CPU time per purchase of each process, in ms.
+#[derive(Debug, Serialize)]
+struct CpuJson {
+    payment_handler: f64,
+    merchant: f64,
+    /// This process: the Consumers and their HTTP client.
+    consumers: f64,
+}
+
+/// The CPU time (user and system, all threads) a process has used, in seconds, from
+/// `/proc/<pid>/stat` (fields 14 and 15, in the kernel's USER_HZ of 100 ticks per second).
+fn cpu_seconds(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The name (field 2) is in parentheses and may hold spaces: count from its end.
+    let mut fields = stat.get(stat.rfind(')')? + 1..)?.split_whitespace();
+    let utime: u64 = fields.nth(11)?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some((utime + stime) as f64 / 100.0)
+}
+
+/// [`cpu_seconds`] of the Payment Handler, the Merchant and this process.
+fn cpu_now(servers: &[servers::ServerProcess]) -> Option<[f64; 3]> {
+    let of = |name: &str| {
+        let server = servers.iter().find(|s| s.name == name)?;
+        cpu_seconds(&server.id().to_string())
+    };
+    Some([
+        of(DemoServer::PaymentHandler.name())?,
+        of(DemoServer::Merchant.name())?,
+        cpu_seconds("self")?,
+    ])
 }
 
 /// Runs the benchmark.
@@ -56,6 +93,17 @@ pub(crate) fn run(args: &BenchHttpArgs, out: &mut impl Write) -> io::Result<Outc
                     figures.max_ms,
                     figures.failures
                 )?;
+                if let Some(c) = &figures.cpu_ms_per_purchase {
+                    writeln!(
+                        out,
+                        "CPU per purchase (user + system): Payment Handler {:.3} ms, Merchant \
+                         {:.3} ms, Consumers {:.3} ms; {:.3} ms in all",
+                        c.payment_handler,
+                        c.merchant,
+                        c.consumers,
+                        c.payment_handler + c.merchant + c.consumers
+                    )?;
+                }
             }
             Ok(if figures.failures == 0 && figures.purchases > 0 {
                 Outcome::Valid
@@ -164,6 +212,7 @@ fn measure(args: &BenchHttpArgs) -> Result<BenchJson, String> {
         "iotp: bench http: {} consumers for {} s against {url} ...",
         args.concurrency, args.seconds
     );
+    let cpu_at_start = cpu_now(&servers);
     let started = Instant::now();
     let deadline = started + Duration::from_secs(args.seconds);
     let workers: Vec<_> = (0..args.concurrency)
@@ -194,6 +243,15 @@ fn measure(args: &BenchHttpArgs) -> Result<BenchJson, String> {
         failures += f;
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let purchases = latencies.len().max(1) as f64;
+    let cpu = cpu_at_start.zip(cpu_now(&servers)).map(|(a, b)| {
+        let per = |i: usize| (b[i] - a[i]) * 1000.0 / purchases;
+        CpuJson {
+            payment_handler: per(0),
+            merchant: per(1),
+            consumers: per(2),
+        }
+    });
     consumer.shutdown();
     servers::stop_all(&mut servers);
     latencies.sort();
@@ -213,5 +271,6 @@ fn measure(args: &BenchHttpArgs) -> Result<BenchJson, String> {
         p50_ms: pct(0.50),
         p99_ms: pct(0.99),
         max_ms: latencies.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+        cpu_ms_per_purchase: cpu,
     })
 }

@@ -153,7 +153,9 @@ struct BenchHttpArgs {
     #[arg(long, default_value_t = 8)]
     concurrency: usize,
     /// One JSON object: {"seconds", "concurrency", "purchases", "failures",
-    /// "purchases_per_second", "p50_ms", "p99_ms", "max_ms"}.
+    /// "purchases_per_second", "p50_ms", "p99_ms", "max_ms", "cpu_ms_per_purchase":
+    /// {"payment_handler", "merchant", "consumers"}} (the CPU part only where /proc tells).
+    /// (Without it: the figures as text, then each process's CPU time per purchase.)
     #[arg(long)]
     json: bool,
     /// Where the plugins are (default: next to this executable).

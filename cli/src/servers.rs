@@ -67,6 +67,11 @@ pub(crate) struct ServerProcess {
 }
 
 impl ServerProcess {
+    /// The process's id.
+    pub(crate) fn id(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Starts `iotp serve --config CONFIG`, output to `<dir of CONFIG>/serve.log`, and waits
     /// until `port` on 127.0.0.1 accepts connections.
     pub(crate) fn start(name: &str, config: &Path, port: u16) -> Result<ServerProcess, String> {

@@ -556,3 +556,37 @@ fn pay_registers_the_wallet_cards_and_pays_with_one_over_sccd() {
         }
     }
 }
+
+#[test]
+fn bench_http_completes_purchases_and_reports_them() {
+    let output = iotp(&[
+        "bench",
+        "http",
+        "--seconds",
+        "1",
+        "--concurrency",
+        "2",
+        "--json",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let figures: Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
+    assert_eq!(figures["concurrency"], 2);
+    assert_eq!(figures["failures"], 0);
+    let purchases = figures["purchases"].as_u64().unwrap();
+    assert!(purchases > 0, "{figures}");
+    let per_second = figures["purchases_per_second"].as_f64().unwrap();
+    let seconds = figures["seconds"].as_f64().unwrap();
+    assert!(
+        (per_second * seconds - purchases as f64).abs() < 1.0,
+        "{figures}"
+    );
+    assert!(figures["p50_ms"].as_f64().unwrap() <= figures["p99_ms"].as_f64().unwrap());
+    assert!(figures["p99_ms"].as_f64().unwrap() <= figures["max_ms"].as_f64().unwrap());
+    // Each process did work for the purchases (this is Linux: /proc is there).
+    let cpu = &figures["cpu_ms_per_purchase"];
+    for process in ["payment_handler", "merchant", "consumers"] {
+        assert!(cpu[process].as_f64().unwrap() > 0.0, "{process}: {figures}");
+    }
+    let output = iotp(&["bench", "http", "--seconds", "0"]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
+}
