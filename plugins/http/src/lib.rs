@@ -80,14 +80,6 @@ use crate::client::{Drivers, HttpClient};
 use crate::config::{ClientSettings, Config};
 use crate::server::Site;
 
-/// mimalloc for the plugin's own (Rust) allocations: each call reads and writes documents and
-/// messages of a few hundred small strings, and with glibc's allocator the plugins' allocations
-/// were about 5% of all the instructions of `iotp bench http`'s Consumer (callgrind). Safe in
-/// a loaded library: the host never unloads one (mimalloc's thread state outlives the calls),
-/// and every buffer the plugin hands out comes back to its own `free_buffer`.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// The number of worker threads of the plugin's runtime.
 pub const WORKER_THREADS: usize = 1;
 

@@ -13,14 +13,6 @@
 
 use iotp::payapi::mock::MockScheme;
 
-/// mimalloc for the plugin's own (Rust) allocations: each call reads and writes documents and
-/// messages of a few hundred small strings, and with glibc's allocator the plugins' allocations
-/// were about 5% of all the instructions of `iotp bench http`'s Consumer (callgrind). Safe in
-/// a loaded library: the host never unloads one (mimalloc's thread state outlives the calls),
-/// and every buffer the plugin hands out comes back to its own `free_buffer`.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 iotp_plugin_sdk::export_payment_bridge!(
     MockScheme,
     MockScheme::new(None),
