@@ -40,7 +40,8 @@
 //! (the sync runs outside the connection's lock); its page cache stays valid from one
 //! transaction to the next. The key-value entries written last ([`KV_RECENT_ENTRIES`]) are
 //! also kept in memory, written through by the group commit: a scheme reading back what it
-//! just wrote (its payment's record, at every call of a payment) does not go to the file. A second connection, on a thread of its own, checkpoints the log
+//! just wrote (its payment's record, at every call of a payment) does not go to the file. A
+//! second connection, on a thread of its own, checkpoints the log
 //! into the file ([`CHECKPOINT_GROUPS`]) while the first goes on: SQLite's own checkpoints
 //! would run inside a commit, holding the connection for milliseconds. It copies the last
 //! frames with the first connection held for a moment, so that the copy reaches the log's end
@@ -601,8 +602,8 @@ pub const CHECKPOINT_GROUPS: u64 = 256;
 /// the file every [`CHECKPOINT_GROUPS`] synced groups. It stops when the store is dropped.
 ///
 /// Each round is two passive checkpoints. The first copies the log while the store's
-/// connection goes on writing. The second copies the frames written meanwhile (a few hundred
-/// pages) with the store's connection held, so that it reaches the log's end: only a log
+/// connection goes on writing. The second copies the frames written meanwhile (tens of pages;
+/// the time is mostly its two syncs, 2–7 ms here) with the store's connection held, so that it reaches the log's end: only a log
 /// copied to its end is started again from its beginning by the next write. Without it a node
 /// that never stops writing would never restart its log, which would grow without bound (by
 /// some 50 KB per purchase at a Payment Handler), and every sync would be a sync of a growing
