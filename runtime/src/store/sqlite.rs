@@ -1016,7 +1016,8 @@ enum WriteOp {
     KvDelete { namespace: String, key: String },
 }
 
-/// How many key-value entries [`KvRecent`] keeps.
+/// How many of the key-value entries written last a store keeps in memory (see the module
+/// documentation).
 pub const KV_RECENT_ENTRIES: usize = 1024;
 
 /// The key-value entries written last, by namespace, so that a scheme reading back what it
