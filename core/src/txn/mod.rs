@@ -1169,7 +1169,6 @@ impl Engine {
             t.st.pending = Some(state::Pending {
                 to: l.clone(),
                 message_id: msg.message_id().to_owned(),
-                xml: xml.to_string(),
                 transmissions: 1,
                 next_at: now + i64::from(self.config.timing.retransmit_after_secs) * 1000,
                 payment,
@@ -1810,7 +1809,11 @@ impl Engine {
         if let Some(p) = t.st.pending.clone()
             && p.next_at <= now
         {
-            if p.transmissions < self.config.timing.max_transmissions {
+            // `from_record` and the senders guarantee the request is logged.
+            let request = t.sent(&p.message_id).map(|l| l.xml.clone());
+            if let Some(request) = request
+                && p.transmissions < self.config.timing.max_transmissions
+            {
                 let mut p = p;
                 p.transmissions += 1;
                 p.next_at = now + i64::from(self.config.timing.retransmit_after_secs) * 1000;
@@ -1818,7 +1821,7 @@ impl Engine {
                     to: Destination::NetLocn(p.to.clone()),
                     message_id: p.message_id.clone(),
                     iotp_trans_id: t.key.iotp_trans_id.clone(),
-                    xml: Arc::from(p.xml.as_bytes()),
+                    xml: Arc::from(request.as_bytes()),
                 });
                 t.st.pending = Some(p);
             } else {
@@ -1872,7 +1875,6 @@ impl Engine {
             t.st.pending = Some(state::Pending {
                 to,
                 message_id: msg.message_id().to_owned(),
-                xml: xml.to_string(),
                 transmissions: 1,
                 next_at: now + i64::from(self.config.timing.retransmit_after_secs) * 1000,
                 payment: false,

@@ -64,12 +64,14 @@ pub struct Ended {
     pub completion_code: Option<String>,
 }
 
-/// A request awaiting its response, retransmitted until it comes (§4.5.4).
+/// A request awaiting its response, retransmitted until it comes (§4.5.4). The request itself
+/// is the transaction's sent message with `message_id` ([`Txn::sent`]): its XML is kept once,
+/// in the record's messages. (States written before it was kept there carry an `xml` field,
+/// which is ignored: the same bytes are in the messages.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pending {
     pub to: String,
     pub message_id: String,
-    pub xml: String,
     pub transmissions: u32,
     pub next_at: i64,
     /// True when the request carried a payment: a time-out is then recoverable
@@ -392,11 +394,26 @@ impl Txn {
                 xml: m.xml.clone(),
             });
         }
-        Some(Txn {
+        let txn = Txn {
             key: record.key.clone(),
             st,
             msgs,
-        })
+        };
+        // A request awaiting its response must be there to send again.
+        if let Some(p) = &txn.st.pending
+            && txn.sent(&p.message_id).is_none()
+        {
+            return None;
+        }
+        Some(txn)
+    }
+
+    /// The message this role sent with this `MsgId/@ID`.
+    pub(crate) fn sent(&self, message_id: &str) -> Option<&Logged> {
+        self.msgs
+            .iter()
+            .rev()
+            .find(|l| l.sent && l.msg.message_id() == message_id)
     }
 }
 

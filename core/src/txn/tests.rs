@@ -1513,3 +1513,46 @@ fn shards_own_the_transactions_they_start_and_refuse_others() {
     assert_eq!(store.commits(), commits, "nothing committed");
     assert_eq!(state(&mut shards[*owner]), before);
 }
+
+#[test]
+fn a_request_awaiting_its_response_is_kept_once_and_sent_again_as_it_was() {
+    // The Payment Request is lost: the Consumer's record keeps it once, among its messages
+    // (its state names it), and a transaction rebuilt from the record resends those bytes.
+    let (mut net, n, trans, req) = lost_payment_request();
+    let key = crate::store::TransactionKey {
+        iotp_trans_id: trans.clone(),
+        role: TradingRole::Consumer.to_string(),
+    };
+    let record = net
+        .engine(n.consumer)
+        .store()
+        .load(&key)
+        .expect("load")
+        .expect("stored");
+    assert!(!record.state.contains("PayReqBlk"), "{}", record.state);
+    let txn = state::Txn::from_record(&record).expect("rebuilt");
+    let pending = txn.st.pending.clone().expect("awaiting the response");
+    let logged = txn.sent(&pending.message_id).expect("logged");
+    assert_eq!(logged.xml.as_bytes(), &req[..]);
+    let due = net.engine(n.consumer).wake(pending.next_at).messages;
+    assert_eq!(
+        due.iter().map(|m| &m.xml[..]).collect::<Vec<_>>(),
+        [&req[..]],
+        "sent again as it was"
+    );
+
+    // A state written when the request was copied into it reads as before.
+    let mut older = record.clone();
+    let mut state: serde_json::Value = serde_json::from_str(&older.state).expect("json");
+    state["pending"]["xml"] = String::from_utf8_lossy(&req).into_owned().into();
+    older.state = state.to_string();
+    let txn = state::Txn::from_record(&older).expect("older state");
+    assert_eq!(txn.st.pending, Some(pending));
+
+    // A record that lost the request is damaged.
+    let mut damaged = record;
+    damaged
+        .messages
+        .retain(|m| !m.sent || m.xml.as_bytes() != &req[..]);
+    assert!(state::Txn::from_record(&damaged).is_none());
+}
