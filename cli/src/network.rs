@@ -53,12 +53,14 @@ impl ConsumerApp for DemoWallet {
 }
 
 /// The plugin directory (`--plugin-dir`, else next to this executable), checked to hold the
-/// HTTP transport.
+/// HTTP transport. Made absolute: the nodes' configuration files, which name it, are elsewhere.
 pub(crate) fn plugin_dir(given: Option<&Path>) -> Result<PathBuf, String> {
     let dir = given
         .map(Path::to_path_buf)
         .or_else(default_plugin_dir)
         .ok_or("cannot find the plugin directory; give --plugin-dir")?;
+    let dir =
+        std::path::absolute(&dir).map_err(|e| format!("--plugin-dir {}: {e}", dir.display()))?;
     let transport = plugin_path(&dir, "transport", "http");
     if !transport.is_file() {
         return Err(format!(

@@ -559,15 +559,26 @@ fn pay_registers_the_wallet_cards_and_pays_with_one_over_sccd() {
 
 #[test]
 fn bench_http_completes_purchases_and_reports_them() {
-    let output = iotp(&[
-        "bench",
-        "http",
-        "--seconds",
-        "1",
-        "--concurrency",
-        "2",
-        "--json",
-    ]);
+    // The plugins' directory given relative to the current one (the nodes' configurations,
+    // elsewhere, must still find it).
+    plugins();
+    let exe = Path::new(env!("CARGO_BIN_EXE_iotp"));
+    let plugin_dir = exe.parent().unwrap();
+    let output = Command::new(exe)
+        .current_dir(plugin_dir.parent().unwrap())
+        .args([
+            "bench",
+            "http",
+            "--seconds",
+            "1",
+            "--concurrency",
+            "2",
+            "--json",
+        ])
+        .arg("--plugin-dir")
+        .arg(plugin_dir.file_name().unwrap())
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     let figures: Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
     assert_eq!(figures["concurrency"], 2);
