@@ -1547,7 +1547,7 @@ pub fn encode_response(resp: &Result<ApiResponse, ApiError>) -> String {
                 });
                 put_doc(w, "ErrorResponse", &e);
             }
-            put_doc(w, &format!("{}Response", r.call_name()), r.body());
+            put_doc(w, &[r.call_name(), "Response"].concat(), r.body());
         }
     })
 }

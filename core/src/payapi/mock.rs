@@ -62,8 +62,13 @@ impl MockScheme {
         }
     }
 
-    /// Every instrument of the mock wallet.
+    /// Every instrument of the mock wallet (built once).
     pub fn instruments() -> Vec<PayInstrument> {
+        static INSTRUMENTS: std::sync::OnceLock<Vec<PayInstrument>> = std::sync::OnceLock::new();
+        INSTRUMENTS.get_or_init(Self::build_instruments).clone()
+    }
+
+    fn build_instruments() -> Vec<PayInstrument> {
         let mut v = vec![
             instrument("approve", "Mock card: approves"),
             instrument("extra-round", "Mock card: one more exchange round"),
