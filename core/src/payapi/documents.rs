@@ -52,7 +52,7 @@ use crate::msg::codes::{
 use crate::msg::model::{Algorithm, AlgorithmParameter, ErrorLocation, PackagedContent};
 use crate::xml::reader::{Cursor, Item, Tag, prepare};
 use crate::xml::writer::{DECLARATION, XmlWriter, escape_attribute, escape_text};
-use crate::xml::{Limits, SyntaxError, XmlElement, XmlNode};
+use crate::xml::{Limits, SyntaxError, XmlElement, XmlNode, same_name};
 
 use super::*;
 
@@ -216,7 +216,7 @@ impl<'a> Rd<'a> {
         self.parts()
             .1
             .iter()
-            .find(|(n, _)| *n == name)
+            .find(|(n, _)| same_name(n, name))
             .map(|(_, v)| v.as_ref())
     }
 
@@ -258,7 +258,8 @@ impl<'a> Rd<'a> {
     where
         'a: 'b,
     {
-        self.elements().filter(move |c| names.contains(&c.name()))
+        self.elements()
+            .filter(move |c| names.iter().any(|n| same_name(n, c.name())))
     }
 
     /// The concatenated text of the direct text children (borrowed when there is one piece).
