@@ -208,6 +208,7 @@ const fn equal(x: u64, c: u8) -> u64 {
 /// number). Each finder's next match is remembered until it is passed, so the work stays linear
 /// whatever the input. Slicing there is safe for UTF-8: every special is ASCII, and no byte of
 /// a multi-byte character is.
+#[inline]
 fn escape(
     out: &mut String,
     value: &str,
