@@ -62,8 +62,13 @@ impl MockScheme {
         }
     }
 
-    /// Every instrument of the mock wallet.
+    /// Every instrument of the mock wallet (built once).
     pub fn instruments() -> Vec<PayInstrument> {
+        static INSTRUMENTS: std::sync::OnceLock<Vec<PayInstrument>> = std::sync::OnceLock::new();
+        INSTRUMENTS.get_or_init(Self::build_instruments).clone()
+    }
+
+    fn build_instruments() -> Vec<PayInstrument> {
         let mut v = vec![
             instrument("approve", "Mock card: approves"),
             instrument("extra-round", "Mock card: one more exchange round"),
@@ -71,11 +76,19 @@ impl MockScheme {
         ];
         for c in DECLINE_CODES {
             v.push(instrument(
-                &format!("decline-{c}"),
-                &format!("Mock card: declines with {c}"),
+                &["decline-", c.as_str()].concat(),
+                &["Mock card: declines with ", c.as_str()].concat(),
             ));
         }
         v
+    }
+
+    /// Whether `id` is one of [`instruments`](Self::instruments)' ids, without building them.
+    fn has_instrument(id: &str) -> bool {
+        match id.strip_prefix("decline-") {
+            Some(code) => DECLINE_CODES.iter().any(|c| c.as_str() == code),
+            None => matches!(id, "approve" | "extra-round" | "timeout"),
+        }
     }
 }
 
@@ -210,31 +223,64 @@ struct Record {
 
 impl Record {
     fn encode(&self) -> Vec<u8> {
-        format!(
-            "state={};code={};instrument={};amount={};currency={};direction={};challenge={}",
-            self.state,
+        let challenge = self.challenge.map(|c| c.to_string());
+        [
+            "state=",
+            self.state.as_str(),
+            ";code=",
             self.code.as_ref().map(|c| c.as_str()).unwrap_or(""),
-            self.instrument,
-            self.amount,
-            self.currency,
-            self.direction,
-            self.challenge.map(|c| c.to_string()).unwrap_or_default()
-        )
+            ";instrument=",
+            &self.instrument,
+            ";amount=",
+            &self.amount,
+            ";currency=",
+            &self.currency,
+            ";direction=",
+            &self.direction,
+            ";challenge=",
+            challenge.as_deref().unwrap_or(""),
+        ]
+        .concat()
         .into_bytes()
     }
 
     fn decode(bytes: &[u8]) -> Option<Record> {
+        const KEYS: [&str; 7] = [
+            "state",
+            "code",
+            "instrument",
+            "amount",
+            "currency",
+            "direction",
+            "challenge",
+        ];
         let text = std::str::from_utf8(bytes).ok()?;
+        // One pass over the fields: the first of each key counts, as with `field`.
+        let mut values: [Option<&str>; 7] = [None; 7];
+        for (key, value) in text.split(';').filter_map(|kv| kv.split_once('=')) {
+            if let Some(k) = KEYS.iter().position(|n| *n == key) {
+                values[k].get_or_insert(value);
+            }
+        }
+        let [
+            state,
+            code,
+            instrument,
+            amount,
+            currency,
+            direction,
+            challenge,
+        ] = values;
         Some(Record {
-            state: ProcessState::from_wire(field(text, "state")?),
-            code: field(text, "code")
+            state: ProcessState::from_wire(state?),
+            code: code
                 .filter(|c| !c.is_empty())
                 .map(CompletionCode::from_wire),
-            instrument: field(text, "instrument")?.into(),
-            amount: field(text, "amount")?.into(),
-            currency: field(text, "currency")?.into(),
-            direction: field(text, "direction")?.into(),
-            challenge: field(text, "challenge").and_then(|c| c.parse().ok()),
+            instrument: instrument?.into(),
+            amount: amount?.into(),
+            currency: currency?.into(),
+            direction: direction?.into(),
+            challenge: challenge.and_then(|c| c.parse().ok()),
         })
     }
 
@@ -292,11 +338,11 @@ impl Record {
 
 /// Key of a Consumer payment, and of a Payment Handler payment.
 fn consumer_key(pay_id: &str) -> String {
-    format!("consumer/{pay_id}")
+    ["consumer/", pay_id].concat()
 }
 
 fn handler_key(pay_id: &str) -> String {
-    format!("handler/{pay_id}")
+    ["handler/", pay_id].concat()
 }
 
 /// The key of the payment `pay_id` (the Payment Handler's or the Consumer's), and its record.
@@ -308,7 +354,8 @@ fn key_of(host: &dyn BridgeHost, pay_id: &str) -> ApiResult<(String, Record)> {
 
 /// The key of the payment `pay_id` and its stored bytes, read once.
 fn stored(host: &dyn BridgeHost, pay_id: &str) -> ApiResult<(String, Vec<u8>)> {
-    for key in [handler_key(pay_id), consumer_key(pay_id)] {
+    for key_of in [handler_key, consumer_key] {
+        let key = key_of(pay_id);
         if let Some(bytes) = host.kv_get(&key)? {
             return Ok((key, bytes));
         }
@@ -470,7 +517,7 @@ impl PaymentBridge for MockScheme {
             .payment_instrument_id
             .as_deref()
             .unwrap_or("approve");
-        if !MockScheme::instruments().iter().any(|i| i.id == id) {
+        if !MockScheme::has_instrument(id) {
             return Err(ApiError::illegal_value(
                 "PaymentInstrumentId",
                 format!("no mock instrument {id}"),

@@ -307,9 +307,10 @@ impl<'a> Cursor<'a> {
     }
 
     /// A cursor with a tokenizer of its own for the usual shape of a document (an XML
-    /// declaration, elements, `name="value"` attributes, text without references), which gives
-    /// exactly the items quick-xml's events give. At anything else (comments, references, CDATA,
-    /// a DOCTYPE, any error or limit) it stops with an error and [`bailed`](Self::bailed) is
+    /// declaration, elements, `name="value"` attributes, text with the built-in and character
+    /// references), which gives exactly the items quick-xml's events give. At anything else
+    /// (comments, other references, CDATA, a DOCTYPE, any error or limit) it stops with an error
+    /// and [`bailed`](Self::bailed) is
     /// set: the caller then reads the document again with [`new`](Self::new).
     pub fn new_fast(src: &'a str, limits: &Limits) -> Self {
         Cursor {
@@ -513,10 +514,42 @@ impl<'a> Cursor<'a> {
         tag: &Tag<'a>,
         out: &mut Vec<(&'a str, Cow<'a, str>)>,
     ) -> Result<(), SyntaxError> {
-        if self.attributes_fast(tag, out) {
+        if self.attributes_spanned(tag, out) || self.attributes_fast(tag, out) {
             return Ok(());
         }
         self.attributes_checked(tag, out)
+    }
+
+    /// [`attributes`](Self::attributes) from the `name="value"` pairs the fast tokenizer found
+    /// while looking for the tag's end (values plain): only the names (ASCII XML Names, as
+    /// [`scan_attributes`] takes them), duplicates and limits are left to check. False when
+    /// there are no such pairs for `tag` or at anything else, for the next path to read.
+    fn attributes_spanned(&self, tag: &Tag<'a>, out: &mut Vec<(&'a str, Cow<'a, str>)>) -> bool {
+        out.clear();
+        let Some(fast) = self
+            .fast
+            .as_ref()
+            .filter(|f| f.spans_of == Some(tag.offset))
+        else {
+            return false;
+        };
+        if fast.spans.len() > self.limits.max_attributes {
+            return false;
+        }
+        for &(name, value) in &fast.spans {
+            let ascii_name = name.as_bytes().split_first().is_some_and(|(first, rest)| {
+                ASCII_NAME[usize::from(*first)] & 2 != 0
+                    && rest.iter().all(|&c| ASCII_NAME[usize::from(c)] != 0)
+            });
+            if !ascii_name
+                || value.len() > self.limits.max_text_bytes
+                || out.iter().any(|(n, _)| same_name(n, name))
+            {
+                return false;
+            }
+            out.push((name, Cow::Borrowed(value)));
+        }
+        true
     }
 
     /// The attributes of `tag` straight into slots by name, for the usual tag: every attribute
@@ -753,11 +786,20 @@ fn fast_next<'a>(
                     continue;
                 }
             }
-            // Character data up to the next markup; a reference is left to quick-xml.
-            let end = memchr::memchr2(b'<', b'&', &b[p..]).map_or(b.len(), |i| p + i);
-            if b.get(end) == Some(&b'&') {
-                return None;
+            if b[p] == b'&' {
+                // A reference: quick-xml's GeneralRef event, expanded.
+                if *depth == 0 {
+                    return None;
+                }
+                let (text, len) = fast_reference(&b[p..])?;
+                fast.pos = p + len;
+                if skip_space && text.bytes().all(|c| c.is_ascii_whitespace()) {
+                    continue;
+                }
+                return Some(Item::Text(text));
             }
+            // Character data up to the next markup or reference.
+            let end = memchr::memchr2(b'<', b'&', &b[p..]).map_or(b.len(), |i| p + i);
             fast.pos = end;
             let text = &src[p..end];
             if *depth == 0 {
@@ -768,6 +810,9 @@ fn fast_next<'a>(
             }
             if text.len() > limits.max_text_bytes {
                 return None;
+            }
+            if skip_space && text.bytes().all(|c| c.is_ascii_whitespace()) {
+                continue;
             }
             return Some(Item::Text(normalize_newlines(text)));
         }
@@ -793,7 +838,9 @@ fn fast_next<'a>(
                     && b.starts_with(b"<?xml")
                     && matches!(b[5], b' ' | b'\r' | b'\n' | b'\t') =>
             {
-                fast.pos = memchr::memmem::find(&b[2..], b"?>")? + 4;
+                // After the first `?>` from the third byte on (a `>` after a `?`: one memchr
+                // where a memmem search costs hundreds of instructions to set up).
+                fast.pos = memchr::memchr_iter(b'>', &b[3..]).find(|&i| b[i + 2] == b'?')? + 4;
                 continue;
             }
             Some(_) => {}
@@ -854,6 +901,38 @@ fn fast_next<'a>(
             raw: BytesStart::from_content(content, name.len()),
         }));
     }
+}
+
+/// The text of the reference at the start of `b` (`&` first) and its length, for the usual
+/// references: the five built-ins and character references to XML characters, written
+/// `&#N;` or `&#xH;` with at most eight digits. None for anything else (left to quick-xml).
+fn fast_reference(b: &[u8]) -> Option<(Cow<'static, str>, usize)> {
+    let semi = b.iter().take(12).position(|&c| c == b';')?;
+    let text = match &b[1..semi] {
+        b"lt" => "<",
+        b"gt" => ">",
+        b"amp" => "&",
+        b"apos" => "'",
+        b"quot" => "\"",
+        [b'#', b'x', hex @ ..] if !hex.is_empty() && hex.iter().all(u8::is_ascii_hexdigit) => {
+            return char_reference(hex, 16).map(|c| (c, semi + 1));
+        }
+        [b'#', dec @ ..] if !dec.is_empty() && dec.iter().all(u8::is_ascii_digit) => {
+            return char_reference(dec, 10).map(|c| (c, semi + 1));
+        }
+        _ => return None,
+    };
+    Some((Cow::Borrowed(text), semi + 1))
+}
+
+/// The character of a character reference's digits, when it is an XML character.
+fn char_reference(digits: &[u8], radix: u32) -> Option<Cow<'static, str>> {
+    let code = digits.iter().try_fold(0u32, |n, &d| {
+        n.checked_mul(radix)?
+            .checked_add(char::from(d).to_digit(radix)?)
+    })?;
+    let c = char::from_u32(code).filter(|&c| is_xml_char(c))?;
+    Some(Cow::Owned(c.to_string()))
 }
 
 /// Where quick-xml ends a start tag: the first `>` outside quotes.
@@ -1109,6 +1188,7 @@ pub(crate) mod tests {
             "<a/ ><b/>",
             "<é/>",
             "<a>\n <b> </b>\r\n\t<c> x </c>  y <d/>\n</a>\n ",
+            "<a> &lt;&gt;&amp;&apos;&quot; <b>&#9;&#32;&#x20; &#x1F600;&#65;x</b>&#10;</a>",
         ];
         let samples = ["tpo_offer_6k.xml", "ping.xml"].map(|name| {
             let path = format!(
@@ -1126,6 +1206,23 @@ pub(crate) mod tests {
             docs.extend(mutations(d, if d.len() > 1000 { 7 } else { 1 }));
         }
         docs.extend(samples);
+        // References the tokenizer leaves to quick-xml, one in each document.
+        for r in [
+            "&#0;",
+            "&#xD800;",
+            "&#x110000;",
+            "&#99999999999;",
+            "&#;",
+            "&#x;",
+            "&#12a;",
+            "&ltx;",
+            "&nbsp;",
+            "& lt;",
+            "&lt",
+            "&#X41;",
+        ] {
+            docs.push(format!("<a>x{r}<b>&#65;</b></a>"));
+        }
         let limits = Limits {
             max_attributes: 5,
             max_depth: 4,
@@ -1153,6 +1250,11 @@ pub(crate) mod tests {
             "{fast_read} of {}",
             docs.len() * 4
         );
+        // References are read, not given up on.
+        for skip_space in [false, true] {
+            let (items, bailed) = trace(Cursor::new_fast(small[10], &limits), skip_space);
+            assert!(!bailed, "{items:?}");
+        }
     }
 
     /// Whenever `attributes_into` reads a tag, it reads what `attributes` reads.

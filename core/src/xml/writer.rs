@@ -134,6 +134,7 @@ pub(crate) fn escape_attribute(out: &mut String, value: &str) {
         out,
         value,
         &specials(b"&<\"\t\n\r"),
+        |x| equal(x, b'&') | equal(x, b'<') | equal(x, b'"') | below(x, 0x20),
         [
             &|b: &[u8]| memchr::memchr3(b'&', b'<', b'"', b),
             &|b: &[u8]| memchr::memchr3(b'\t', b'\n', b'\r', b),
@@ -155,6 +156,7 @@ pub(crate) fn escape_text(out: &mut String, text: &str) {
         out,
         text,
         &specials(b"&<>\r"),
+        |x| equal(x, b'&') | equal(x, b'<') | equal(x, b'>') | equal(x, b'\r'),
         [
             &|b: &[u8]| memchr::memchr3(b'&', b'<', b'>', b),
             &|b: &[u8]| memchr::memchr(b'\r', b),
@@ -182,19 +184,36 @@ const fn specials(bytes: &[u8]) -> [bool; 256] {
     table
 }
 
-/// Values shorter than this are scanned byte by byte against the table: most attribute values
-/// (identifiers, codes, amounts) are a few bytes long, shorter than what a vector search costs
-/// to set up. Longer ones (text, encoded content) go to the finders.
+/// Values shorter than this are scanned eight bytes at a time, then byte by byte, against the
+/// table: most attribute values (identifiers, codes, amounts) are a few bytes long, shorter than
+/// what a vector search costs to set up. Longer ones (text, encoded content) go to the finders.
 const SHORT: usize = 64;
 
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// The bytes of `x` below `n` (at most 0x80) flagged by their high bit, with perhaps some
+/// bytes after a flagged one (a borrow): no such byte is ever missed.
+const fn below(x: u64, n: u8) -> u64 {
+    x.wrapping_sub(ONES * n as u64) & !x & HIGH
+}
+
+/// The bytes of `x` equal to `c` flagged as [`below`] flags them.
+const fn equal(x: u64, c: u8) -> u64 {
+    below(x ^ (ONES * c as u64), 1)
+}
+
 /// Copies `value` to `out`, replacing the ASCII bytes that are `special` (the bytes the finders
-/// locate). Each finder's next match is remembered until it is passed, so the work stays linear
+/// locate, and among the bytes `candidates` flags in eight bytes read as a little-endian
+/// number). Each finder's next match is remembered until it is passed, so the work stays linear
 /// whatever the input. Slicing there is safe for UTF-8: every special is ASCII, and no byte of
 /// a multi-byte character is.
+#[inline]
 fn escape(
     out: &mut String,
     value: &str,
     special: &[bool; 256],
+    candidates: fn(u64) -> u64,
     finders: [Finder<'_>; 2],
     replace: fn(u8) -> &'static str,
 ) {
@@ -202,12 +221,28 @@ fn escape(
     let bytes = value.as_bytes();
     if bytes.len() < SHORT {
         let mut start = 0;
-        for (at, &b) in bytes.iter().enumerate() {
+        let mut at_special = |at: usize, b: u8| {
             if special[usize::from(b)] {
                 out.push_str(&value[start..at]);
                 out.push_str(replace(b));
                 start = at + 1;
             }
+        };
+        let mut chunks = bytes.chunks_exact(8);
+        let mut i = 0;
+        for chunk in &mut chunks {
+            let mut flags = candidates(u64::from_le_bytes(
+                <[u8; 8]>::try_from(chunk).unwrap_or_default(),
+            ));
+            while flags != 0 {
+                let k = (flags.trailing_zeros() / 8) as usize;
+                at_special(i + k, chunk[k]);
+                flags &= flags - 1;
+            }
+            i += 8;
+        }
+        for (k, &b) in chunks.remainder().iter().enumerate() {
+            at_special(i + k, b);
         }
         out.push_str(&value[start..]);
         return;
@@ -276,7 +311,9 @@ mod tests {
     #[test]
     fn short_and_long_values_escape_alike() {
         // Every length around SHORT, every special at every place, among multi-byte characters.
-        let pieces = ["a", "€", "&", "<", ">", "\"", "'", "\t", "\n", "\r", "xyz"];
+        let pieces = [
+            "a", "€", "&", "<", ">", "\"", "'", "\t", "\n", "\r", "xyz", "\u{1}", "\u{7f}",
+        ];
         let mut seed = 7u64;
         for len in 0..SHORT + 20 {
             for _ in 0..20 {
