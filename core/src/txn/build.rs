@@ -168,6 +168,16 @@ pub fn format_timestamp(unix_millis: i64) -> String {
     std::str::from_utf8(&out).unwrap_or_default().to_owned()
 }
 
+/// Appends the `digits` lowest hexadecimal digits of `n`, lower case, zero-padded: what
+/// `format!("{n:0digits$x}")` makes of an `n` below `16^digits`.
+pub(crate) fn push_hex(out: &mut String, n: u64, digits: u32) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for i in (0..digits).rev() {
+        let nibble = (n >> (4 * i)) & 0xf;
+        out.push(char::from(HEX[nibble as usize]));
+    }
+}
+
 /// Appends `n` in decimal.
 pub(crate) fn push_decimal(out: &mut String, mut n: u64) {
     let mut digits = [0u8; 20];
@@ -261,6 +271,11 @@ mod tests {
             let mut s = String::from("x");
             push_decimal(&mut s, n);
             assert_eq!(s, format!("x{n}"));
+        }
+        for (n, digits) in [(0, 2), (0xab, 2), (0x1234, 4), (0xf_ffff_ffff, 9), (0x5, 9)] {
+            let mut s = String::new();
+            push_hex(&mut s, n, digits);
+            assert_eq!(s, format!("{n:0w$x}", w = digits as usize));
         }
         let mut ids = Ids::new("M3".into());
         assert_eq!(ids.next(), "M3.1");

@@ -1516,7 +1516,11 @@ impl Engine {
         for b in r {
             v = (v << 8) | u64::from(b);
         }
-        format!("{letter}{:04x}{:09x}", n, v & 0xf_ffff_ffff)
+        let mut id = String::with_capacity(14);
+        id.push(letter);
+        build::push_hex(&mut id, n, 4);
+        build::push_hex(&mut id, v & 0xf_ffff_ffff, 9);
+        id
     }
 
     /// The transaction outcome to report.
