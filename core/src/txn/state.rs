@@ -474,7 +474,6 @@ pub(super) fn blank_in_text(l: &Logged) -> Option<String> {
         while let Some(pc) = find_start_tag(&xml[..close], from, b"PackagedContent") {
             contents = contents.checked_sub(1)?;
             let text = start_tag_end(xml, pc)? + 1;
-            from = text;
             if xml[text - 2] == b'/' {
                 return None;
             }
