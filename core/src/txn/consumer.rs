@@ -469,7 +469,25 @@ impl Engine {
         now: i64,
         out: &mut Outcome,
     ) -> Result<Step, Fault> {
-        let or = t.offer_response().cloned().ok_or_else(|| {
+        // The Offer Response is read from its message, which is shared, not copied.
+        let or_message = t
+            .msgs
+            .iter()
+            .rev()
+            .find(|l| {
+                l.msg
+                    .blocks
+                    .iter()
+                    .any(|b| matches!(b, TradingBlock::OfferResponse(_)))
+            })
+            .map(|l| l.msg.clone());
+        let or = or_message.as_deref().and_then(|m| {
+            m.blocks.iter().find_map(|b| match b {
+                TradingBlock::OfferResponse(o) => Some(o),
+                _ => None,
+            })
+        });
+        let or = or.ok_or_else(|| {
             Fault::hard(
                 ErrorCode::ElMissing,
                 "OfferRespBlk",
@@ -484,7 +502,7 @@ impl Engine {
                     .all(|r| t.st.payments_done.contains(r))
         });
         let Some(payment) = next.cloned() else {
-            return Ok(self.consumer_after_payments(t, &or, now, out));
+            return Ok(self.consumer_after_payments(t, or, now, out));
         };
         let ci =
             t.st.choices
