@@ -1,6 +1,6 @@
 //! A transaction as the engine holds it: its durable state and its messages.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
@@ -463,15 +463,15 @@ pub(super) fn blank_in_text(l: &Logged) -> Option<String> {
     let mut out = String::with_capacity(l.xml.len());
     let mut copied = 0;
     let mut from = 0;
-    while let Some(at) = find_start_tag(xml, from, b"PaySchemeData") {
+    while let Some(at) = find_start_tag(xml, from, finder(&PSD, b"PaySchemeData")) {
         schemes = schemes.checked_sub(1)?;
         let open_end = start_tag_end(xml, at)?;
         from = open_end + 1;
         if xml[open_end - 1] == b'/' {
             continue;
         }
-        let close = from + memchr::memmem::find(&xml[from..], b"</PaySchemeData>")?;
-        while let Some(pc) = find_start_tag(&xml[..close], from, b"PackagedContent") {
+        let close = from + finder(&PSD_END, b"</PaySchemeData>").find(&xml[from..])?;
+        while let Some(pc) = find_start_tag(&xml[..close], from, finder(&PC, b"PackagedContent")) {
             contents = contents.checked_sub(1)?;
             let text = start_tag_end(xml, pc)? + 1;
             if xml[text - 2] == b'/' {
@@ -494,18 +494,30 @@ pub(super) fn blank_in_text(l: &Logged) -> Option<String> {
     Some(out)
 }
 
-/// Where the next start tag (or empty-element tag) named `name` begins in `xml`, from `from`.
-fn find_start_tag(xml: &[u8], mut from: usize, name: &[u8]) -> Option<usize> {
+type Finder = memchr::memmem::Finder<'static>;
+static PSD: OnceLock<Finder> = OnceLock::new();
+static PSD_END: OnceLock<Finder> = OnceLock::new();
+static PC: OnceLock<Finder> = OnceLock::new();
+
+/// A searcher for `needle`, made once (making one costs more than a search of a message).
+fn finder(cell: &'static OnceLock<Finder>, needle: &'static [u8]) -> &'static Finder {
+    cell.get_or_init(|| Finder::new(needle))
+}
+
+/// Where the next start tag (or empty-element tag) named as `name` finds begins in `xml`,
+/// from `from`.
+fn find_start_tag(xml: &[u8], mut from: usize, name: &Finder) -> Option<usize> {
+    let name_len = name.needle().len();
     loop {
-        let at = from + memchr::memmem::find(xml.get(from..)?, name)?;
-        let after = xml.get(at + name.len()).copied();
+        let at = from + name.find(xml.get(from..)?)?;
+        let after = xml.get(at + name_len).copied();
         if at > 0
             && xml[at - 1] == b'<'
             && matches!(after, Some(b' ' | b'>' | b'/' | b'\t' | b'\n' | b'\r'))
         {
             return Some(at - 1);
         }
-        from = at + name.len();
+        from = at + name_len;
     }
 }
 
