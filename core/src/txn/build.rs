@@ -25,7 +25,11 @@ impl Ids {
     /// A fresh block or component ID.
     pub(crate) fn next(&mut self) -> String {
         self.next += 1;
-        format!("{}.{}", self.msg_id, self.next)
+        let mut id = String::with_capacity(self.msg_id.len() + 4);
+        id.push_str(&self.msg_id);
+        id.push('.');
+        push_decimal(&mut id, u64::from(self.next));
+        id
     }
 }
 
@@ -131,12 +135,62 @@ pub fn format_timestamp(unix_millis: i64) -> String {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
+    let Ok(year @ 0..=9999) = u32::try_from(y) else {
+        // Outside four digits (never for a clock of this era): what `format!` makes of it.
+        return format!(
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+            rem / 3600,
+            (rem % 3600) / 60,
+            rem % 60
+        );
+    };
+    // Every field below fits its width: `rem` and `millis` are remainders.
+    let rem = rem as u32;
+    let fields = [
+        (year, 4, b'-'),
+        (m, 2, b'-'),
+        (d, 2, b'T'),
+        (rem / 3600, 2, b':'),
+        (rem % 3600 / 60, 2, b':'),
+        (rem % 60, 2, b'.'),
+        (millis as u32, 3, b'Z'),
+    ];
+    let mut out = [0u8; 24];
+    let mut at = 0;
+    for (mut value, width, separator) in fields {
+        for i in (0..width).rev() {
+            out[at + i] = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+        out[at + width] = separator;
+        at += width + 1;
+    }
+    std::str::from_utf8(&out).unwrap_or_default().to_owned()
+}
+
+/// Appends the `digits` lowest hexadecimal digits of `n`, lower case, zero-padded: what
+/// `format!("{n:0digits$x}")` makes of an `n` below `16^digits`.
+pub(crate) fn push_hex(out: &mut String, n: u64, digits: u32) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for i in (0..digits).rev() {
+        let nibble = (n >> (4 * i)) & 0xf;
+        out.push(char::from(HEX[nibble as usize]));
+    }
+}
+
+/// Appends `n` in decimal.
+pub(crate) fn push_decimal(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
 }
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
@@ -172,5 +226,62 @@ mod tests {
         let t = 1_795_000_000_000;
         let s = format_timestamp(t);
         assert_eq!(parse_timestamp_millis(&s), Some(t / 1000 * 1000));
+    }
+
+    /// The digit-by-digit form is what `format!` made, inside four-digit years and outside.
+    #[test]
+    fn timestamps_as_format_made_them() {
+        let formatted = |unix_millis: i64| {
+            let secs = unix_millis.div_euclid(1000);
+            let millis = unix_millis.rem_euclid(1000);
+            let rem = secs.rem_euclid(86_400);
+            let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+            format!(
+                "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+                rem / 3600,
+                (rem % 3600) / 60,
+                rem % 60
+            )
+        };
+        let mut t = -62_200_000_000_000_i64; // before year 0
+        while t < 253_500_000_000_000 {
+            // past year 9999
+            assert_eq!(format_timestamp(t), formatted(t), "{t}");
+            t += 9_876_543_210_987;
+        }
+        for t in [
+            -1,
+            0,
+            999,
+            86_399_999,
+            951_782_400_123,
+            1_795_000_000_001,
+            253_402_300_799_999,
+            253_402_300_800_000,
+            -62_167_219_200_000,
+            -62_167_219_200_001,
+        ] {
+            assert_eq!(format_timestamp(t), formatted(t), "{t}");
+        }
+    }
+
+    #[test]
+    fn decimals_and_ids() {
+        for n in [0, 7, 10, 99, 12_345, u64::from(u32::MAX), u64::MAX] {
+            let mut s = String::from("x");
+            push_decimal(&mut s, n);
+            assert_eq!(s, format!("x{n}"));
+        }
+        for (n, digits) in [(0, 2), (0xab, 2), (0x1234, 4), (0xf_ffff_ffff, 9), (0x5, 9)] {
+            let mut s = String::new();
+            push_hex(&mut s, n, digits);
+            assert_eq!(s, format!("{n:0w$x}", w = digits as usize));
+        }
+        let mut ids = Ids::new("M3".into());
+        assert_eq!(ids.next(), "M3.1");
+        for _ in 0..8 {
+            ids.next();
+        }
+        assert_eq!(ids.next(), "M3.10");
     }
 }

@@ -291,7 +291,9 @@ impl Engine {
         now: i64,
     ) -> Result<Option<Choice>, Fault> {
         let mut options = Vec::new();
-        let mut refs = Vec::new();
+        // Per option, what its Choice refers to (made only for the option chosen).
+        let mut refs: Vec<(&Brand, &ProtocolAmount, &CurrencyAmount, usize)> = Vec::new();
+        let mut bridges = Vec::new();
         for brand in &list.brands {
             for pa_ref in &brand.protocol_amount_refs {
                 let Some(pa) = list.protocol_amounts.iter().find(|p| &p.id == pa_ref) else {
@@ -309,6 +311,7 @@ impl Engine {
                 };
                 let info = bridge.info();
                 let host = Host::new(&*self.store, &info.software_id, now);
+                let bridge_index = bridges.len();
                 for ca_ref in &pa.currency_amount_refs {
                     let Some(ca) = list.currency_amounts.iter().find(|c| &c.id == ca_ref) else {
                         continue;
@@ -338,18 +341,10 @@ impl Engine {
                             protocol_id: pp.protocol_id.clone(),
                             amount: ca.amount.clone(),
                             currency: ca.curr_code.clone(),
-                            instrument_id: id.clone(),
+                            instrument_id: id,
                             instrument_name: name,
                         });
-                        refs.push(Choice {
-                            brand_list_ref: list.id.clone(),
-                            brand_ref: brand.id.clone(),
-                            protocol_amount_ref: pa.id.clone(),
-                            currency_amount_ref: ca.id.clone(),
-                            bridge: info.software_id.clone(),
-                            instrument_id: id,
-                            selection_id: None,
-                        });
+                        refs.push((brand, pa, ca, bridge_index));
                     };
                     if instruments.is_empty() {
                         push(None, None);
@@ -358,6 +353,7 @@ impl Engine {
                         push(Some(i.id), Some(i.pay_inst_name));
                     }
                 }
+                bridges.push(info.software_id);
             }
         }
         let _ = tpo;
@@ -365,7 +361,18 @@ impl Engine {
         Ok(self
             .consumer_app
             .choose(&summary, &list.pay_direction, &options)
-            .and_then(|i| refs.get(i).cloned()))
+            .and_then(|i| {
+                let (brand, pa, ca, bridge) = refs.get(i)?;
+                Some(Choice {
+                    brand_list_ref: list.id.clone(),
+                    brand_ref: brand.id.clone(),
+                    protocol_amount_ref: pa.id.clone(),
+                    currency_amount_ref: ca.id.clone(),
+                    bridge: bridges[*bridge].clone(),
+                    instrument_id: options[i].instrument_id.clone(),
+                    selection_id: None,
+                })
+            }))
     }
 
     /// A Brand Selection for the i-th choice, with the content CheckPaymentPossibility gives.
@@ -462,7 +469,25 @@ impl Engine {
         now: i64,
         out: &mut Outcome,
     ) -> Result<Step, Fault> {
-        let or = t.offer_response().cloned().ok_or_else(|| {
+        // The Offer Response is read from its message, which is shared, not copied.
+        let or_message = t
+            .msgs
+            .iter()
+            .rev()
+            .find(|l| {
+                l.msg
+                    .blocks
+                    .iter()
+                    .any(|b| matches!(b, TradingBlock::OfferResponse(_)))
+            })
+            .map(|l| l.msg.clone());
+        let or = or_message.as_deref().and_then(|m| {
+            m.blocks.iter().find_map(|b| match b {
+                TradingBlock::OfferResponse(o) => Some(o),
+                _ => None,
+            })
+        });
+        let or = or.ok_or_else(|| {
             Fault::hard(
                 ErrorCode::ElMissing,
                 "OfferRespBlk",
@@ -477,7 +502,7 @@ impl Engine {
                     .all(|r| t.st.payments_done.contains(r))
         });
         let Some(payment) = next.cloned() else {
-            return Ok(self.consumer_after_payments(t, &or, now, out));
+            return Ok(self.consumer_after_payments(t, or, now, out));
         };
         let ci =
             t.st.choices
@@ -604,13 +629,14 @@ impl Engine {
             packaged_contents: step.pay_scheme,
             ..Default::default()
         });
+        let payment_ref = payment.id.clone();
         d.blocks
             .push(TradingBlock::PaymentRequest(PaymentRequestBlock {
                 id: String::new(),
                 statuses,
-                brand_list: list.clone(),
+                brand_list: list,
                 brand_selection: selection,
-                payment: payment.clone(),
+                payment,
                 pay_scheme_data: psd,
                 organisations: orgs,
                 trading_role_data: trd,
@@ -619,7 +645,7 @@ impl Engine {
         t.st.payment = Some(PayContext {
             bridge: c.bridge.clone(),
             pay_id,
-            payment_ref: payment.id.clone(),
+            payment_ref,
             peer_pay_id: None,
         });
         t.st.phase = Phase::AwaitPayment;

@@ -1486,9 +1486,21 @@ impl Engine {
         let mut salt = [0u8; 4];
         host::random_bytes(&mut salt);
         let salt = u32::from_be_bytes(salt);
+        // `{now}.{n}.{salt:08x}@{domain}`, the number written again at each try.
+        let mut prefix = String::with_capacity(24);
+        build::push_decimal(&mut prefix, now.unsigned_abs());
+        if now < 0 {
+            prefix.insert(0, '-');
+        }
+        prefix.push('.');
+        let suffix = format!(".{salt:08x}@{domain}");
+        let mut id = String::with_capacity(prefix.len() + 20 + suffix.len());
         loop {
             let n = self.fresh_number();
-            let id = format!("{now}.{n}.{salt:08x}@{domain}");
+            id.clear();
+            id.push_str(&prefix);
+            build::push_decimal(&mut id, n);
+            id.push_str(&suffix);
             if self.owns(&id) {
                 return id;
             }
@@ -1504,7 +1516,11 @@ impl Engine {
         for b in r {
             v = (v << 8) | u64::from(b);
         }
-        format!("{letter}{:04x}{:09x}", n, v & 0xf_ffff_ffff)
+        let mut id = String::with_capacity(14);
+        id.push(letter);
+        build::push_hex(&mut id, n, 4);
+        build::push_hex(&mut id, v & 0xf_ffff_ffff, 9);
+        id
     }
 
     /// The transaction outcome to report.

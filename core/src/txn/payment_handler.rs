@@ -557,7 +557,7 @@ pub(crate) fn payment_handler_pay_id(
     let mut id = String::with_capacity(17);
     id.push('P');
     for b in &digest.as_ref()[..8] {
-        id.push_str(&format!("{b:02x}"));
+        build::push_hex(&mut id, u64::from(*b), 2);
     }
     id
 }

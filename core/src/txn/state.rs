@@ -1,6 +1,6 @@
 //! A transaction as the engine holds it: its durable state and its messages.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
@@ -434,6 +434,111 @@ fn without_payment_data(l: &Logged) -> Arc<str> {
     if !carries {
         return l.xml.clone();
     }
+    if let Some(xml) = blank_in_text(l) {
+        return xml.into();
+    }
+    blanked_message(l)
+}
+
+/// [`without_payment_data`] on the logged text itself, the message's canonical form: the text of
+/// every PackagedContent of the Payment Request's or Payment Exchange's PaySchemeData is taken
+/// out, which is what writing the message again with empty data makes. `None` (the message is
+/// then written again) unless the text holds exactly the PaySchemeData and PackagedContent
+/// elements of those blocks, no other, each written as the writer writes it.
+pub(super) fn blank_in_text(l: &Logged) -> Option<String> {
+    let (mut schemes, mut contents) = (0, 0);
+    for b in &l.msg.blocks {
+        let data: &[PaymentSchemeData] = match b {
+            TradingBlock::PaymentRequest(p) => p.pay_scheme_data.as_slice(),
+            TradingBlock::PaymentExchange(x) => &x.pay_scheme_data,
+            _ => continue,
+        };
+        schemes += data.len();
+        contents += data
+            .iter()
+            .map(|d| d.packaged_contents.len())
+            .sum::<usize>();
+    }
+    let xml = l.xml.as_bytes();
+    let mut out = String::with_capacity(l.xml.len());
+    let mut copied = 0;
+    let mut from = 0;
+    while let Some(at) = find_start_tag(xml, from, finder(&PSD, b"PaySchemeData")) {
+        schemes = schemes.checked_sub(1)?;
+        let open_end = start_tag_end(xml, at)?;
+        from = open_end + 1;
+        if xml[open_end - 1] == b'/' {
+            continue;
+        }
+        let close = from + finder(&PSD_END, b"</PaySchemeData>").find(&xml[from..])?;
+        while let Some(pc) = find_start_tag(&xml[..close], from, finder(&PC, b"PackagedContent")) {
+            contents = contents.checked_sub(1)?;
+            let text = start_tag_end(xml, pc)? + 1;
+            if xml[text - 2] == b'/' {
+                return None;
+            }
+            let end = text + memchr::memchr(b'<', &xml[text..close])?;
+            if !xml[end..].starts_with(b"</PackagedContent>") {
+                return None;
+            }
+            out.push_str(l.xml.get(copied..text)?);
+            copied = end;
+            from = end;
+        }
+        from = close;
+    }
+    if schemes != 0 || contents != 0 {
+        return None;
+    }
+    out.push_str(l.xml.get(copied..)?);
+    Some(out)
+}
+
+type Finder = memchr::memmem::Finder<'static>;
+static PSD: OnceLock<Finder> = OnceLock::new();
+static PSD_END: OnceLock<Finder> = OnceLock::new();
+static PC: OnceLock<Finder> = OnceLock::new();
+
+/// A searcher for `needle`, made once (making one costs more than a search of a message).
+fn finder(cell: &'static OnceLock<Finder>, needle: &'static [u8]) -> &'static Finder {
+    cell.get_or_init(|| Finder::new(needle))
+}
+
+/// Where the next start tag (or empty-element tag) named as `name` finds begins in `xml`,
+/// from `from`.
+fn find_start_tag(xml: &[u8], mut from: usize, name: &Finder) -> Option<usize> {
+    let name_len = name.needle().len();
+    loop {
+        let at = from + name.find(xml.get(from..)?)?;
+        let after = xml.get(at + name_len).copied();
+        if at > 0
+            && xml[at - 1] == b'<'
+            && matches!(after, Some(b' ' | b'>' | b'/' | b'\t' | b'\n' | b'\r'))
+        {
+            return Some(at - 1);
+        }
+        from = at + name_len;
+    }
+}
+
+/// The index of the `>` that ends the tag beginning at `at`, past quoted attribute values.
+fn start_tag_end(xml: &[u8], at: usize) -> Option<usize> {
+    let mut i = at;
+    let mut quote = None;
+    while let Some(&b) = xml.get(i) {
+        match (quote, b) {
+            (None, b'"' | b'\'') => quote = Some(b),
+            (Some(q), _) if b == q => quote = None,
+            (None, b'>') => return Some(i),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// [`without_payment_data`] by writing the message again with the data left out.
+pub(super) fn blanked_message(l: &Logged) -> Arc<str> {
     let blank = |psd: &mut PaymentSchemeData| {
         for pc in &mut psd.packaged_contents {
             pc.data.clear();

@@ -1113,6 +1113,91 @@ fn the_payment_handler_keeps_no_payment_data_of_the_consumer() {
     );
 }
 
+/// Taking the payment data out of a message's text gives what writing the message again
+/// without it gives, or gives way to that.
+#[test]
+fn payment_data_is_blanked_in_the_text_as_in_the_message() {
+    let (mut net, n) = network("extra-round");
+    let trans = start(
+        &mut net,
+        n,
+        TransactionType::BaselinePurchase,
+        "brand-independent, payment only",
+    );
+    let consumer = net
+        .engine(n.consumer)
+        .store()
+        .load(&crate::store::TransactionKey {
+            iotp_trans_id: trans,
+            role: "Consumer".into(),
+        })
+        .expect("store")
+        .expect("record");
+    let logged = |msg: IotpMessage| state::Logged {
+        sent: false,
+        xml: msg.to_xml().into(),
+        msg: Arc::new(msg),
+    };
+    let mut carrying = 0;
+    for m in &consumer.messages {
+        let msg = IotpMessage::from_xml(m.xml.as_bytes()).expect("stored message");
+        let carries = m.xml.contains("PayReqBlk") || m.xml.contains("PayExchBlk");
+        let l = logged(msg.clone());
+        match state::blank_in_text(&l) {
+            Some(text) => assert_eq!(*text, *state::blanked_message(&l)),
+            None => assert!(!carries, "{}", m.xml),
+        }
+        if !carries {
+            continue;
+        }
+        carrying += 1;
+        // Names and data with markup characters, empty data, data as text.
+        let mut odd = msg.clone();
+        for b in &mut odd.blocks {
+            let data = match b {
+                TradingBlock::PaymentRequest(p) => p.pay_scheme_data.iter_mut().collect(),
+                TradingBlock::PaymentExchange(x) => x.pay_scheme_data.iter_mut().collect(),
+                _ => Vec::new(),
+            };
+            for psd in data {
+                let first = psd.packaged_contents[0].clone();
+                psd.packaged_contents.push(PackagedContent {
+                    name: Some("a>b\"c'd</PackagedContent>".into()),
+                    transform: Transform::None,
+                    data: b"x<y>&z</PaySchemeData>".to_vec(),
+                    ..first.clone()
+                });
+                psd.packaged_contents.push(PackagedContent {
+                    data: Vec::new(),
+                    ..first
+                });
+            }
+        }
+        let l = logged(odd.clone());
+        let text = state::blank_in_text(&l).expect("blanked in the text");
+        assert_eq!(*text, *state::blanked_message(&l));
+        assert!(!text.contains("x&lt;y"), "{text}");
+        // A logged text that is not the message's: left to writing the message again.
+        let mut other = odd.clone();
+        for b in &mut other.blocks {
+            if let TradingBlock::PaymentRequest(p) = b {
+                p.pay_scheme_data = None;
+            }
+            if let TradingBlock::PaymentExchange(x) = b {
+                x.pay_scheme_data.truncate(1);
+                x.pay_scheme_data[0].packaged_contents.pop();
+            }
+        }
+        let l = state::Logged {
+            sent: false,
+            msg: Arc::new(other),
+            xml: odd.to_xml().into(),
+        };
+        assert_eq!(state::blank_in_text(&l), None);
+    }
+    assert!(carrying >= 2, "a Payment Request and a Payment Exchange");
+}
+
 #[test]
 fn a_payment_request_for_another_payment_handler_is_refused() {
     let (mut net, n, trans, req) = lost_payment_request();
