@@ -214,6 +214,16 @@ impl<T> ChildField<T> for Option<T> {
 
 impl<T> ChildField<T> for Vec<T> {
     fn put(&mut self, item: T) {
+        if self.capacity() == 0 {
+            // The first child: allocated directly with the capacity the first `push` would
+            // give (four; eight for bytes, one for large elements), which skips `grow_one`'s
+            // general path.
+            *self = Vec::with_capacity(match size_of::<T>() {
+                1 => 8,
+                ..=1024 => 4,
+                _ => 1,
+            });
+        }
         self.push(item);
     }
     fn each(&self, f: &mut dyn FnMut(&T)) {
@@ -1131,3 +1141,29 @@ macro_rules! element {
 }
 
 pub(crate) use element;
+
+#[cfg(test)]
+mod tests {
+    use super::ChildField;
+
+    /// `put` gives a vector of children the contents and the capacities that `push` would.
+    #[test]
+    fn vec_put_is_push() {
+        fn check<T: Clone + PartialEq + std::fmt::Debug>(item: T) {
+            let (mut put, mut pushed) = (Vec::new(), Vec::new());
+            for _ in 0..9 {
+                ChildField::put(&mut put, item.clone());
+                pushed.push(item.clone());
+                assert_eq!(put, pushed);
+                assert_eq!(put.capacity(), pushed.capacity());
+            }
+        }
+        check(7u8);
+        check(7u32);
+        check(String::from("x"));
+        check([0u64; 100]);
+        check([0u64; 128]);
+        check([0u64; 129]);
+        check([0u8; 2000]);
+    }
+}
