@@ -523,18 +523,7 @@ fn find_start_tag(xml: &[u8], mut from: usize, name: &Finder) -> Option<usize> {
 
 /// The index of the `>` that ends the tag beginning at `at`, past quoted attribute values.
 fn start_tag_end(xml: &[u8], at: usize) -> Option<usize> {
-    let mut i = at;
-    let mut quote = None;
-    while let Some(&b) = xml.get(i) {
-        match (quote, b) {
-            (None, b'"' | b'\'') => quote = Some(b),
-            (Some(q), _) if b == q => quote = None,
-            (None, b'>') => return Some(i),
-            _ => {}
-        }
-        i += 1;
-    }
-    None
+    crate::xml::reader::tag_end(xml.get(at..)?).map(|i| at + i)
 }
 
 /// [`without_payment_data`] by writing the message again with the data left out.

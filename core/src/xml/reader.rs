@@ -159,26 +159,44 @@ pub(crate) fn prepare<'a>(input: &'a [u8], limits: &Limits) -> Result<Cow<'a, st
     // Branch-free per chunk so that the scans vectorise; the exact checks run only when the
     // byte range allows a problem (a tab, a carriage return or a non-ASCII byte), and the
     // position is looked up only when something is wrong.
-    let forbidden = |b: u8| b < 0x20 && b != b'\t' && b != b'\n' && b != b'\r';
     let (controls, hi) = byte_range(bytes);
     if controls && has_forbidden(bytes, forbidden) {
-        let pos = bytes.iter().position(|&b| forbidden(b)).unwrap_or(0);
-        return Err(SyntaxError::at(
-            pos,
-            format!("character U+{:04X} is not allowed in XML", bytes[pos]),
-        ));
+        check_controls(bytes)?;
     }
     if hi >= 0xEF && memchr::memchr(0xEF, bytes).is_some() {
-        for bad in [&b"\xEF\xBF\xBE"[..], &b"\xEF\xBF\xBF"[..]] {
-            if let Some(pos) = memchr::memmem::find(bytes, bad) {
-                return Err(SyntaxError::at(
-                    pos,
-                    "character U+FFFE/U+FFFF is not allowed in XML",
-                ));
-            }
-        }
+        check_noncharacters(bytes)?;
     }
     Ok(text)
+}
+
+/// The control characters XML 1.0 forbids (all below 0x20 but tab, line feed and carriage
+/// return).
+fn forbidden(b: u8) -> bool {
+    b < 0x20 && b != b'\t' && b != b'\n' && b != b'\r'
+}
+
+/// The exact check for [`forbidden`] characters, with the first one's position.
+fn check_controls(bytes: &[u8]) -> Result<(), SyntaxError> {
+    match bytes.iter().position(|&b| forbidden(b)) {
+        Some(pos) => Err(SyntaxError::at(
+            pos,
+            format!("character U+{:04X} is not allowed in XML", bytes[pos]),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The exact check for U+FFFE and U+FFFF, with the first one's position.
+fn check_noncharacters(bytes: &[u8]) -> Result<(), SyntaxError> {
+    for bad in [&b"\xEF\xBF\xBE"[..], &b"\xEF\xBF\xBF"[..]] {
+        if let Some(pos) = memchr::memmem::find(bytes, bad) {
+            return Err(SyntaxError::at(
+                pos,
+                "character U+FFFE/U+FFFF is not allowed in XML",
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn utf16(bytes: &[u8], unit: fn([u8; 2]) -> u16) -> Result<String, SyntaxError> {
@@ -979,7 +997,7 @@ fn char_reference(digits: &[u8], radix: u32) -> Option<Cow<'static, str>> {
 }
 
 /// Where quick-xml ends a start tag: the first `>` outside quotes.
-fn tag_end(b: &[u8]) -> Option<usize> {
+pub(crate) fn tag_end(b: &[u8]) -> Option<usize> {
     let mut quote = None;
     for i in memchr::memchr3_iter(b'>', b'\'', b'"', b) {
         match (quote, b[i]) {
@@ -1468,22 +1486,8 @@ pub(crate) mod tests {
                 e.valid_up_to()
             ))
         })?;
-        let bytes = text.as_bytes();
-        let forbidden = |b: u8| b < 0x20 && b != b'\t' && b != b'\n' && b != b'\r';
-        if let Some(pos) = bytes.iter().position(|&b| forbidden(b)) {
-            return Err(SyntaxError::at(
-                pos,
-                format!("character U+{:04X} is not allowed in XML", bytes[pos]),
-            ));
-        }
-        for bad in [&b"\xEF\xBF\xBE"[..], &b"\xEF\xBF\xBF"[..]] {
-            if let Some(pos) = memchr::memmem::find(bytes, bad) {
-                return Err(SyntaxError::at(
-                    pos,
-                    "character U+FFFE/U+FFFF is not allowed in XML",
-                ));
-            }
-        }
+        check_controls(text.as_bytes())?;
+        check_noncharacters(text.as_bytes())?;
         Ok(text)
     }
 

@@ -1557,25 +1557,32 @@ mod tests {
         }
     }
 
+    /// A store file as a build of schema `version` left it, holding `rows`.
+    fn file_at_version(path: &Path, version: usize, rows: &str) {
+        let c = Connection::open(path).expect("open");
+        for step in &MIGRATIONS[..version] {
+            c.execute_batch(step).expect("an old step");
+        }
+        c.pragma_update(None, "user_version", i64::try_from(version).expect("small"))
+            .expect("version");
+        c.pragma_update(None, "application_id", APPLICATION_ID)
+            .expect("id");
+        c.execute_batch(rows).expect("rows");
+    }
+
     #[test]
     fn a_version_1_file_migrates_with_its_data() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("v1.db");
-        {
-            let c = Connection::open(&path).expect("open");
-            c.execute_batch(MIGRATIONS[0]).expect("version 1");
-            c.pragma_update(None, "user_version", 1).expect("version");
-            c.pragma_update(None, "application_id", APPLICATION_ID)
-                .expect("id");
-            c.execute_batch(
-                "INSERT INTO transactions VALUES ('T1', 'PaymentHandler', '{}', 5, 0);
-                 INSERT INTO messages VALUES ('T1', 'PaymentHandler', 0, 0, 'C1', '<a/>');
-                 INSERT INTO messages VALUES ('T1', 'PaymentHandler', 1, 1, 'P1', '<b/>');
-                 INSERT INTO replay VALUES (zeroblob(32), 'answered', NULL, x'3c622f3e');
-                 INSERT INTO kv VALUES ('mock', 'k', x'01');",
-            )
-            .expect("rows");
-        }
+        file_at_version(
+            &path,
+            1,
+            "INSERT INTO transactions VALUES ('T1', 'PaymentHandler', '{}', 5, 0);
+             INSERT INTO messages VALUES ('T1', 'PaymentHandler', 0, 0, 'C1', '<a/>');
+             INSERT INTO messages VALUES ('T1', 'PaymentHandler', 1, 1, 'P1', '<b/>');
+             INSERT INTO replay VALUES (zeroblob(32), 'answered', NULL, x'3c622f3e');
+             INSERT INTO kv VALUES ('mock', 'k', x'01');",
+        );
         let store = SqliteStore::open(&path).expect("migrates");
         assert_eq!(store.schema_version().expect("version"), SCHEMA_VERSION);
         let mut expected = record("T1", vec![msg("C1", "<a/>"), msg("P1", "<b/>")]);
@@ -1621,24 +1628,17 @@ mod tests {
     fn a_version_2_file_migrates_with_its_data() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("v2.db");
-        {
-            let c = Connection::open(&path).expect("open");
-            c.execute_batch(MIGRATIONS[0]).expect("version 1");
-            c.execute_batch(MIGRATIONS[1]).expect("version 2");
-            c.pragma_update(None, "user_version", 2).expect("version");
-            c.pragma_update(None, "application_id", APPLICATION_ID)
-                .expect("id");
-            c.execute_batch(
-                "INSERT INTO transactions VALUES ('T1', 'Consumer', '{}', NULL, 1);
-                 INSERT INTO transactions VALUES ('T2', 'Consumer', '{\"a\":1}', 9, 0);
-                 INSERT INTO messages VALUES ('T2', 'Consumer', 0, 1, 'C1', '<c/>');
-                 INSERT INTO messages VALUES ('T2', 'Consumer', 1, 0, 'M1', '<m/>');
-                 INSERT INTO messages VALUES ('T1', 'Consumer', 0, 0, 'M1', '<n/>');
-                 INSERT INTO replay VALUES (zeroblob(32), 'answered', NULL, x'3c632f3e');
-                 INSERT INTO replay VALUES (randomblob(32), 'in_progress', 4, NULL);",
-            )
-            .expect("rows");
-        }
+        file_at_version(
+            &path,
+            2,
+            "INSERT INTO transactions VALUES ('T1', 'Consumer', '{}', NULL, 1);
+             INSERT INTO transactions VALUES ('T2', 'Consumer', '{\"a\":1}', 9, 0);
+             INSERT INTO messages VALUES ('T2', 'Consumer', 0, 1, 'C1', '<c/>');
+             INSERT INTO messages VALUES ('T2', 'Consumer', 1, 0, 'M1', '<m/>');
+             INSERT INTO messages VALUES ('T1', 'Consumer', 0, 0, 'M1', '<n/>');
+             INSERT INTO replay VALUES (zeroblob(32), 'answered', NULL, x'3c632f3e');
+             INSERT INTO replay VALUES (randomblob(32), 'in_progress', 4, NULL);",
+        );
         let store = SqliteStore::open(&path).expect("migrates");
         assert_eq!(store.schema_version().expect("version"), SCHEMA_VERSION);
         let mut t2 = record("T2", vec![msg("C1", "<c/>"), msg("M1", "<m/>")]);
@@ -1671,11 +1671,11 @@ mod tests {
     #[test]
     fn a_saved_response_that_was_sent_is_kept_once() {
         let store = SqliteStore::open_in_memory().expect("opens");
-        let mut rec = record(
+        // P1 is sent (see `msg`).
+        let rec = record(
             "T1",
             vec![msg("C1", "<request/>"), msg("P1", "<response/>")],
         );
-        rec.messages[1].sent = true;
         let (answered, other) = ([1u8; 32], [2u8; 32]);
         let reply = |bytes: &[u8]| ReplayEntry::Answered {
             response: Some(bytes.to_vec()),
