@@ -142,6 +142,7 @@ pub(crate) trait AttrField: Sized {
 }
 
 impl<T: AttrValue> AttrField for T {
+    #[inline(always)]
     fn take<'a>(
         ctx: &mut Ctx<'a>,
         raw: Option<Cow<'a, str>>,
@@ -171,6 +172,7 @@ impl<T: AttrValue> AttrField for T {
 }
 
 impl<T: AttrValue> AttrField for Option<T> {
+    #[inline(always)]
     fn take<'a>(
         ctx: &mut Ctx<'a>,
         raw: Option<Cow<'a, str>>,
@@ -396,42 +398,96 @@ impl<'a> Ctx<'a> {
     }
 
     /// Checks an attribute value against its DTD type, registers IDs and IDREFs, and converts it.
+    ///
+    /// Inlined into each element's decoder, where `spec` is a constant: for the usual CDATA or
+    /// enumerated attribute only the conversion is left; the rest is out of line.
+    #[inline(always)]
     fn attribute_value<T: AttrValue>(
         &mut self,
         value: Cow<'a, str>,
         spec: &AttrSpec,
         here: &Here<'a>,
     ) -> T {
+        if !matches!(spec.dtd, Dtd::Cdata | Dtd::Enum) {
+            self.tokens(&value, spec, here);
+        }
+        if let Presence::Fixed(fixed) = spec.presence
+            && value != fixed
+        {
+            self.not_fixed(spec, here, &value, fixed);
+        }
+        let parsed = T::from_attr(value);
+        if !parsed.dtd_ok() {
+            self.bad_value(
+                ErrorCode::AttValIllegal,
+                spec,
+                here,
+                &parsed.to_attr(),
+                "not one of the values the DTD allows",
+            );
+        }
+        parsed
+    }
+
+    #[cold]
+    fn not_fixed(&mut self, spec: &AttrSpec, here: &Here<'a>, value: &str, fixed: &str) {
+        self.bad_value(
+            ErrorCode::AttValIllegal,
+            spec,
+            here,
+            value,
+            &format!("the value is fixed to '{fixed}'"),
+        );
+    }
+
+    /// The checks of the token types (ID, IDREF(S), NMTOKEN(S)), which also register IDs and
+    /// IDREFs: the usual valid single tokens here (inlined), everything else out of line.
+    // The `Cow` itself, not `&str`: IDs and IDREFs keep it, borrowed from the document when the
+    // value was.
+    #[allow(clippy::ptr_arg)]
+    #[inline(always)]
+    fn tokens(&mut self, value: &Cow<'a, str>, spec: &AttrSpec, here: &Here<'a>) {
+        match spec.dtd {
+            Dtd::Cdata | Dtd::Enum => {}
+            Dtd::Id if is_name(value) => self.ids.push(IdEntry {
+                key: id_key(value),
+                id: value.clone(),
+                tag: here.tag,
+                offset: here.offset,
+            }),
+            Dtd::Nmtoken if is_nmtoken(value) => {}
+            // A single ASCII Name (so one token, with no whitespace to trim).
+            Dtd::Idref(target) | Dtd::Idrefs(target) if value.is_ascii() && is_name(value) => {
+                self.refer(value.clone(), target, spec.name, here);
+            }
+            _ => self.other_tokens(value, spec, here),
+        }
+    }
+
+    /// What [`tokens`](Self::tokens) leaves: invalid IDs and NMTOKENs, NMTOKENS, and IDREF(S)
+    /// values other than a single ASCII Name.
+    #[allow(clippy::ptr_arg)]
+    #[inline(never)]
+    fn other_tokens(&mut self, value: &Cow<'a, str>, spec: &AttrSpec, here: &Here<'a>) {
         match spec.dtd {
             Dtd::Cdata | Dtd::Enum => {}
             Dtd::Id => {
-                if is_name(&value) {
-                    self.ids.push(IdEntry {
-                        key: id_key(&value),
-                        id: value.clone(),
-                        tag: here.tag,
-                        offset: here.offset,
-                    });
-                } else {
-                    self.bad_value(
-                        ErrorCode::AttValIllegal,
-                        spec,
-                        here,
-                        &value,
-                        "not a valid XML ID",
-                    );
-                }
+                self.bad_value(
+                    ErrorCode::AttValIllegal,
+                    spec,
+                    here,
+                    value,
+                    "not a valid XML ID",
+                );
             }
             Dtd::Nmtoken => {
-                if !is_nmtoken(&value) {
-                    self.bad_value(
-                        ErrorCode::AttValIllegal,
-                        spec,
-                        here,
-                        &value,
-                        "not a valid NMTOKEN",
-                    );
-                }
+                self.bad_value(
+                    ErrorCode::AttValIllegal,
+                    spec,
+                    here,
+                    value,
+                    "not a valid NMTOKEN",
+                );
             }
             Dtd::Nmtokens => {
                 if value.split_ascii_whitespace().next().is_none()
@@ -441,21 +497,10 @@ impl<'a> Ctx<'a> {
                         ErrorCode::AttValIllegal,
                         spec,
                         here,
-                        &value,
+                        value,
                         "not a valid NMTOKENS list",
                     );
                 }
-            }
-            // The usual case, a single ASCII Name (so one token, with no whitespace to trim).
-            Dtd::Idref(target) | Dtd::Idrefs(target) if value.is_ascii() && is_name(&value) => {
-                self.refs.push(PendingRef {
-                    value: value.clone(),
-                    target,
-                    attr: spec.name,
-                    here: here.clone(),
-                    blk: self.blk.clone(),
-                    comp: self.comp.clone(),
-                });
             }
             Dtd::Idref(target) | Dtd::Idrefs(target) => {
                 let single = matches!(spec.dtd, Dtd::Idref(_));
@@ -467,7 +512,7 @@ impl<'a> Ctx<'a> {
                     } else {
                         "not a valid IDREFS list"
                     };
-                    self.bad_value(ErrorCode::AttValIllegal, spec, here, &value, why);
+                    self.bad_value(ErrorCode::AttValIllegal, spec, here, value, why);
                 } else {
                     for token in tokens.by_ref() {
                         if !is_name(token) {
@@ -480,48 +525,38 @@ impl<'a> Ctx<'a> {
                             );
                             continue;
                         }
-                        let token = match &value {
+                        let token = match value {
                             Cow::Borrowed(v) => {
+                                let v: &'a str = v;
                                 let start = token.as_ptr() as usize - v.as_ptr() as usize;
                                 Cow::Borrowed(&v[start..start + token.len()])
                             }
                             Cow::Owned(_) => Cow::Owned(token.to_owned()),
                         };
-                        self.refs.push(PendingRef {
-                            value: token,
-                            target,
-                            attr: spec.name,
-                            here: here.clone(),
-                            blk: self.blk.clone(),
-                            comp: self.comp.clone(),
-                        });
+                        self.refer(token, target, spec.name, here);
                     }
                 }
             }
         }
-        if let Presence::Fixed(fixed) = spec.presence
-            && value != fixed
-        {
-            self.bad_value(
-                ErrorCode::AttValIllegal,
-                spec,
-                here,
-                &value,
-                &format!("the value is fixed to '{fixed}'"),
-            );
-        }
-        let parsed = T::from_attr(value);
-        if !parsed.dtd_ok() {
-            let shown = parsed.to_attr().into_owned();
-            self.bad_value(
-                ErrorCode::AttValIllegal,
-                spec,
-                here,
-                &shown,
-                "not one of the values the DTD allows",
-            );
-        }
-        parsed
+    }
+
+    /// Registers an IDREF to resolve at the end of the document.
+    #[inline(always)]
+    fn refer(
+        &mut self,
+        value: Cow<'a, str>,
+        target: &'static str,
+        attr: &'static str,
+        here: &Here<'a>,
+    ) {
+        self.refs.push(PendingRef {
+            value,
+            target,
+            attr,
+            here: here.clone(),
+            blk: self.blk.clone(),
+            comp: self.comp.clone(),
+        });
     }
 
     /// Reads the attributes of `tag` into slots by name (`names[i]` fills `slots[i]`); unknown
@@ -1015,11 +1050,12 @@ macro_rules! element {
                     NAMES,
                     &mut slots,
                 );
-                let mut slot = slots.into_iter();
+                // One binding per attribute, named as its field.
+                let [$($afield),*] = slots;
                 let mut this = $name {
                     $( $afield: AttrField::take(
                         ctx,
-                        slot.next().flatten(),
+                        $afield,
                         &AttrSpec {
                             name: $aname,
                             dtd: element!(@dtd $adtd $($atarget)?),
@@ -1145,6 +1181,91 @@ pub(crate) use element;
 #[cfg(test)]
 mod tests {
     use super::ChildField;
+
+    /// The checks of attribute values by DTD type (the inlined usual cases and the rest): bad
+    /// IDs, NMTOKENs, IDREF(S) lists, fixed and enumerated values, values with references (not
+    /// borrowed from the document), duplicate IDs and IDREFs to the wrong element type.
+    #[test]
+    fn attribute_values_are_checked_by_dtd_type() {
+        let path = format!(
+            "{}/../../shared/spec/perf-samples/tpo_offer_6k.xml",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let mut doc = std::fs::read_to_string(path).unwrap_or_default();
+        for (from, to) in [
+            ("Version=\"1.0\"", "Version=\"2.0\""),
+            (
+                "<MsgId ID=\"M1\" xml:lang=\"en\"",
+                "<MsgId ID=\"M1\" xml:lang=\"e n\"",
+            ),
+            (
+                "ProtocolAmountRefs=\"M1.9\"",
+                "ProtocolAmountRefs=\" M1.9  M1.1 9x\"",
+            ),
+            ("ProtocolAmountRefs=\"M1.10\"", "ProtocolAmountRefs=\" \""),
+            ("PayProtocolRef=\"M1.13\"", "PayProtocolRef=\" M1.13\""),
+            ("PayProtocolRef=\"M1.14\"", "PayProtocolRef=\"M&#49;.14\""),
+            (
+                "ActionOrgRef=\"M1.18\" PayReqNetLocn=\"https://payments.example.net/iotp/set1.0/",
+                "ActionOrgRef=\"M\u{e9}\" PayReqNetLocn=\"https://payments.example.net/iotp/set1.0/",
+            ),
+            ("<Status ID=\"M1.26\"", "<Status ID=\"-26\""),
+            ("<Payment ID=\"M1.28\"", "<Payment ID=\"M1&#46;28\""),
+            ("PayDirection=\"Debit\"", "PayDirection=\"Sideways\""),
+            ("<TradingRole ID=\"M1.22\"", "<TradingRole ID=\"M1.21\""),
+        ] {
+            assert_eq!(doc.matches(from).count(), 1, "{from}");
+            doc = doc.replace(from, to);
+        }
+        let report =
+            crate::msg::message::Report::read(doc.as_bytes(), &crate::xml::Limits::default());
+        let found: Vec<(Option<u32>, &str)> = report
+            .errors
+            .iter()
+            .filter(|e| {
+                e.message.contains(" = '")
+                    || e.message.contains("used twice")
+                    || e.message.contains("does not name any ID")
+                    || e.message.contains(" names a ")
+            })
+            .map(|e| (e.line, e.message.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (
+                    Some(4),
+                    "TransId/@Version = '2.0': the value is fixed to '1.0'"
+                ),
+                (Some(5), "MsgId/@xml:lang = 'e n': not a valid NMTOKEN"),
+                (
+                    Some(9),
+                    "BrandList/@PayDirection = 'Sideways': not one of the values the DTD allows"
+                ),
+                (
+                    Some(10),
+                    "Brand/@ProtocolAmountRefs = '9x': not a valid IDREF"
+                ),
+                (
+                    Some(10),
+                    "ProtocolAmountRefs 'M1.1' names a TransRefBlk, not a ProtocolAmount"
+                ),
+                (
+                    Some(11),
+                    "Brand/@ProtocolAmountRefs = ' ': not a valid IDREFS list"
+                ),
+                (
+                    Some(13),
+                    "ProtocolAmount/@PayProtocolRef = ' M1.13': not a single IDREF"
+                ),
+                (
+                    Some(27),
+                    "ID 'M1.21' is used twice in the message (also by a TradingRole)"
+                ),
+                (Some(40), "Status/@ID = '-26': not a valid XML ID"),
+            ]
+        );
+    }
 
     /// `put` gives a vector of children the contents and the capacities that `push` would.
     #[test]
