@@ -928,7 +928,7 @@ impl<'a> Ctx<'a> {
                 );
             }
         }
-        for r in std::mem::take(&mut self.refs) {
+        for r in &std::mem::take(&mut self.refs) {
             let offset = r.here.offset;
             let key = id_key(&r.value);
             let found = sorted
