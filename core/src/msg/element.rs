@@ -1050,12 +1050,11 @@ macro_rules! element {
                     NAMES,
                     &mut slots,
                 );
-                // One binding per attribute, named as its field.
-                let [$($afield),*] = slots;
+                let mut slot = slots.iter_mut();
                 let mut this = $name {
                     $( $afield: AttrField::take(
                         ctx,
-                        $afield,
+                        slot.next().and_then(Option::take),
                         &AttrSpec {
                             name: $aname,
                             dtd: element!(@dtd $adtd $($atarget)?),
