@@ -618,14 +618,16 @@ impl<'a> Ctx<'a> {
         here
     }
 
-    /// Enters an element for error locations; returns what to restore with [`leave`](Self::leave)
-    /// (nothing for the parts of a component, which change neither).
+    /// Enters an element `E` for error locations; returns what to restore with
+    /// [`leave`](Self::leave) (nothing for the parts of a component, which change neither).
+    /// By `E`'s kind, a constant: inlined, it is nothing for the parts.
     #[allow(clippy::type_complexity)]
-    pub fn enter(
+    #[inline(always)]
+    pub fn enter<E: WireElement>(
         &mut self,
         here: &Here<'a>,
     ) -> Option<(Option<Cow<'a, str>>, Option<Cow<'a, str>>)> {
-        match here.kind {
+        match E::KIND {
             ElementKind::Block => {
                 let comp = self.comp.take();
                 let blk = std::mem::replace(&mut self.blk, here.id.clone());
@@ -640,6 +642,7 @@ impl<'a> Ctx<'a> {
     }
 
     #[allow(clippy::type_complexity)]
+    #[inline(always)]
     pub fn leave(&mut self, saved: Option<(Option<Cow<'a, str>>, Option<Cow<'a, str>>)>) {
         if let Some(saved) = saved {
             (self.blk, self.comp) = saved;
@@ -1064,7 +1067,7 @@ macro_rules! element {
                     ), )*
                     ..Default::default()
                 };
-                let saved = ctx.enter(&here);
+                let saved = ctx.enter::<Self>(&here);
                 element!(@decode_content this ctx tag here $content $({ $($cfield : $card $cty),* })?);
                 ctx.leave(saved);
                 this
@@ -1263,6 +1266,47 @@ mod tests {
                 ),
                 (Some(40), "Status/@ID = '-26': not a valid XML ID"),
             ]
+        );
+        // Located in their block and component (§7.21.1's ErrorLocation).
+        let place = |start: &str| {
+            report
+                .errors
+                .iter()
+                .find(|e| e.message.starts_with(start))
+                .map(|e| {
+                    let l = &e.location;
+                    let [b, c, el] =
+                        [&l.blk_ref, &l.comp_ref, &l.element_ref].map(Option::as_deref);
+                    (l.element_type.as_str(), b, c, el, l.att_name.as_deref())
+                })
+        };
+        assert_eq!(
+            place("TransId/@Version"),
+            Some(("TransId", Some("M1.1"), Some("M1.2"), None, Some("Version")))
+        );
+        assert_eq!(
+            place("ProtocolAmount/@PayProtocolRef"),
+            Some((
+                "ProtocolAmount",
+                Some("M1.3"),
+                Some("M1.5"),
+                Some("M1.9"),
+                Some("PayProtocolRef")
+            ))
+        );
+        assert_eq!(
+            place("ProtocolAmountRefs 'M1.1'"),
+            Some((
+                "Brand",
+                Some("M1.3"),
+                Some("M1.5"),
+                Some("M1.6"),
+                Some("ProtocolAmountRefs")
+            ))
+        );
+        assert_eq!(
+            place("Status/@ID"),
+            Some(("Status", Some("M1.25"), Some("-26"), None, Some("ID")))
         );
     }
 
