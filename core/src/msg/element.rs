@@ -706,11 +706,17 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Checks that an EMPTY element has no content at all.
+    /// Checks that an EMPTY element has no content at all. Inlined: nearly always the tag is
+    /// an empty-element tag and there is nothing to read.
+    #[inline(always)]
     pub fn empty_content(&mut self, tag: &Tag<'a>, here: &Here<'a>) {
-        if tag.empty {
-            return;
+        if !tag.empty {
+            self.no_content(here);
         }
+    }
+
+    /// Reads the content of an EMPTY element written with an end tag: anything is reported.
+    fn no_content(&mut self, here: &Here<'a>) {
         let mut reported = false;
         loop {
             if self.fatal.is_some() {
