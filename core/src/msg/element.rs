@@ -142,6 +142,7 @@ pub(crate) trait AttrField: Sized {
 }
 
 impl<T: AttrValue> AttrField for T {
+    #[inline(always)]
     fn take<'a>(
         ctx: &mut Ctx<'a>,
         raw: Option<Cow<'a, str>>,
@@ -171,6 +172,7 @@ impl<T: AttrValue> AttrField for T {
 }
 
 impl<T: AttrValue> AttrField for Option<T> {
+    #[inline(always)]
     fn take<'a>(
         ctx: &mut Ctx<'a>,
         raw: Option<Cow<'a, str>>,
@@ -396,42 +398,96 @@ impl<'a> Ctx<'a> {
     }
 
     /// Checks an attribute value against its DTD type, registers IDs and IDREFs, and converts it.
+    ///
+    /// Inlined into each element's decoder, where `spec` is a constant: for the usual CDATA or
+    /// enumerated attribute only the conversion is left; the rest is out of line.
+    #[inline(always)]
     fn attribute_value<T: AttrValue>(
         &mut self,
         value: Cow<'a, str>,
         spec: &AttrSpec,
         here: &Here<'a>,
     ) -> T {
+        if !matches!(spec.dtd, Dtd::Cdata | Dtd::Enum) {
+            self.tokens(&value, spec, here);
+        }
+        if let Presence::Fixed(fixed) = spec.presence
+            && value != fixed
+        {
+            self.not_fixed(spec, here, &value, fixed);
+        }
+        let parsed = T::from_attr(value);
+        if !parsed.dtd_ok() {
+            self.bad_value(
+                ErrorCode::AttValIllegal,
+                spec,
+                here,
+                &parsed.to_attr(),
+                "not one of the values the DTD allows",
+            );
+        }
+        parsed
+    }
+
+    #[cold]
+    fn not_fixed(&mut self, spec: &AttrSpec, here: &Here<'a>, value: &str, fixed: &str) {
+        self.bad_value(
+            ErrorCode::AttValIllegal,
+            spec,
+            here,
+            value,
+            &format!("the value is fixed to '{fixed}'"),
+        );
+    }
+
+    /// The checks of the token types (ID, IDREF(S), NMTOKEN(S)), which also register IDs and
+    /// IDREFs: the usual valid single tokens here (inlined), everything else out of line.
+    // The `Cow` itself, not `&str`: IDs and IDREFs keep it, borrowed from the document when the
+    // value was.
+    #[allow(clippy::ptr_arg)]
+    #[inline(always)]
+    fn tokens(&mut self, value: &Cow<'a, str>, spec: &AttrSpec, here: &Here<'a>) {
+        match spec.dtd {
+            Dtd::Cdata | Dtd::Enum => {}
+            Dtd::Id if is_name(value) => self.ids.push(IdEntry {
+                key: id_key(value),
+                id: value.clone(),
+                tag: here.tag,
+                offset: here.offset,
+            }),
+            Dtd::Nmtoken if is_nmtoken(value) => {}
+            // A single ASCII Name (so one token, with no whitespace to trim).
+            Dtd::Idref(target) | Dtd::Idrefs(target) if value.is_ascii() && is_name(value) => {
+                self.refer(value.clone(), target, spec.name, here);
+            }
+            _ => self.other_tokens(value, spec, here),
+        }
+    }
+
+    /// What [`tokens`](Self::tokens) leaves: invalid IDs and NMTOKENs, NMTOKENS, and IDREF(S)
+    /// values other than a single ASCII Name.
+    #[allow(clippy::ptr_arg)]
+    #[inline(never)]
+    fn other_tokens(&mut self, value: &Cow<'a, str>, spec: &AttrSpec, here: &Here<'a>) {
         match spec.dtd {
             Dtd::Cdata | Dtd::Enum => {}
             Dtd::Id => {
-                if is_name(&value) {
-                    self.ids.push(IdEntry {
-                        key: id_key(&value),
-                        id: value.clone(),
-                        tag: here.tag,
-                        offset: here.offset,
-                    });
-                } else {
-                    self.bad_value(
-                        ErrorCode::AttValIllegal,
-                        spec,
-                        here,
-                        &value,
-                        "not a valid XML ID",
-                    );
-                }
+                self.bad_value(
+                    ErrorCode::AttValIllegal,
+                    spec,
+                    here,
+                    value,
+                    "not a valid XML ID",
+                );
             }
             Dtd::Nmtoken => {
-                if !is_nmtoken(&value) {
-                    self.bad_value(
-                        ErrorCode::AttValIllegal,
-                        spec,
-                        here,
-                        &value,
-                        "not a valid NMTOKEN",
-                    );
-                }
+                self.bad_value(
+                    ErrorCode::AttValIllegal,
+                    spec,
+                    here,
+                    value,
+                    "not a valid NMTOKEN",
+                );
             }
             Dtd::Nmtokens => {
                 if value.split_ascii_whitespace().next().is_none()
@@ -441,21 +497,10 @@ impl<'a> Ctx<'a> {
                         ErrorCode::AttValIllegal,
                         spec,
                         here,
-                        &value,
+                        value,
                         "not a valid NMTOKENS list",
                     );
                 }
-            }
-            // The usual case, a single ASCII Name (so one token, with no whitespace to trim).
-            Dtd::Idref(target) | Dtd::Idrefs(target) if value.is_ascii() && is_name(&value) => {
-                self.refs.push(PendingRef {
-                    value: value.clone(),
-                    target,
-                    attr: spec.name,
-                    here: here.clone(),
-                    blk: self.blk.clone(),
-                    comp: self.comp.clone(),
-                });
             }
             Dtd::Idref(target) | Dtd::Idrefs(target) => {
                 let single = matches!(spec.dtd, Dtd::Idref(_));
@@ -467,7 +512,7 @@ impl<'a> Ctx<'a> {
                     } else {
                         "not a valid IDREFS list"
                     };
-                    self.bad_value(ErrorCode::AttValIllegal, spec, here, &value, why);
+                    self.bad_value(ErrorCode::AttValIllegal, spec, here, value, why);
                 } else {
                     for token in tokens.by_ref() {
                         if !is_name(token) {
@@ -480,48 +525,38 @@ impl<'a> Ctx<'a> {
                             );
                             continue;
                         }
-                        let token = match &value {
+                        let token = match value {
                             Cow::Borrowed(v) => {
+                                let v: &'a str = v;
                                 let start = token.as_ptr() as usize - v.as_ptr() as usize;
                                 Cow::Borrowed(&v[start..start + token.len()])
                             }
                             Cow::Owned(_) => Cow::Owned(token.to_owned()),
                         };
-                        self.refs.push(PendingRef {
-                            value: token,
-                            target,
-                            attr: spec.name,
-                            here: here.clone(),
-                            blk: self.blk.clone(),
-                            comp: self.comp.clone(),
-                        });
+                        self.refer(token, target, spec.name, here);
                     }
                 }
             }
         }
-        if let Presence::Fixed(fixed) = spec.presence
-            && value != fixed
-        {
-            self.bad_value(
-                ErrorCode::AttValIllegal,
-                spec,
-                here,
-                &value,
-                &format!("the value is fixed to '{fixed}'"),
-            );
-        }
-        let parsed = T::from_attr(value);
-        if !parsed.dtd_ok() {
-            let shown = parsed.to_attr().into_owned();
-            self.bad_value(
-                ErrorCode::AttValIllegal,
-                spec,
-                here,
-                &shown,
-                "not one of the values the DTD allows",
-            );
-        }
-        parsed
+    }
+
+    /// Registers an IDREF to resolve at the end of the document.
+    #[inline(always)]
+    fn refer(
+        &mut self,
+        value: Cow<'a, str>,
+        target: &'static str,
+        attr: &'static str,
+        here: &Here<'a>,
+    ) {
+        self.refs.push(PendingRef {
+            value,
+            target,
+            attr,
+            here: here.clone(),
+            blk: self.blk.clone(),
+            comp: self.comp.clone(),
+        });
     }
 
     /// Reads the attributes of `tag` into slots by name (`names[i]` fills `slots[i]`); unknown
@@ -583,14 +618,16 @@ impl<'a> Ctx<'a> {
         here
     }
 
-    /// Enters an element for error locations; returns what to restore with [`leave`](Self::leave)
-    /// (nothing for the parts of a component, which change neither).
+    /// Enters an element `E` for error locations; returns what to restore with
+    /// [`leave`](Self::leave) (nothing for the parts of a component, which change neither).
+    /// By `E`'s kind, a constant: inlined, it is nothing for the parts.
     #[allow(clippy::type_complexity)]
-    pub fn enter(
+    #[inline(always)]
+    pub fn enter<E: WireElement>(
         &mut self,
         here: &Here<'a>,
     ) -> Option<(Option<Cow<'a, str>>, Option<Cow<'a, str>>)> {
-        match here.kind {
+        match E::KIND {
             ElementKind::Block => {
                 let comp = self.comp.take();
                 let blk = std::mem::replace(&mut self.blk, here.id.clone());
@@ -605,6 +642,7 @@ impl<'a> Ctx<'a> {
     }
 
     #[allow(clippy::type_complexity)]
+    #[inline(always)]
     pub fn leave(&mut self, saved: Option<(Option<Cow<'a, str>>, Option<Cow<'a, str>>)>) {
         if let Some(saved) = saved {
             (self.blk, self.comp) = saved;
@@ -668,11 +706,17 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Checks that an EMPTY element has no content at all.
+    /// Checks that an EMPTY element has no content at all. Inlined: nearly always the tag is
+    /// an empty-element tag and there is nothing to read.
+    #[inline(always)]
     pub fn empty_content(&mut self, tag: &Tag<'a>, here: &Here<'a>) {
-        if tag.empty {
-            return;
+        if !tag.empty {
+            self.no_content(here);
         }
+    }
+
+    /// Reads the content of an EMPTY element written with an end tag: anything is reported.
+    fn no_content(&mut self, here: &Here<'a>) {
         let mut reported = false;
         loop {
             if self.fatal.is_some() {
@@ -823,7 +867,9 @@ impl<'a> Ctx<'a> {
     }
 
     /// Sequence check for content models made of particles in order (all of IOTP's, DTD §13):
-    /// `pos` is the particle reached so far, `counts` the occurrences of each.
+    /// `pos` is the particle reached so far, `counts` the occurrences of each. Inlined (the usual
+    /// child in its place is two comparisons); a child out of place is reported out of line.
+    #[inline(always)]
     pub fn sequence(
         &mut self,
         tag: &Tag<'a>,
@@ -833,32 +879,42 @@ impl<'a> Ctx<'a> {
         pos: &mut usize,
         counts: &mut [u32],
     ) -> bool {
-        if index < *pos || counts[index] >= max {
-            let why = if index < *pos {
-                "out of order"
-            } else {
-                "repeated"
-            };
-            let h = Here {
-                tag: tag.name,
-                kind: ElementKind::Part,
-                id: None,
-                offset: tag.offset,
-            };
-            self.error(
-                ErrorCode::ElUnexpected,
-                &h,
-                None,
-                format!("{} is {why} in {}", tag.name, here.tag),
-            );
-            if let Err(e) = self.cur.skip_element(tag) {
-                self.fatal = Some(e);
+        match counts.get_mut(index) {
+            Some(count) if index >= *pos && *count < max => {
+                *pos = index;
+                *count += 1;
+                true
             }
-            return false;
+            _ => {
+                self.out_of_sequence(tag, here, index < *pos);
+                false
+            }
         }
-        *pos = index;
-        counts[index] += 1;
-        true
+    }
+
+    /// Reports a child out of order or repeated beyond its particle's cardinality, and skips it.
+    #[cold]
+    fn out_of_sequence(&mut self, tag: &Tag<'a>, here: &Here<'a>, out_of_order: bool) {
+        let why = if out_of_order {
+            "out of order"
+        } else {
+            "repeated"
+        };
+        let h = Here {
+            tag: tag.name,
+            kind: ElementKind::Part,
+            id: None,
+            offset: tag.offset,
+        };
+        self.error(
+            ErrorCode::ElUnexpected,
+            &h,
+            None,
+            format!("{} is {why} in {}", tag.name, here.tag),
+        );
+        if let Err(e) = self.cur.skip_element(tag) {
+            self.fatal = Some(e);
+        }
     }
 
     /// After the document: duplicate IDs and IDREFs that do not resolve (or resolve to the wrong
@@ -893,7 +949,7 @@ impl<'a> Ctx<'a> {
                 );
             }
         }
-        for r in std::mem::take(&mut self.refs) {
+        for r in &std::mem::take(&mut self.refs) {
             let offset = r.here.offset;
             let key = id_key(&r.value);
             let found = sorted
@@ -1015,11 +1071,11 @@ macro_rules! element {
                     NAMES,
                     &mut slots,
                 );
-                let mut slot = slots.into_iter();
+                let mut slot = slots.iter_mut();
                 let mut this = $name {
                     $( $afield: AttrField::take(
                         ctx,
-                        slot.next().flatten(),
+                        slot.next().and_then(Option::take),
                         &AttrSpec {
                             name: $aname,
                             dtd: element!(@dtd $adtd $($atarget)?),
@@ -1029,7 +1085,7 @@ macro_rules! element {
                     ), )*
                     ..Default::default()
                 };
-                let saved = ctx.enter(&here);
+                let saved = ctx.enter::<Self>(&here);
                 element!(@decode_content this ctx tag here $content $({ $($cfield : $card $cty),* })?);
                 ctx.leave(saved);
                 this
@@ -1145,6 +1201,132 @@ pub(crate) use element;
 #[cfg(test)]
 mod tests {
     use super::ChildField;
+
+    /// The checks of attribute values by DTD type (the inlined usual cases and the rest): bad
+    /// IDs, NMTOKENs, IDREF(S) lists, fixed and enumerated values, values with references (not
+    /// borrowed from the document), duplicate IDs and IDREFs to the wrong element type.
+    #[test]
+    fn attribute_values_are_checked_by_dtd_type() {
+        let path = format!(
+            "{}/../../shared/spec/perf-samples/tpo_offer_6k.xml",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let mut doc = std::fs::read_to_string(path).unwrap_or_default();
+        for (from, to) in [
+            ("Version=\"1.0\"", "Version=\"2.0\""),
+            (
+                "<MsgId ID=\"M1\" xml:lang=\"en\"",
+                "<MsgId ID=\"M1\" xml:lang=\"e n\"",
+            ),
+            (
+                "ProtocolAmountRefs=\"M1.9\"",
+                "ProtocolAmountRefs=\" M1.9  M1.1 9x\"",
+            ),
+            ("ProtocolAmountRefs=\"M1.10\"", "ProtocolAmountRefs=\" \""),
+            ("PayProtocolRef=\"M1.13\"", "PayProtocolRef=\" M1.13\""),
+            ("PayProtocolRef=\"M1.14\"", "PayProtocolRef=\"M&#49;.14\""),
+            (
+                "ActionOrgRef=\"M1.18\" PayReqNetLocn=\"https://payments.example.net/iotp/set1.0/",
+                "ActionOrgRef=\"M\u{e9}\" PayReqNetLocn=\"https://payments.example.net/iotp/set1.0/",
+            ),
+            ("<Status ID=\"M1.26\"", "<Status ID=\"-26\""),
+            ("<Payment ID=\"M1.28\"", "<Payment ID=\"M1&#46;28\""),
+            ("PayDirection=\"Debit\"", "PayDirection=\"Sideways\""),
+            ("<TradingRole ID=\"M1.22\"", "<TradingRole ID=\"M1.21\""),
+        ] {
+            assert_eq!(doc.matches(from).count(), 1, "{from}");
+            doc = doc.replace(from, to);
+        }
+        let report =
+            crate::msg::message::Report::read(doc.as_bytes(), &crate::xml::Limits::default());
+        let found: Vec<(Option<u32>, &str)> = report
+            .errors
+            .iter()
+            .filter(|e| {
+                e.message.contains(" = '")
+                    || e.message.contains("used twice")
+                    || e.message.contains("does not name any ID")
+                    || e.message.contains(" names a ")
+            })
+            .map(|e| (e.line, e.message.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (
+                    Some(4),
+                    "TransId/@Version = '2.0': the value is fixed to '1.0'"
+                ),
+                (Some(5), "MsgId/@xml:lang = 'e n': not a valid NMTOKEN"),
+                (
+                    Some(9),
+                    "BrandList/@PayDirection = 'Sideways': not one of the values the DTD allows"
+                ),
+                (
+                    Some(10),
+                    "Brand/@ProtocolAmountRefs = '9x': not a valid IDREF"
+                ),
+                (
+                    Some(10),
+                    "ProtocolAmountRefs 'M1.1' names a TransRefBlk, not a ProtocolAmount"
+                ),
+                (
+                    Some(11),
+                    "Brand/@ProtocolAmountRefs = ' ': not a valid IDREFS list"
+                ),
+                (
+                    Some(13),
+                    "ProtocolAmount/@PayProtocolRef = ' M1.13': not a single IDREF"
+                ),
+                (
+                    Some(27),
+                    "ID 'M1.21' is used twice in the message (also by a TradingRole)"
+                ),
+                (Some(40), "Status/@ID = '-26': not a valid XML ID"),
+            ]
+        );
+        // Located in their block and component (§7.21.1's ErrorLocation).
+        let place = |start: &str| {
+            report
+                .errors
+                .iter()
+                .find(|e| e.message.starts_with(start))
+                .map(|e| {
+                    let l = &e.location;
+                    let [b, c, el] =
+                        [&l.blk_ref, &l.comp_ref, &l.element_ref].map(Option::as_deref);
+                    (l.element_type.as_str(), b, c, el, l.att_name.as_deref())
+                })
+        };
+        assert_eq!(
+            place("TransId/@Version"),
+            Some(("TransId", Some("M1.1"), Some("M1.2"), None, Some("Version")))
+        );
+        assert_eq!(
+            place("ProtocolAmount/@PayProtocolRef"),
+            Some((
+                "ProtocolAmount",
+                Some("M1.3"),
+                Some("M1.5"),
+                Some("M1.9"),
+                Some("PayProtocolRef")
+            ))
+        );
+        assert_eq!(
+            place("ProtocolAmountRefs 'M1.1'"),
+            Some((
+                "Brand",
+                Some("M1.3"),
+                Some("M1.5"),
+                Some("M1.6"),
+                Some("ProtocolAmountRefs")
+            ))
+        );
+        assert_eq!(
+            place("Status/@ID"),
+            Some(("Status", Some("M1.25"), Some("-26"), None, Some("ID")))
+        );
+    }
 
     /// `put` gives a vector of children the contents and the capacities that `push` would.
     #[test]
