@@ -1017,6 +1017,7 @@ pub(crate) fn tag_end(b: &[u8]) -> Option<usize> {
 /// anything else.
 fn scan_spans<'a>(s: &'a str, mut i: usize, out: &mut Vec<(&'a str, &'a str)>) -> Option<usize> {
     let b = s.as_bytes();
+    let mut bytes = TagBytes::at(b, i);
     loop {
         while i < b.len() && matches!(b[i], b' ' | b'\r' | b'\n' | b'\t') {
             i += 1;
@@ -1025,17 +1026,17 @@ fn scan_spans<'a>(s: &'a str, mut i: usize, out: &mut Vec<(&'a str, &'a str)>) -
         if first == b'>' || first == b'/' {
             return Some(i);
         }
-        let eq = i + find_first(&b[i..], tag_lane)?;
+        let eq = bytes.next(i)?;
         let quote = match b.get(eq + 1) {
             Some(&q @ (b'"' | b'\'')) if b[eq] == b'=' => q,
             _ => return None,
         };
         let start = eq + 2;
-        let Some((len, true)) = scan_value(&b[start..], quote) else {
+        let Some((end, true)) = value_end(&mut bytes, start, quote) else {
             return None;
         };
-        out.push((&s[i..eq], &s[start..start + len]));
-        i = start + len + 1;
+        out.push((&s[i..eq], &s[start..end]));
+        i = end + 1;
     }
 }
 
@@ -1058,17 +1059,76 @@ fn find_first(b: &[u8], lane: impl Fn(u8) -> u8) -> Option<usize> {
         .map(|k| chunks.len() * 16 + k)
 }
 
-/// The first lane of `chunk` that `lane` maps to zero. The flags are whole bytes (0 or 0xFF)
-/// and `lane` a function, not a closure, for the loop to become one vector compare (with 0 or 1
-/// flags or a closure it stayed byte by byte).
+/// The first lane of `chunk` that `lane` maps to zero.
 #[inline(always)]
 fn first_zero(chunk: &[u8; 16], lane: &impl Fn(u8) -> u8) -> Option<usize> {
+    let flags = zero_flags(chunk, lane);
+    (flags != 0).then(|| (flags.trailing_zeros() / 8) as usize)
+}
+
+/// One byte per lane of `chunk`, 0xFF where `lane` is zero, 0 elsewhere. Whole bytes and `lane`
+/// a function, not a closure, for the loop to become one vector compare (with 0 or 1 flags or a
+/// closure it stayed byte by byte).
+#[inline(always)]
+fn zero_flags(chunk: &[u8; 16], lane: &impl Fn(u8) -> u8) -> u128 {
     let mut flags = [0u8; 16];
     for j in 0..16 {
         flags[j] = if lane(chunk[j]) == 0 { 0xFF } else { 0 };
     }
-    let flags = u128::from_le_bytes(flags);
-    (flags != 0).then(|| (flags.trailing_zeros() / 8) as usize)
+    u128::from_le_bytes(flags)
+}
+
+/// The positions of the bytes [`tag_lane`] finds in a tag, in order, from a bit mask of one
+/// 16-byte chunk at a time: a short attribute's `=`, quotes and value end all come from one
+/// chunk, and each is a shift and a count of trailing zeros away.
+struct TagBytes<'b> {
+    b: &'b [u8],
+    /// Where the chunk of `bits` starts.
+    base: usize,
+    /// Bit `j` set when [`tag_lane`] finds byte `base + j` (the chunk padded with spaces past
+    /// the end of `b`).
+    bits: u32,
+}
+
+impl<'b> TagBytes<'b> {
+    #[inline(always)]
+    fn at(b: &'b [u8], base: usize) -> Self {
+        let flags = match b.get(base..).and_then(<[u8]>::first_chunk::<16>) {
+            Some(chunk) => zero_flags(chunk, &tag_lane),
+            None => {
+                let rest = b.get(base..).unwrap_or_default();
+                let mut last = [b' '; 16];
+                last[..rest.len()].copy_from_slice(rest);
+                zero_flags(&last, &tag_lane)
+            }
+        };
+        // The top bit of each flag byte gathered into one byte per half: the multiplier moves
+        // bit 7 of byte k to bit 56 + k, without carries (each product bit has one source).
+        const GATHER: u64 = 0x0002_0408_1020_4081;
+        let gather = |half: u64| ((half & 0x8080_8080_8080_8080).wrapping_mul(GATHER) >> 56) as u32;
+        let bits = gather(flags as u64) | gather((flags >> 64) as u64) << 8;
+        TagBytes { b, base, bits }
+    }
+
+    /// The first position at or after `from` whose byte [`tag_lane`] finds.
+    #[inline(always)]
+    fn next(&mut self, mut from: usize) -> Option<usize> {
+        loop {
+            // Before the chunk (which the callers never ask for) wraps to a new chunk as well.
+            let skip = from.wrapping_sub(self.base);
+            if skip < 16 {
+                let rest = self.bits >> skip;
+                if rest != 0 {
+                    return Some(from + rest.trailing_zeros() as usize);
+                }
+                from = self.base + 16;
+            }
+            if from >= self.b.len() {
+                return None;
+            }
+            *self = TagBytes::at(self.b, from);
+        }
+    }
 }
 
 /// Zero exactly for the bytes that end a name or a plain value in a start tag, lane by lane for
@@ -1095,13 +1155,20 @@ fn find_byte(b: &[u8], c: u8) -> Option<usize> {
 /// The length of an attribute value up to its closing `quote`, and whether it is plain: free
 /// of the bytes [`normalize_attribute`] acts on (`&`, `<`, and below 0x20 tab, CR and LF), so
 /// that it is its own normal form. None when the quote does not close.
-#[inline(always)]
 fn scan_value(b: &[u8], quote: u8) -> Option<(usize, bool)> {
+    value_end(&mut TagBytes::at(b, 0), 0, quote)
+}
+
+/// [`scan_value`] for the value from `start` of the tag `bytes` reads: where it ends (not its
+/// length).
+#[inline(always)]
+fn value_end(bytes: &mut TagBytes<'_>, start: usize, quote: u8) -> Option<(usize, bool)> {
     // Most values are plain, and the first byte [`tag_lane`] finds is their closing quote; `=`,
     // `>` and the other quote are plain value characters, looked past.
-    let mut k = 0;
+    let b = bytes.b;
+    let mut k = start;
     loop {
-        k += find_first(b.get(k..)?, tag_lane)?;
+        k = bytes.next(k)?;
         match b[k] {
             c if c == quote => return Some((k, true)),
             b'=' | b'>' | b'"' | b'\'' => k += 1,
@@ -1461,6 +1528,20 @@ pub(crate) mod tests {
                         b[at + 3] = b'=';
                     }
                     assert_eq!(find_first(&b, tag_lane), naive(&b, &special), "{b:?}");
+                    // Every position, from every start, through the chunks of `TagBytes`.
+                    let all: Vec<usize> = (0..len).filter(|&k| special(b[k])).collect();
+                    for from in [0, at.saturating_sub(1), at, at + 1] {
+                        let mut bytes = TagBytes::at(&b, from);
+                        let mut found = Vec::new();
+                        let mut k = from;
+                        while let Some(n) = bytes.next(k) {
+                            found.push(n);
+                            k = n + 1;
+                        }
+                        let expected: Vec<usize> =
+                            all.iter().copied().filter(|&n| n >= from).collect();
+                        assert_eq!(found, expected, "{b:?} from {from}");
+                    }
                     assert_eq!(find_byte(&b, byte), naive(&b, &|c| c == byte), "{b:?}");
                 }
             }
