@@ -1132,17 +1132,16 @@ impl<'b> TagBytes<'b> {
 }
 
 /// Zero exactly for the bytes that end a name or a plain value in a start tag, lane by lane for
-/// [`find_first`]: `=`, `>`, either quote, `&`, `<` and the bytes below 0x20 (those the
-/// subtraction saturates to zero). One set for both, so that its constants are set up once
-/// per tag.
+/// [`find_first`] and [`TagBytes`]: `=`, `>`, either quote, `&`, `<` and the bytes below 0x20.
+/// One set for both, so that its constants are set up once per tag. `<`, `=` and `>` are
+/// 0x3C to 0x3E, `&` and `'` 0x26 and 0x27: each run is one wrapping subtraction (to 0 for its
+/// first byte) and one saturating subtraction (to 0 for the rest of the run); below 0x20 the
+/// saturating subtraction of 0x1F is 0.
 #[inline(always)]
 fn tag_lane(x: u8) -> u8 {
-    (x ^ b'=')
-        .min(x ^ b'>')
+    (x.wrapping_sub(b'<').saturating_sub(2))
+        .min(x.wrapping_sub(b'&').saturating_sub(1))
         .min(x ^ b'"')
-        .min(x ^ b'\'')
-        .min(x ^ b'&')
-        .min(x ^ b'<')
         .min(x.saturating_sub(0x1F))
 }
 
